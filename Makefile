@@ -1,0 +1,91 @@
+# lanbridge.core: one entry point for people and CI. Run as root (the lab and the
+# integration tests create network namespaces; nothing touches the root namespace).
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -eu -o pipefail -c
+
+ROOT        := $(abspath .)
+PYTHON      ?= python3.11
+VENV        := $(ROOT)/.venv
+VENV07      := $(ROOT)/.venv-pyroute2-0.7
+BUILD       := $(ROOT)/.build
+COLLECTIONS := $(BUILD)/collections
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
+export PATH := $(VENV)/bin:$(PATH)
+export LANBRIDGE_LAB_DIR ?= $(ROOT)/.lab
+
+.PHONY: help deps venv collection test unit integration integration-pyroute2-0.7 lab-test \
+        sanity lint molecule demo lab-up lab-down bench build clean
+
+help:
+	@echo "make deps      install apt packages and the Python toolchain (root)"
+	@echo "make test      every test and check (what CI runs)"
+	@echo "make demo      bring up the lab and run the collection against it"
+	@echo "make lab-up    bring up the lab;  make lab-down  tear it down"
+	@echo "make bench     the benchmark (not part of make test)"
+
+deps:
+	bash scripts/install-deps.sh
+
+$(VENV)/.stamp: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	touch $@
+
+$(VENV07)/.stamp: requirements-pyroute2-0.7.txt
+	$(PYTHON) -m venv $(VENV07)
+	$(VENV07)/bin/pip install -q -r requirements-pyroute2-0.7.txt
+	touch $@
+
+venv: $(VENV)/.stamp $(VENV07)/.stamp
+
+# The collection as Ansible wants to find it: .build/collections/ansible_collections/lanbridge/core -> the checkout.
+collection:
+	mkdir -p $(COLLECTIONS)/ansible_collections/lanbridge
+	ln -sfn $(ROOT) $(COLLECTIONS)/ansible_collections/lanbridge/core
+
+test: venv collection lint sanity unit integration integration-pyroute2-0.7 lab-test molecule
+	@echo "make test: all checks passed"
+
+unit: venv collection
+	$(VENV)/bin/pytest -q tests/unit
+
+integration: venv collection
+	$(VENV)/bin/pytest -q tests/integration
+
+integration-pyroute2-0.7: venv collection
+	$(VENV07)/bin/pytest -q tests/integration
+
+lab-test: venv
+	$(VENV)/bin/pytest -q tests/lab
+
+sanity: venv
+	bash scripts/sanity.sh
+
+lint: venv collection
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/yamllint -s .
+	$(VENV)/bin/ansible-lint --profile production
+
+molecule: venv collection
+	bash scripts/molecule.sh
+
+lab-up:
+	python3 tests/lab/lab.py up
+
+lab-down:
+	python3 tests/lab/lab.py down
+
+demo: venv collection
+	bash scripts/demo.sh
+
+bench: venv collection
+	bash tests/bench/run.sh
+
+build:
+	$(VENV)/bin/ansible-galaxy collection build --force --output-path $(BUILD)
+
+clean: lab-down
+	rm -rf $(BUILD) tests/output
