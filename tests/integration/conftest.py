@@ -105,8 +105,8 @@ def run_module(module, ns, args, check_mode=False, diff=False, python=None):
         os.unlink(path)
     try:
         result = json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError("module %s printed no JSON (rc %d): %s %s" % (module, proc.returncode, proc.stdout, proc.stderr))
+    except ValueError as exc:
+        raise AssertionError("module %s printed no JSON (rc %d): %s %s" % (module, proc.returncode, proc.stdout, proc.stderr)) from exc
     return ModuleResult(result)
 
 
