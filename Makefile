@@ -15,7 +15,7 @@ export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PATH := $(VENV)/bin:$(PATH)
 export LANBRIDGE_LAB_DIR ?= $(ROOT)/.lab
 
-.PHONY: help deps venv collection test unit integration integration-pyroute2-0.7 lab-test \
+.PHONY: package help deps venv collection test unit integration integration-pyroute2-0.7 lab-test \
         sanity lint molecule demo lab-up lab-down bench build clean
 
 help:
@@ -46,7 +46,7 @@ collection:
 	mkdir -p $(COLLECTIONS)/ansible_collections/lanbridge
 	ln -sfn $(ROOT) $(COLLECTIONS)/ansible_collections/lanbridge/core
 
-test: venv collection lint sanity unit integration integration-pyroute2-0.7 lab-test molecule
+test: venv collection lint sanity package unit integration integration-pyroute2-0.7 lab-test molecule
 	@echo "make test: all checks passed"
 
 unit: venv collection
@@ -64,8 +64,12 @@ lab-test: venv
 sanity: venv
 	bash scripts/sanity.sh
 
+package: venv
+	bash scripts/package-test.sh
+
 lint: venv collection
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/antsibull-changelog lint
 	$(VENV)/bin/yamllint -s .
 	$(VENV)/bin/ansible-lint --profile production
 
