@@ -112,13 +112,28 @@ def _ns_inode(path):
     return os.stat(path).st_ino
 
 
+def root_netns_inode():
+    """Inode of the root network namespace.
+
+    That is PID 1's; where PID 1's ``/proc/1/ns`` is unreadable (a sandboxed
+    init), kthreadd's (PID 2): kernel threads always live in the root one.
+    """
+    try:
+        return _ns_inode("/proc/1/ns/net")
+    except PermissionError:
+        with open("/proc/2/comm") as f:
+            if f.read().strip() != "kthreadd":
+                raise
+        return _ns_inode("/proc/2/ns/net")
+
+
 def assert_not_root_netns():
     """Refuse to go on when the calling process is in the root namespace.
 
     Every code path that would act on the *current* namespace calls this
     first; the lab itself only ever acts through ``ip -n`` / ``ip netns exec``.
     """
-    if _ns_inode("/proc/self/ns/net") == _ns_inode("/proc/1/ns/net"):
+    if _ns_inode("/proc/self/ns/net") == root_netns_inode():
         raise LabError("refusing to change networking in the root network "
                        "namespace")
 
