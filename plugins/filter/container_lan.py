@@ -1,0 +1,336 @@
+# -*- coding: utf-8 -*-
+# Copyright: lanbridge.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller-side helpers of the ``lanbridge.core.container_lan`` role.
+
+Pure functions on plain data (inventory variables and gathered facts), no network access:
+
+- ``container_lan_fleet_problems``: the checks that need the whole play at once (an address used
+  on two hosts, a MAC used twice, a container listed twice on a host, addresses outside the
+  uplink's subnet, gateways outside the container's subnet, interface names over 15 bytes).
+  The role runs it once per play, before any host changes, and stops if it returns anything.
+- ``container_lan_veth_interfaces``: one host's ``container_lan_interfaces`` turned into the
+  ``interfaces`` list of ``lanbridge.core.container_veth`` (role-level defaults applied).
+- ``container_lan_summary``: one line per container from ``container_veth``'s result.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: container_lan_fleet_problems
+short_description: Fleet-wide consistency checks of the container_lan role's inventory
+version_added: 0.1.0
+description:
+  - Internal to the C(lanbridge.core.container_lan) role; see the role's README.
+  - Also provides C(container_lan_veth_interfaces) and C(container_lan_summary).
+options:
+  _input:
+    description: Mapping of inventory hostname to that host's variables (C(hostvars)).
+    type: dict
+    required: true
+"""
+
+import ipaddress
+
+# The role variables the fleet check reads. ``hostvars`` of a host carry inventory and extra vars
+# but not role defaults, role parameters or play vars; for a variable a host's hostvars do not
+# define, the value the role sees on the host running the check is used (``fallback``): it comes
+# from exactly those play-wide sources.
+ROLE_VARS = ("container_lan_bridge", "container_lan_uplink", "container_lan_gateway",
+             "container_lan_interfaces", "container_lan_allowed_networks")
+
+IFNAME_MAX = 15
+# Keys of a container_lan_interfaces entry passed through to container_veth unchanged.
+_PASSTHROUGH = ("container", "pid", "netns", "ifname", "host_ifname", "gateway6", "routes", "mac",
+                "mtu", "announce", "conflict_check", "state", "runtime", "docker_host")
+
+
+def _get(hostvars, fallback, key):
+    value = hostvars.get(key)
+    if value is None:
+        value = fallback.get(key)
+    if value is None and key in ("container_lan_interfaces", "container_lan_allowed_networks"):
+        value = []
+    return value
+
+
+def _addresses(entry):
+    """The CIDR list of an entry, accepting ``addresses`` (list or str) and its alias ``address``."""
+    value = entry.get("addresses")
+    if value is None:
+        value = entry.get("address")
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+def _target(entry):
+    for key in ("container", "pid", "netns"):
+        if entry.get(key) not in (None, ""):
+            return "%s %s" % (key, entry[key])
+    return "an entry without container, pid or netns"
+
+
+def _name_problem(what, name):
+    """Why ``name`` is not a valid Linux interface name, or None."""
+    if not isinstance(name, str) or not name:
+        return "%s must be a non-empty string" % what
+    if len(name.encode("utf-8")) > IFNAME_MAX:
+        return "%s '%s' is longer than %d bytes" % (what, name, IFNAME_MAX)
+    if name in (".", "..") or any(c in name for c in "/:") or any(c.isspace() for c in name):
+        return "%s '%s' is not a valid interface name (no '/', ':', whitespace, '.' or '..')" % (what, name)
+    return None
+
+
+def _iface_facts(facts, name):
+    for key in (name, name.replace("-", "_"), name.replace(":", "_")):
+        value = facts.get(key)
+        if isinstance(value, dict) and value.get("device", name) == name:
+            return value
+    return None
+
+
+def _iface_networks(iface):
+    """The global IPv4/IPv6 interfaces (``ipaddress.ip_interface``) of one interface's facts."""
+    result = []
+    ipv4 = [iface.get("ipv4")] if isinstance(iface.get("ipv4"), dict) else []
+    for item in ipv4 + list(iface.get("ipv4_secondaries") or []):
+        if item.get("address") and item.get("netmask"):
+            result.append(ipaddress.ip_interface("%s/%s" % (item["address"], item["netmask"])))
+    for item in iface.get("ipv6") or []:
+        if item.get("scope", "global") == "global" and item.get("address") and item.get("prefix"):
+            result.append(ipaddress.ip_interface("%s/%s" % (item["address"], item["prefix"])))
+    return result
+
+
+def uplink_facts(facts, uplink, bridge):
+    """The facts of the interface that carries the host's LAN addresses, or None.
+
+    That is the bridge once it exists with an address (a re-run), else the uplink: by name, by
+    MAC, or ``auto`` (the interface of the IPv4 default route).
+    """
+    facts = facts or {}
+    names = list(facts.get("interfaces") or [])
+    bridge_facts = _iface_facts(facts, bridge) if bridge in names else None
+    if bridge_facts and _iface_networks(bridge_facts):
+        return bridge_facts
+    uplink = (uplink or "auto").strip()
+    if uplink == "auto":
+        name = (facts.get("default_ipv4") or {}).get("interface")
+        return _iface_facts(facts, name) if name in names else None
+    if uplink in names:
+        return _iface_facts(facts, uplink)
+    for name in names:
+        iface = _iface_facts(facts, name)
+        if iface and str(iface.get("macaddress", "")).lower() == uplink.lower() and iface.get("type") != "bridge":
+            return iface
+    return None
+
+
+def _effective_gateway(hostvars, fallback, facts):
+    gateway = _get(hostvars, fallback, "container_lan_gateway")
+    if gateway:
+        return str(gateway)
+    return (facts.get("default_ipv4") or {}).get("gateway") or ""
+
+
+def _check_host(host, hostvars, fallback, seen_addresses, seen_macs):
+    """Problems of one host; records its addresses and MACs in the two ``seen`` dicts."""
+    problems = []
+    facts = hostvars.get("ansible_facts") or {}
+    bridge = _get(hostvars, fallback, "container_lan_bridge") or "br0"
+    uplink = _get(hostvars, fallback, "container_lan_uplink")
+    if not uplink:
+        return ["%s: container_lan_uplink is not set (an interface name, a MAC address or 'auto')" % host]
+    for what, name in (("container_lan_bridge", bridge),):
+        problem = _name_problem(what, name)
+        if problem:
+            problems.append("%s: %s" % (host, problem))
+
+    lan = uplink_facts(facts, uplink, bridge)
+    if lan is None:
+        problems.append("%s: uplink '%s' not found among the host's interfaces (%s)"
+                        % (host, uplink, ", ".join(sorted(facts.get("interfaces") or [])) or "no facts gathered"))
+        networks = []
+    else:
+        networks = _iface_networks(lan)
+        if not networks:
+            problems.append("%s: uplink %s has no address, so the LAN subnet is unknown" % (host, lan.get("device")))
+        mac = str(lan.get("macaddress") or "").lower()
+        if mac:
+            seen_macs.setdefault(mac, []).append("%s uplink %s" % (host, lan.get("device")))
+    own = set()
+    for network in networks:
+        own.add(network.ip)
+        seen_addresses.setdefault(network.ip, []).append("%s (the host's own address on %s)" % (host, lan.get("device")))
+    try:
+        ansible_host = ipaddress.ip_address(str(hostvars.get("ansible_host", "")))
+    except ValueError:
+        ansible_host = None
+    if ansible_host is not None and ansible_host not in own:
+        seen_addresses.setdefault(ansible_host, []).append("%s (ansible_host)" % host)
+
+    allowed = []
+    for cidr in _get(hostvars, fallback, "container_lan_allowed_networks"):
+        try:
+            allowed.append(ipaddress.ip_network(str(cidr), strict=False))
+        except ValueError:
+            problems.append("%s: container_lan_allowed_networks: '%s' is not a valid network" % (host, cidr))
+    lan_networks = [n.network for n in networks] + allowed
+
+    role_gateway = _get(hostvars, fallback, "container_lan_gateway")
+    if role_gateway:
+        try:
+            address = ipaddress.ip_address(str(role_gateway))
+            if networks and not any(address in n for n in lan_networks):
+                problems.append("%s: container_lan_gateway %s is not inside the uplink's subnet (%s)"
+                                % (host, role_gateway, ", ".join(str(n) for n in lan_networks)))
+        except ValueError:
+            problems.append("%s: container_lan_gateway '%s' is not a valid IP address" % (host, role_gateway))
+    default_gateway = _effective_gateway(hostvars, fallback, facts)
+
+    entries = _get(hostvars, fallback, "container_lan_interfaces")
+    if not isinstance(entries, list):
+        return problems + ["%s: container_lan_interfaces must be a list" % host]
+    seen_targets = {}
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            problems.append("%s: container_lan_interfaces[%d] is not a mapping" % (host, index))
+            continue
+        target = _target(entry)
+        where = "%s: container_lan_interfaces[%d] (%s)" % (host, index, target)
+        if target in seen_targets:
+            problems.append("%s: listed twice on this host (also entry %d)" % (where, seen_targets[target]))
+        else:
+            seen_targets[target] = index
+        for key in ("ifname", "host_ifname"):
+            if entry.get(key) is not None:
+                problem = _name_problem(key, entry[key])
+                if problem:
+                    problems.append("%s: %s" % (where, problem))
+        if entry.get("state", "present") == "absent":
+            continue
+        ifaces = []
+        for cidr in _addresses(entry):
+            try:
+                if "/" not in str(cidr):
+                    raise ValueError("no prefix length")
+                iface = ipaddress.ip_interface(str(cidr))
+            except ValueError:
+                problems.append("%s: address '%s' is not a valid CIDR (like 198.51.100.20/24)" % (where, cidr))
+                continue
+            ifaces.append(iface)
+            if networks and not any(iface.ip in n for n in lan_networks if n.version == iface.version):
+                problems.append("%s: address %s is not on the uplink's subnet (%s); add the network to "
+                                "container_lan_allowed_networks if that is intended"
+                                % (where, cidr, ", ".join(str(n) for n in lan_networks)))
+            seen_addresses.setdefault(iface.ip, []).append("%s %s" % (host, target))
+        if entry.get("mac"):
+            seen_macs.setdefault(str(entry["mac"]).lower(), []).append("%s %s" % (host, target))
+        for key, version in (("gateway", 4), ("gateway6", 6)):
+            explicit = entry.get(key) not in (None, "")
+            gateway = entry[key] if explicit else (default_gateway if key == "gateway" else "")
+            if not gateway or not any(i.version == version for i in ifaces):
+                if explicit and not any(i.version == version for i in ifaces):
+                    problems.append("%s: %s %s given but the entry has no IPv%d address" % (where, key, gateway, version))
+                continue
+            try:
+                address = ipaddress.ip_address(str(gateway))
+            except ValueError:
+                problems.append("%s: %s '%s' is not a valid IP address" % (where, key, gateway))
+                continue
+            if not any(address in i.network for i in ifaces):
+                problems.append("%s: %s %s is not inside the subnet of any of its addresses (%s)"
+                                % (where, key, gateway, ", ".join(str(i.network) for i in ifaces)))
+            elif any(address == i.ip for i in ifaces):
+                problems.append("%s: %s %s is the container's own address" % (where, key, gateway))
+    return problems
+
+
+def fleet_problems(fleet, fallback=None):
+    """Every problem of the whole play, each naming the host and the entry; [] when all is well.
+
+    ``fleet`` maps inventory hostnames to their variables (``hostvars``, facts included);
+    ``fallback`` holds the role's variables as the checking host sees them (see ROLE_VARS).
+    """
+    fallback = dict(fallback or {})
+    problems = []
+    seen_addresses = {}
+    seen_macs = {}
+    for host in sorted(fleet):
+        problems.extend(_check_host(host, fleet[host], fallback, seen_addresses, seen_macs))
+    for address in sorted(seen_addresses, key=lambda a: (a.version, a)):
+        users = seen_addresses[address]
+        if len(users) > 1:
+            problems.append("address %s is used more than once: %s" % (address, "; ".join(users)))
+    for mac in sorted(seen_macs):
+        users = seen_macs[mac]
+        hosts_uplinks = {u.split(" ")[0] for u in users if " uplink " in u}
+        if len(users) > 1 and not (len(users) == len(hosts_uplinks) == 1):
+            problems.append("MAC %s is used more than once: %s" % (mac, "; ".join(users)))
+    return problems
+
+
+def veth_interfaces(entries, bridge, gateway="", docker_host="", runtime="auto"):
+    """One host's ``container_lan_interfaces`` as ``container_veth``'s ``interfaces`` option.
+
+    Applies the role-level defaults (bridge, LAN gateway for entries with an IPv4 address,
+    engine socket and runtime for entries that name a container) and drops unset keys, so the
+    module's own defaults apply.
+    """
+    result = []
+    for entry in entries or []:
+        item = {key: entry[key] for key in _PASSTHROUGH if entry.get(key) not in (None, "")}
+        addresses = _addresses(entry)
+        if addresses:
+            item["addresses"] = addresses
+        state = item.get("state", "present")
+        if state != "absent":
+            item["bridge"] = bridge
+            has_ipv4 = any(ipaddress.ip_interface(str(a)).version == 4 for a in addresses)
+            entry_gateway = entry.get("gateway")
+            if entry_gateway not in (None, ""):
+                item["gateway"] = entry_gateway
+            elif gateway and has_ipv4:
+                item["gateway"] = gateway
+        if "container" in item:
+            if docker_host and "docker_host" not in item:
+                item["docker_host"] = docker_host
+            if runtime and runtime != "auto" and "runtime" not in item:
+                item["runtime"] = runtime
+        result.append(item)
+    return result
+
+
+def summary(interfaces):
+    """``container  address  host port`` lines from ``container_veth``'s ``interfaces`` result."""
+    rows = []
+    for item in interfaces or []:
+        name = item.get("container_name") or item.get("name") or item.get("container") or item.get("netns") or item.get("pid") or "?"
+        addresses = ", ".join(str(a) for a in item.get("addresses") or []) or "-"
+        port = item.get("host_ifname") or "-"
+        ifname = item.get("ifname") or "-"
+        if item.get("failed"):
+            status = "FAILED: %s" % item.get("msg", "")
+        elif item.get("state") == "absent":
+            status = "removed" if item.get("changed") else "absent"
+        else:
+            status = "changed" if item.get("changed") else "ok"
+        rows.append((str(name), "%s %s" % (ifname, addresses), str(port), status))
+    if not rows:
+        return ["(no containers listed)"]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return ["%s  %s  port %s  %s" % (r[0].ljust(widths[0]), r[1].ljust(widths[1]), r[2].ljust(widths[2]), r[3]) for r in rows]
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "container_lan_fleet_problems": fleet_problems,
+            "container_lan_veth_interfaces": veth_interfaces,
+            "container_lan_summary": summary,
+        }
