@@ -12,25 +12,13 @@ Pure functions on plain data (inventory variables and gathered facts), no networ
 - ``container_lan_veth_interfaces``: one host's ``container_lan_interfaces`` turned into the
   ``interfaces`` list of ``lanbridge.core.container_veth`` (role-level defaults applied).
 - ``container_lan_summary``: one line per container from ``container_veth``'s result.
+
+Internal to the role (so not documented as public filters); see ``roles/container_lan/README.md``.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
-
-DOCUMENTATION = r"""
-name: container_lan_fleet_problems
-short_description: Fleet-wide consistency checks of the container_lan role's inventory
-version_added: 0.1.0
-description:
-  - Internal to the C(lanbridge.core.container_lan) role; see the role's README.
-  - Also provides C(container_lan_veth_interfaces) and C(container_lan_summary).
-options:
-  _input:
-    description: Mapping of inventory hostname to that host's variables (C(hostvars)).
-    type: dict
-    required: true
-"""
 
 import ipaddress
 
