@@ -1,0 +1,54 @@
+# -*- coding: utf-8 -*-
+# Copyright: lanbridge.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Options that name a container's network namespace, shared by the modules that act inside one.
+
+Paired with ``TARGET_SPEC`` in ``plugins/module_utils/_netns.py`` (the argument spec).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+
+    DOCUMENTATION = r"""
+options:
+  container:
+    description:
+      - Name or ID of a running container whose network namespace is the target.
+      - The container is looked up through the engine's API over its unix socket (no CLI); its
+        network namespace is the one of its main process (C(/proc/PID/ns/net)).
+      - Exactly one of O(container), O(pid) and O(netns) must be given.
+      - The container needs a network namespace of its own (for Docker C(--network none) or a
+        bridge network); one that shares the host's namespace is refused.
+    type: str
+  runtime:
+    description:
+      - The engine that runs O(container). Both speak the Docker Engine API; the choice only picks
+        the default socket and labels messages.
+      - V(auto) uses O(docker_host) (or E(DOCKER_HOST)) when given, else C(/run/docker.sock) when
+        it exists, else Podman's C(/run/podman/podman.sock).
+      - Defaults to V(auto).
+    type: str
+    choices: [auto, docker, podman]
+  docker_host:
+    description:
+      - The engine's API socket, as C(unix:///path/to/socket) or an absolute path.
+      - Defaults to the E(DOCKER_HOST) environment variable of the module, else the runtime's
+        standard socket (C(unix:///run/docker.sock) for Docker, C(unix:///run/podman/podman.sock)
+        for Podman).
+    type: str
+  pid:
+    description:
+      - A process whose network namespace is the target (C(/proc/PID/ns/net)).
+      - The default O(host_ifname) is then derived from the namespace's inode, which is stable only
+        while that namespace exists; prefer O(container) for containers.
+    type: int
+  netns:
+    description:
+      - A network namespace, as a name under C(/run/netns) (as created by C(ip netns add)) or a path
+        such as C(/proc/123/ns/net) or a bind mount.
+    type: str
+"""

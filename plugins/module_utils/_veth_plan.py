@@ -1,0 +1,316 @@
+# -*- coding: utf-8 -*-
+# Copyright: lanbridge.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The planner of ``container_veth``: pure functions from (live facts, wanted state) to an ordered
+list of steps plus before/after facts. No kernel access, no pyroute2: unit-tested on plain data.
+
+Wanted (one interface, normalised by the module)::
+
+    {'state': 'present', 'bridge': 'br0', 'host_ifname': 'vl3f2a91c0e1d', 'ifname': 'eth1',
+     'label': 'lanbridge:veth id=container:... if=eth1 name=web1', 'mac': '02:..', 'mtu': 1500,
+     'addresses': ['192.0.2.10/24'], 'routes': [{'dest': 'default', 'via': '192.0.2.1'}],
+     'conflict_check': True, 'announce': True}
+
+Live::
+
+    {'host': {'ifname', 'index', 'master', 'mtu', 'up', 'ifalias', 'peer_index'} or None,
+     'stale': [host-side links labelled for this attachment that are not its live pair],
+     'taken': a host link named host_ifname that is not ours, or None,
+     'bridge': {'ifname', 'index', 'mtu'} or None,
+     'peer': {'ifname', 'index', 'mac', 'mtu', 'up', 'kind', 'peer_index'} or None,
+     'addresses': ['192.0.2.10/24', ...],         # on the container-side link, link-local v6 left out
+     'routes': [{'dest', 'via', 'dev', 'family', 'metric'}]}   # main table, not proto kernel/ra
+
+A step is ``{'op': ..., 'ns': 'host'|'container', ...}``; ``undo`` (a step or None) restores what
+the step changed. ``probe`` and ``announce`` change nothing and do not make a plan "changed".
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import ipaddress
+
+QUIET_OPS = ("probe", "announce")
+
+
+class PlanError(Exception):
+    """The wanted state cannot be reached from the live one without touching what is not ours."""
+
+
+# --------------------------------------------------------------------------- wanted-state rules
+
+def normalize_address(value):
+    """``'192.0.2.10/24'`` -> canonical text; a bare address gets a host prefix. Raises ValueError."""
+    try:
+        iface = ipaddress.ip_interface(str(value).strip())
+    except ValueError:
+        raise ValueError("address %r is not a valid CIDR (like 192.0.2.10/24 or 2001:db8::10/64)" % (value,)) from None
+    return str(iface)
+
+
+def normalize_ip(value, what, version=None):
+    try:
+        addr = ipaddress.ip_address(str(value).strip())
+    except ValueError:
+        raise ValueError("%s %r is not an IP address" % (what, value)) from None
+    if version and addr.version != version:
+        raise ValueError("%s %s is not an IPv%d address" % (what, addr, version))
+    return str(addr)
+
+
+def normalize_dest(value):
+    text = str(value).strip()
+    if text in ("default", "0.0.0.0/0", "::/0"):
+        return text if text != "default" else "default"
+    try:
+        return str(ipaddress.ip_network(text, strict=False))
+    except ValueError:
+        raise ValueError("route destination %r is not a valid network" % (value,)) from None
+
+
+def on_link(ip, addresses):
+    """True when ``ip`` lies in the subnet of one of ``addresses`` (CIDR strings)."""
+    addr = ipaddress.ip_address(ip)
+    return any(addr.version == ipaddress.ip_interface(a).version and addr in ipaddress.ip_interface(a).network
+               for a in addresses)
+
+
+def wanted_routes(addresses, gateway=None, gateway6=None, routes=None):
+    """The routes the container must have on ``ifname``: defaults first, each via an on-link address.
+
+    Raises ValueError for a gateway outside every address's subnet, in one clear sentence.
+    """
+    out = []
+    if gateway:
+        gw = normalize_ip(gateway, "gateway", 4)
+        if not on_link(gw, addresses):
+            raise ValueError("gateway %s is not on any subnet of the addresses (%s)" % (gw, ", ".join(addresses) or "none"))
+        out.append({"dest": "default", "via": gw, "family": 4})
+    if gateway6:
+        gw6 = normalize_ip(gateway6, "gateway6", 6)
+        if not on_link(gw6, addresses) and not ipaddress.ip_address(gw6).is_link_local:
+            raise ValueError("gateway6 %s is not on any subnet of the addresses (%s)" % (gw6, ", ".join(addresses) or "none"))
+        out.append({"dest": "default", "via": gw6, "family": 6})
+    for route in routes or []:
+        dest = normalize_dest(route.get("dest"))
+        via = normalize_ip(route.get("via"), "route via")
+        version = ipaddress.ip_address(via).version
+        if dest in ("0.0.0.0/0", "::/0"):
+            dest = "default"
+        if dest != "default" and ipaddress.ip_network(dest).version != version:
+            raise ValueError("route %s via %s mixes IPv4 and IPv6" % (dest, via))
+        if not on_link(via, addresses) and not ipaddress.ip_address(via).is_link_local:
+            raise ValueError("route %s: via %s is not on any subnet of the addresses (%s)"
+                             % (dest, via, ", ".join(addresses) or "none"))
+        item = {"dest": dest, "via": via, "family": version}
+        if item not in out:
+            out.append(item)
+    return out
+
+
+# --------------------------------------------------------------------------- facts
+
+def _route_fact(route):
+    return {"dest": route["dest"], "via": route.get("via"), "dev": route.get("dev")}
+
+
+def _sorted_routes(routes):
+    return sorted(routes, key=lambda r: (r["dest"] != "default", r["dest"], r.get("via") or "", r.get("dev") or ""))
+
+
+def pair_intact(live):
+    host, peer = live.get("host"), live.get("peer")
+    return bool(host and peer and host.get("peer_index") == peer.get("index")
+                and peer.get("peer_index") == host.get("index"))
+
+
+def facts(live, ifname):
+    """Observed facts of one attachment, the ``before`` of the diff."""
+    if not pair_intact(live):
+        return {"state": "absent"}
+    host, peer = live["host"], live["peer"]
+    routes = [_route_fact(r) for r in live.get("routes", [])
+              if r.get("dev") == ifname or r["dest"] == "default"]
+    return {
+        "state": "present",
+        "host": {"ifname": host["ifname"], "bridge": host.get("master"), "mtu": host.get("mtu"),
+                 "up": bool(host.get("up")), "label": host.get("ifalias")},
+        "container": {"ifname": peer["ifname"], "mac": peer.get("mac"), "mtu": peer.get("mtu"),
+                      "up": bool(peer.get("up")), "addresses": sorted(live.get("addresses", [])),
+                      "routes": _sorted_routes(routes)},
+    }
+
+
+def _wanted_facts(wanted, other_defaults):
+    routes = [{"dest": r["dest"], "via": r["via"], "dev": wanted["ifname"]} for r in wanted["routes"]]
+    return {
+        "state": "present",
+        "host": {"ifname": wanted["host_ifname"], "bridge": wanted["bridge"], "mtu": wanted["mtu"],
+                 "up": True, "label": wanted["label"]},
+        "container": {"ifname": wanted["ifname"], "mac": wanted["mac"], "mtu": wanted["mtu"], "up": True,
+                      "addresses": sorted(wanted["addresses"]),
+                      "routes": _sorted_routes(routes + other_defaults)},
+    }
+
+
+# --------------------------------------------------------------------------- steps
+
+def _step(op, ns, undo=None, **kw):
+    kw.update({"op": op, "ns": ns, "undo": undo})
+    return kw
+
+
+def _route_step(op, route, dev):
+    return {"op": op, "ns": "container", "dest": route["dest"], "via": route.get("via"), "dev": dev,
+            "family": route.get("family") or (6 if ":" in (route.get("via") or route["dest"]) else 4),
+            "metric": route.get("metric")}
+
+
+def _route_steps(wanted, live_routes, ifname):
+    """Delete what is in the way or not wanted, then add what is missing (with inverses)."""
+    steps = []
+    want = [dict(r, dev=ifname) for r in wanted["routes"]]
+    want_keys = set((r["dest"], r["via"], r["family"]) for r in want)
+    default_families = set(r["family"] for r in want if r["dest"] == "default")
+    kept = set()
+    for route in live_routes:
+        key = (route["dest"], route.get("via"), route.get("family"))
+        ours = route.get("dev") == ifname
+        if ours and key in want_keys and key not in kept:
+            kept.add(key)
+            continue
+        if ours or (route["dest"] == "default" and route.get("family") in default_families):
+            step = _route_step("del_route", route, route.get("dev"))
+            step["undo"] = _route_step("add_route", route, route.get("dev"))
+            steps.append(step)
+    for route in want:
+        key = (route["dest"], route["via"], route["family"])
+        if key not in kept:
+            step = _route_step("add_route", route, ifname)
+            step["undo"] = _route_step("del_route", route, ifname)
+            steps.append(step)
+    return steps
+
+
+def _address_steps(wanted, have, ifname, fresh):
+    steps, added = [], []
+    for addr in sorted(have):
+        if addr not in wanted["addresses"]:
+            steps.append(_step("del_address", "container", ifname=ifname, address=addr,
+                               undo=_step("add_address", "container", ifname=ifname, address=addr)))
+    for addr in wanted["addresses"]:
+        if addr in have:
+            continue
+        if wanted.get("conflict_check", True) and ipaddress.ip_interface(addr).version == 4:
+            steps.append(_step("probe", "container", ifname=ifname, address=addr, mac=wanted["mac"]))
+        steps.append(_step("add_address", "container", ifname=ifname, address=addr,
+                           undo=None if fresh else _step("del_address", "container", ifname=ifname, address=addr)))
+        added.append(addr)
+    return steps, added
+
+
+def _create_steps(wanted):
+    ifname, host = wanted["ifname"], wanted["host_ifname"]
+    undo = _step("del_link", "host", ifname=host)
+    return [
+        _step("add_pair", "host", undo=undo, ifname=host, peer=ifname, mac=wanted["mac"], mtu=wanted["mtu"]),
+        _step("set_link", "host", ifname=host, master=wanted["bridge"], ifalias=wanted["label"]),
+        _step("set_link", "container", ifname=ifname, up=True),
+        _step("set_link", "host", ifname=host, up=True),
+    ]
+
+
+def _repair_steps(wanted, live):
+    host, peer = live["host"], live["peer"]
+    steps = []
+    cattrs, cold = {}, {}
+    if (peer.get("mac") or "").lower() != wanted["mac"].lower():
+        cattrs["mac"], cold["mac"] = wanted["mac"], peer.get("mac")
+    if peer.get("mtu") != wanted["mtu"]:
+        cattrs["mtu"], cold["mtu"] = wanted["mtu"], peer.get("mtu")
+    if not peer.get("up"):
+        cattrs["up"], cold["up"] = True, False
+    hattrs, hold = {}, {}
+    if host.get("master") != wanted["bridge"]:
+        hattrs["master"], hold["master"] = wanted["bridge"], host.get("master")
+    if host.get("ifalias") != wanted["label"]:
+        hattrs["ifalias"], hold["ifalias"] = wanted["label"], host.get("ifalias")
+    if host.get("mtu") != wanted["mtu"]:
+        hattrs["mtu"], hold["mtu"] = wanted["mtu"], host.get("mtu")
+    if not host.get("up"):
+        hattrs["up"], hold["up"] = True, False
+    if cattrs:
+        steps.append(_step("set_link", "container", ifname=peer["ifname"],
+                           undo=_step("set_link", "container", ifname=peer["ifname"], **cold), **cattrs))
+    if hattrs:
+        steps.append(_step("set_link", "host", ifname=host["ifname"],
+                           undo=_step("set_link", "host", ifname=host["ifname"], **hold), **hattrs))
+    return steps
+
+
+def plan(wanted, live):
+    """``(steps, before, after)`` for one attachment. Raises ``PlanError`` when blocked."""
+    ifname = wanted["ifname"]
+    before = facts(live, ifname)
+    intact = pair_intact(live)
+    steps = []
+    for link in live.get("stale", []):
+        steps.append(_step("del_link", "host", ifname=link["ifname"]))
+
+    if wanted["state"] == "absent":
+        if live.get("host"):
+            steps.append(_step("del_link", "host", ifname=live["host"]["ifname"]))
+        return steps, before, {"state": "absent"}
+
+    if not live.get("bridge"):
+        raise PlanError("bridge %s does not exist" % wanted["bridge"])
+    if intact and live["host"]["ifname"] != wanted["host_ifname"]:
+        intact = False  # host_ifname changed: recreate under the new name
+    if not intact:
+        if live.get("host"):
+            steps.append(_step("del_link", "host", ifname=live["host"]["ifname"]))
+        peer = live.get("peer")
+        if peer and not (live.get("host") and peer.get("peer_index") == live["host"].get("index")):
+            raise PlanError("the target already has an interface %s that this module did not create" % ifname)
+        taken = live.get("taken")
+        if taken:
+            raise PlanError("host_ifname %s already exists on the host and is not this attachment's "
+                            "(ifalias %r)" % (wanted["host_ifname"], taken.get("ifalias")))
+
+    if intact:
+        steps += _repair_steps(wanted, live)
+        have = list(live.get("addresses", []))
+        routes = list(live.get("routes", []))
+    else:
+        steps += _create_steps(wanted)
+        have, routes = [], [r for r in live.get("routes", []) if r.get("dev") != ifname]
+    addr_steps, added = _address_steps(wanted, have, ifname, fresh=not intact)
+    steps += addr_steps
+    route_steps = _route_steps(wanted, routes, ifname)
+    steps += route_steps
+    if wanted.get("announce", True):
+        for addr in added:
+            steps.append(_step("announce", "container", ifname=ifname, address=addr, mac=wanted["mac"]))
+
+    other = [_route_fact(r) for r in routes if r["dest"] == "default" and r.get("dev") != ifname
+             and not any(s["op"] == "del_route" and s["dest"] == "default" and s["dev"] == r.get("dev")
+                         and s["via"] == r.get("via") for s in route_steps)]
+    after = _wanted_facts(wanted, other)
+    return steps, before, after
+
+
+def changes(steps):
+    """True when applying ``steps`` changes the system (probes and announcements do not)."""
+    return any(step["op"] not in QUIET_OPS for step in steps)
+
+
+def public(steps):
+    """Steps without their ``undo`` part, for the result (``plan`` in check mode)."""
+    out = []
+    for step in steps:
+        item = copy.deepcopy(step)
+        item.pop("undo", None)
+        out.append(dict((k, v) for k, v in item.items() if v is not None))
+    return out

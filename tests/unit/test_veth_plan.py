@@ -1,0 +1,232 @@
+"""The container_veth planner on plain data: live facts + wanted state -> steps, before, after."""
+import copy
+
+import pytest
+
+from ansible_collections.lanbridge.core.plugins.module_utils import _veth_plan as planner
+
+LABEL = "lanbridge:veth id=container:abc if=eth1 name=web1"
+MAC = "02:11:22:33:44:55"
+
+
+def wanted(**kw):
+    w = {"state": "present", "bridge": "br0", "host_ifname": "vlabc", "ifname": "eth1", "label": LABEL,
+         "mac": MAC, "mtu": 1500, "addresses": ["192.0.2.10/24"], "conflict_check": True, "announce": True}
+    w.update(kw)
+    w.setdefault("routes", planner.wanted_routes(w["addresses"], w.pop("gateway", "192.0.2.1"), w.pop("gateway6", None)))
+    return w
+
+
+def intact(**kw):
+    live = {
+        "host": {"ifname": "vlabc", "index": 7, "master": "br0", "mtu": 1500, "up": True, "ifalias": LABEL,
+                 "peer_index": 2},
+        "stale": [], "taken": None, "bridge": {"ifname": "br0", "index": 3, "mtu": 1500, "kind": "bridge"},
+        "peer": {"ifname": "eth1", "index": 2, "mac": MAC, "mtu": 1500, "up": True, "kind": "veth", "peer_index": 7},
+        "addresses": ["192.0.2.10/24"],
+        "routes": [{"dest": "default", "via": "192.0.2.1", "dev": "eth1", "family": 4, "metric": None}],
+    }
+    for key, value in kw.items():
+        if isinstance(value, dict) and isinstance(live.get(key), dict):
+            live[key].update(value)
+        else:
+            live[key] = value
+    return live
+
+
+def empty(**kw):
+    live = {"host": None, "stale": [], "taken": None, "bridge": {"ifname": "br0", "index": 3, "mtu": 1500},
+            "peer": None, "addresses": [], "routes": []}
+    live.update(kw)
+    return live
+
+
+def ops(steps):
+    return [(s["op"], s["ns"]) for s in steps]
+
+
+
+
+def test_fresh_attach_orders_steps():
+    steps, before, after = planner.plan(wanted(), empty())
+    assert before == {"state": "absent"}
+    assert ops(steps) == [
+        ("add_pair", "host"), ("set_link", "host"), ("set_link", "container"), ("set_link", "host"),
+        ("probe", "container"), ("add_address", "container"), ("add_route", "container"), ("announce", "container"),
+    ]
+    assert steps[0]["peer"] == "eth1" and steps[0]["mac"] == MAC and steps[0]["mtu"] == 1500
+    assert steps[0]["undo"] == {"op": "del_link", "ns": "host", "ifname": "vlabc", "undo": None}
+    assert steps[1]["master"] == "br0" and steps[1]["ifalias"] == LABEL
+    assert after["container"]["addresses"] == ["192.0.2.10/24"]
+    assert after["container"]["routes"] == [{"dest": "default", "via": "192.0.2.1", "dev": "eth1"}]
+    assert planner.changes(steps)
+
+
+def test_no_probe_no_announce_when_disabled():
+    steps, _b, _a = planner.plan(wanted(conflict_check=False, announce=False), empty())
+    assert "probe" not in [s["op"] for s in steps] and "announce" not in [s["op"] for s in steps]
+
+
+def test_ipv6_is_not_arp_probed_but_announced():
+    w = wanted(addresses=["2001:db8::10/64"], gateway=None, gateway6="2001:db8::1")
+    steps, _b, after = planner.plan(w, empty())
+    assert [s["op"] for s in steps if s["op"] in ("probe", "announce")] == ["announce"]
+    assert after["container"]["routes"] == [{"dest": "default", "via": "2001:db8::1", "dev": "eth1"}]
+
+
+def test_idempotent_when_everything_matches():
+    steps, before, after = planner.plan(wanted(), intact())
+    assert steps == []
+    assert before == after
+    assert not planner.changes(steps)
+
+
+@pytest.mark.parametrize("drift, expected", [
+    ({"peer": {"mtu": 1400}}, [("set_link", "container", {"mtu": 1500})]),
+    ({"peer": {"mac": "02:00:00:00:00:01"}}, [("set_link", "container", {"mac": MAC})]),
+    ({"peer": {"up": False}}, [("set_link", "container", {"up": True})]),
+    ({"host": {"master": None}}, [("set_link", "host", {"master": "br0"})]),
+    ({"host": {"mtu": 9000}}, [("set_link", "host", {"mtu": 1500})]),
+    ({"host": {"ifalias": "lanbridge:veth id=container:abc if=eth1 name=old"}}, [("set_link", "host", {"ifalias": LABEL})]),
+    ({"addresses": []}, [("probe", "container", {"address": "192.0.2.10/24"}),
+                         ("add_address", "container", {"address": "192.0.2.10/24"}),
+                         ("announce", "container", {"address": "192.0.2.10/24"})]),
+    ({"addresses": ["192.0.2.10/24", "192.0.2.99/24"]}, [("del_address", "container", {"address": "192.0.2.99/24"})]),
+    ({"routes": []}, [("add_route", "container", {"dest": "default", "via": "192.0.2.1"})]),
+])
+def test_drift_is_fixed_individually(drift, expected):
+    live = intact(**copy.deepcopy(drift))
+    steps, before, after = planner.plan(wanted(), live)
+    assert len(steps) == len(expected)
+    for step, (op, ns, attrs) in zip(steps, expected):
+        assert (step["op"], step["ns"]) == (op, ns)
+        for key, value in attrs.items():
+            assert step[key] == value
+    assert before != after
+    assert after == planner.plan(wanted(), intact())[2]
+
+
+def test_repair_steps_carry_their_inverse():
+    steps, _b, _a = planner.plan(wanted(), intact(peer={"mtu": 1400, "up": False}))
+    assert steps[0]["undo"] == {"op": "set_link", "ns": "container", "ifname": "eth1", "mtu": 1400, "up": False,
+                                "undo": None}
+
+
+def test_other_default_route_is_replaced_and_restorable():
+    docker = {"dest": "default", "via": "172.17.0.1", "dev": "eth0", "family": 4, "metric": None}
+    steps, before, after = planner.plan(wanted(), empty(routes=[docker]))
+    dels = [s for s in steps if s["op"] == "del_route"]
+    adds = [s for s in steps if s["op"] == "add_route"]
+    assert dels[0]["dev"] == "eth0" and dels[0]["undo"]["op"] == "add_route"
+    assert adds[0]["via"] == "192.0.2.1" and adds[0]["undo"]["op"] == "del_route"
+    assert steps.index(dels[0]) < steps.index(adds[0])
+    assert after["container"]["routes"] == [{"dest": "default", "via": "192.0.2.1", "dev": "eth1"}]
+
+
+def test_ipv6_default_left_alone_without_gateway6():
+    v6 = {"dest": "default", "via": "fe80::1", "dev": "eth0", "family": 6, "metric": 1024}
+    live = intact(routes=intact()["routes"] + [v6])
+    steps, before, after = planner.plan(wanted(), live)
+    assert steps == [] and before == after
+
+
+def test_unlisted_route_on_ifname_is_removed():
+    extra = {"dest": "10.0.0.0/8", "via": "192.0.2.254", "dev": "eth1", "family": 4, "metric": None}
+    live = intact(routes=intact()["routes"] + [extra])
+    steps, _b, _a = planner.plan(wanted(), live)
+    assert ops(steps) == [("del_route", "container")] and steps[0]["dest"] == "10.0.0.0/8"
+
+
+def test_extra_route_is_added():
+    w = wanted(routes=planner.wanted_routes(["192.0.2.10/24"], "192.0.2.1", None,
+                                            [{"dest": "10.0.0.0/8", "via": "192.0.2.254"}]))
+    steps, _b, after = planner.plan(w, intact())
+    assert ops(steps) == [("add_route", "container")] and steps[0]["dest"] == "10.0.0.0/8"
+    assert {"dest": "10.0.0.0/8", "via": "192.0.2.254", "dev": "eth1"} in after["container"]["routes"]
+
+
+def test_restart_recreates_with_same_names():
+    # the container restarted: new namespace, pair gone, no labelled host link left
+    steps, before, after = planner.plan(wanted(), empty())
+    assert steps[0]["op"] == "add_pair" and steps[0]["ifname"] == "vlabc" and steps[0]["mac"] == MAC
+
+
+def test_stale_host_side_is_deleted_then_recreated():
+    live = intact(peer=None, addresses=[], routes=[])
+    steps, before, _a = planner.plan(wanted(), live)
+    assert before == {"state": "absent"}
+    assert ops(steps)[:2] == [("del_link", "host"), ("add_pair", "host")]
+
+
+def test_host_ifname_change_recreates():
+    steps, _b, after = planner.plan(wanted(host_ifname="vlnew"), intact())
+    assert ops(steps)[:2] == [("del_link", "host"), ("add_pair", "host")]
+    assert steps[0]["ifname"] == "vlabc" and steps[1]["ifname"] == "vlnew"
+    assert after["host"]["ifname"] == "vlnew"
+
+
+def test_foreign_interface_with_our_ifname_is_refused():
+    live = empty(peer={"ifname": "eth1", "index": 2, "mac": "x", "mtu": 1500, "up": True, "kind": "veth", "peer_index": 40})
+    with pytest.raises(planner.PlanError, match="already has an interface eth1"):
+        planner.plan(wanted(), live)
+
+
+def test_host_ifname_taken_is_refused():
+    live = empty(taken={"ifname": "vlabc", "ifalias": None})
+    with pytest.raises(planner.PlanError, match="host_ifname vlabc already exists"):
+        planner.plan(wanted(), live)
+
+
+def test_missing_bridge_is_refused():
+    with pytest.raises(planner.PlanError, match="bridge br0 does not exist"):
+        planner.plan(wanted(), empty(bridge=None))
+
+
+def test_absent_deletes_only_the_pair():
+    steps, before, after = planner.plan(wanted(state="absent"), intact())
+    assert ops(steps) == [("del_link", "host")] and steps[0]["ifname"] == "vlabc"
+    assert before["state"] == "present" and after == {"state": "absent"}
+    steps, before, after = planner.plan(wanted(state="absent"), empty(bridge=None))
+    assert steps == [] and before == after
+
+
+def test_public_drops_undo():
+    steps, _b, _a = planner.plan(wanted(), empty())
+    assert all("undo" not in s for s in planner.public(steps))
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("192.0.2.10/24", "192.0.2.10/24"), ("192.0.2.10", "192.0.2.10/32"),
+    ("2001:DB8:0::10/64", "2001:db8::10/64"),
+])
+def test_normalize_address(value, expected):
+    assert planner.normalize_address(value) == expected
+
+
+@pytest.mark.parametrize("value", ["192.0.2.300/24", "192.0.2.10/33", "web", ""])
+def test_bad_cidr(value):
+    with pytest.raises(ValueError, match="is not a valid CIDR"):
+        planner.normalize_address(value)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"gateway": "198.51.100.1"}, "gateway 198.51.100.1 is not on any subnet of the addresses (192.0.2.10/24)"),
+    ({"gateway": "2001:db8::1"}, "gateway 2001:db8::1 is not an IPv4 address"),
+    ({"gateway6": "2001:db8:1::1"}, "gateway6 2001:db8:1::1 is not on any subnet"),
+    ({"gateway": "nope"}, "gateway 'nope' is not an IP address"),
+    ({"routes": [{"dest": "10.0.0.0/8", "via": "10.1.1.1"}]}, "route 10.0.0.0/8: via 10.1.1.1 is not on any subnet"),
+    ({"routes": [{"dest": "2001:db8:5::/48", "via": "192.0.2.1"}]}, "mixes IPv4 and IPv6"),
+    ({"routes": [{"dest": "10.0.0.0/33", "via": "192.0.2.1"}]}, "is not a valid network"),
+])
+def test_wanted_routes_errors(kwargs, message):
+    with pytest.raises(ValueError) as err:
+        planner.wanted_routes(["192.0.2.10/24"], kwargs.get("gateway"), kwargs.get("gateway6"), kwargs.get("routes"))
+    assert message in str(err.value)
+
+
+def test_wanted_routes_order_and_dedup():
+    routes = planner.wanted_routes(["192.0.2.10/24", "2001:db8::10/64"], "192.0.2.1", "fe80::1",
+                                   [{"dest": "0.0.0.0/0", "via": "192.0.2.1"}, {"dest": "10.1.2.3/8", "via": "192.0.2.9"}])
+    assert routes == [{"dest": "default", "via": "192.0.2.1", "family": 4},
+                      {"dest": "default", "via": "fe80::1", "family": 6},
+                      {"dest": "10.0.0.0/8", "via": "192.0.2.9", "family": 4}]
