@@ -7,6 +7,8 @@
     python3 tests/lab/lab.py status [--state-dir DIR]
     python3 tests/lab/lab.py gateway up|down [--state-dir DIR]
 
+    (``--podman`` is not implemented; ``up(podman=True)`` raises LabError.)
+
 Topology (P = prefix, default ``lb``)::
 
     {P}-gw      eth0 198.51.100.254/24 2001:db8:100::fe/64 ──┐
@@ -34,6 +36,11 @@ set again explicitly, so the outcome does not depend on the Docker version).
 State: ``state.json`` in the state directory records every namespace, dir,
 process and cgroup *before* it is created, so ``down`` removes exactly what
 ``up`` made, also after a crashed ``up``, and is safe to run twice.
+
+Outside its state dir and ``/run/lanbridge-lab/{P}`` the lab leaves only
+what the tools themselves insist on, empty and shared with any other engine:
+``/run/docker/plugins`` and ``/run/containerd/s`` (hard-coded in dockerd and
+containerd 1.6) and ``/run/sshd`` (sshd's privilege separation dir).
 
 Standard library only; run as root.
 """
@@ -379,7 +386,10 @@ def _start_dockerd(state, host):
         _mkdir(state, d, 0o711)
     conf = os.path.join(h["dir"], "daemon.json")
     with open(conf, "w") as f:
-        f.write("{}\n")  # do not read the machine's /etc/docker/daemon.json
+        # Not the machine's /etc/docker/daemon.json; and keep Docker 20.10's
+        # trust key out of /etc/docker (it would create /etc/docker/key.json).
+        json.dump({"deprecated-key-path": os.path.join(h["dir"], "key.json")},
+                  f)
     _record(state, "cgroups", h["cgroup_parent"])
     _record(state, "processes", {"name": f"dockerd {host}", "netns": host,
                                  "pidfile": h["docker_pidfile"]})
@@ -577,7 +587,8 @@ def up(state_dir=None, prefix=None, hosts=2, containers=3, forward_drop=(),
     forward_drop = sorted({int(i) for i in forward_drop})
     _validate(prefix, hosts, containers, forward_drop)
     if podman:
-        raise LabError("--podman is not implemented in this lab")
+        raise LabError("podman=True: a Podman service per host is not "
+                       "implemented in this lab")
     if load_state(state_dir) is not None:
         print(f"lab: tearing down the stale lab in {state_dir} first",
               file=sys.stderr)
@@ -794,8 +805,9 @@ def status(state_dir=None):
     gw = state["netns_of"]["gw"]
     if netns_exists(gw):
         res = ip(gw, "-br", "link", "show", state["gateway_if"], check=False)
-        lines.append(f"  gateway {GATEWAY4}: "
-                     f"{'up' if ',UP' in res.stdout or '<UP' in res.stdout else 'down'}")
+        words = res.stdout.split()
+        lines.append(f"  gateway {GATEWAY4} ({gw} {state['gateway_if']}): "
+                     f"{words[1] if len(words) > 1 else 'MISSING'}")
     return ok, lines
 
 
@@ -847,8 +859,6 @@ def main(argv=None):
     p_up.add_argument("--forward-drop", type=_parse_drop, default=(),
                       help="comma-separated host numbers that keep "
                            "iptables -P FORWARD DROP")
-    p_up.add_argument("--podman", action="store_true",
-                      help="not implemented: refused")
     sub.add_parser("down", parents=[common], help="remove the lab")
     sub.add_parser("status", parents=[common], help="show the lab")
     p_gw = sub.add_parser("gateway", parents=[common],
@@ -859,7 +869,7 @@ def main(argv=None):
         if args.cmd == "up":
             t0 = time.monotonic()
             state = up(args.state_dir, args.prefix, args.hosts,
-                       args.containers, args.forward_drop, args.podman)
+                       args.containers, args.forward_drop)
             print(summary(state))
             print(f"  up took {time.monotonic() - t0:.1f}s")
         elif args.cmd == "down":
