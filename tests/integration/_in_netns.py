@@ -14,8 +14,18 @@ def _netns_id(path):
     return (st.st_dev, st.st_ino)
 
 
+def root_netns_id():
+    """The initial network namespace: PID 1's, or kthreadd's (PID 2) where PID 1 is not readable."""
+    for pid in (1, 2):
+        try:
+            return _netns_id("/proc/%d/ns/net" % pid)
+        except OSError:
+            continue
+    raise SystemExit("cannot identify the root network namespace: refusing to run")
+
+
 def main():
-    if _netns_id("/proc/self/ns/net") == _netns_id("/proc/1/ns/net"):
+    if _netns_id("/proc/self/ns/net") == root_netns_id():
         sys.stderr.write("refusing to run a module in the root network namespace\n")
         sys.exit(99)
     module, args_path = sys.argv[1], sys.argv[2]
