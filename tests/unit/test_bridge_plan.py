@@ -1,0 +1,258 @@
+"""The host bridge planner on plain data: no kernel, no pyroute2."""
+import copy
+
+import pytest
+
+from ansible_collections.lanbridge.core.plugins.module_utils import _bridge_plan as bp
+from ansible_collections.lanbridge.core.plugins.module_utils._bridge_plan import PlanError
+from ansible_collections.lanbridge.core.plugins.module_utils._validate import check_cidr
+
+EM1_MAC = "02:00:00:00:01:01"
+
+
+def link(index, kind=None, master=None, mac="02:00:00:00:00:%02x", mtu=1500, up=True, stp=None, fd=None, alias=None):
+    return {"index": index, "kind": kind, "master": master, "mac": mac % index if "%" in mac else mac, "mtu": mtu,
+            "up": up, "stp": stp, "forward_delay": fd, "ifalias": alias}
+
+
+def addr(ifname, address, prefixlen, flags=("permanent",), family="inet", broadcast=None, valid=None, preferred=None):
+    return {"ifname": ifname, "family": family, "address": address, "prefixlen": prefixlen, "broadcast": broadcast,
+            "scope": "global", "flags": list(flags), "valid_lft": valid, "preferred_lft": preferred}
+
+
+def route(dst, dev, gateway=None, family="inet", metric=None, protocol="boot", table=254, scope="global", type_="unicast"):
+    return {"family": family, "dst": dst, "gateway": gateway, "dev": dev, "table": table, "metric": metric,
+            "protocol": protocol, "scope": scope, "type": type_, "prefsrc": None}
+
+
+def seed_host():
+    """The seed: em1 carries 198.51.100.11/24 (+ an IPv6 address) and the default route."""
+    return {
+        "links": {"lo": link(1, mac="00:00:00:00:00:00", mtu=65536), "em1": link(2, mac=EM1_MAC), "em2": link(3)},
+        "addresses": [
+            addr("lo", "127.0.0.1", 8) | {"scope": "host"},
+            addr("em1", "198.51.100.11", 24, broadcast="198.51.100.255"),
+            addr("em1", "198.51.100.12", 24, flags=("permanent", "secondary"), broadcast="198.51.100.255"),
+            addr("em1", "2001:db8::11", 64, flags=("noprefixroute",), family="inet6", valid=3000, preferred=2000),
+            addr("em1", "fe80::1", 64, family="inet6") | {"scope": "link"},
+        ],
+        "routes": [
+            route("default", "em1", gateway="198.51.100.254", metric=100, protocol="static"),
+            route("198.51.100.0/24", "em1", protocol="kernel", scope="link"),
+            route("10.20.0.0/16", "em1", gateway="198.51.100.1", table=100),
+            route("198.51.100.11", "em1", protocol="kernel", table=255, type_="local", scope="host"),
+            route("default", "em1", gateway="2001:db8::fe", family="inet6", metric=1024, protocol="ra"),
+            route("fe80::/64", "em1", family="inet6", metric=256, protocol="kernel"),
+        ],
+    }
+
+
+def want(**kw):
+    base = {"name": "br0", "state": "present", "uplink": "em1", "migrate": True, "addresses": [], "gateway": None,
+            "stp": False, "forward_delay": None, "mtu": None, "mac": None, "probe": None}
+    base.update(kw)
+    return base
+
+
+def ops(result):
+    return [(s["op"], s["text"]) for s in result["steps"]]
+
+
+def test_seed_migration_order_and_facts():
+    facts = seed_host()
+    result = bp.plan(facts, want())
+    texts = [t for _, t in ops(result)]
+    assert texts == [
+        "add bridge br0",
+        "set br0 up True",
+        "set em1 master br0",
+        "add address 198.51.100.11/24 to br0",
+        "add address 198.51.100.12/24 to br0",
+        "add address 2001:db8::11/64 to br0",
+        "move route default via 198.51.100.254 dev em1 metric 100 to default via 198.51.100.254 dev br0 metric 100",
+        "move route 10.20.0.0/16 via 198.51.100.1 dev em1 table 100 to 10.20.0.0/16 via 198.51.100.1 dev br0 table 100",
+        "move route default via 2001:db8::fe dev em1 metric 1024 to default via 2001:db8::fe dev br0 metric 1024",
+        "delete address 198.51.100.12/24 from em1",
+        "delete address 198.51.100.11/24 from em1",
+        "delete address 2001:db8::11/64 from em1",
+    ]
+    add = result["steps"][0]["args"]
+    assert add == {"name": "br0", "stp": False, "forward_delay": None, "mtu": 1500, "mac": EM1_MAC}
+    v6 = result["steps"][5]["args"]
+    assert v6["flags"] == ["noprefixroute"] and (v6["valid_lft"], v6["preferred_lft"]) == (3000, 2000)
+    assert result["before"]["bridge"]["state"] == "absent"
+    after = result["after"]
+    assert after["bridge"] == {
+        "name": "br0", "state": "up", "mac": EM1_MAC, "mtu": 1500, "stp": False, "forward_delay": 15,
+        "ports": ["em1"], "addresses": ["198.51.100.11/24", "198.51.100.12/24", "2001:db8::11/64"],
+        "routes": sorted([bp.route_view(r) for r in [
+            route("default", "br0", gateway="198.51.100.254", metric=100, protocol="static"),
+            route("10.20.0.0/16", "br0", gateway="198.51.100.1", table=100),
+            route("default", "br0", gateway="2001:db8::fe", family="inet6", metric=1024, protocol="ra")]], key=bp._route_order),
+    }
+    assert after["uplink"]["addresses"] == [] and after["uplink"]["master"] == "br0"
+    assert result["migrated"]["addresses"] == ["198.51.100.11/24", "198.51.100.12/24", "2001:db8::11/64"]
+    assert len(result["migrated"]["routes"]) == 3
+    assert result["probe"] == [{"address": "198.51.100.254", "ifname": "br0", "sender": "198.51.100.11"},
+                               {"address": "2001:db8::fe"}]
+    assert facts == seed_host()  # the planner never mutates its input
+
+
+def test_undo_of_every_step_restores_the_facts():
+    facts = seed_host()
+    result = bp.plan(facts, want())
+    state = bp.simulate(facts, result["steps"])
+    for step in reversed(result["steps"]):
+        state = bp.simulate(state, step["undo"])
+    key = lambda f: (f["links"], sorted(map(repr, f["addresses"])), sorted(map(repr, f["routes"])))  # noqa: E731
+    before, after = bp.view(facts, "br0", "em1"), bp.view(state, "br0", "em1")
+    assert before == after
+    assert key(state)[0].keys() == key(facts)[0].keys()
+
+
+def test_second_run_is_empty():
+    facts = seed_host()
+    first = bp.plan(facts, want(gateway="198.51.100.254", addresses=[check_cidr("192.0.2.1/24")]))
+    second = bp.plan(first["facts_after"], want(gateway="198.51.100.254", addresses=[check_cidr("192.0.2.1/24")]))
+    assert second["steps"] == [] and second["before"] == second["after"] and second["probe"] == []
+    assert second["migrated"] == {"addresses": [], "routes": []}
+    again_auto = bp.plan(first["facts_after"], want(uplink="auto"))
+    assert again_auto["steps"] == [] and again_auto["uplink"] == "em1"
+    by_mac = bp.plan(first["facts_after"], want(uplink=EM1_MAC.upper()))
+    assert by_mac["steps"] == [] and by_mac["uplink"] == "em1"
+
+
+@pytest.mark.parametrize("drift, expected", [
+    (lambda f: f["links"]["br0"].update(mtu=1400), ["set br0 mtu 1500"]),
+    (lambda f: f["links"]["br0"].update(stp=True), ["set bridge br0 stp False"]),
+    (lambda f: f["links"]["br0"].update(up=False), ["set br0 up True"]),
+    (lambda f: f["links"]["br0"].update(mac="02:aa:00:00:00:01"), ["set br0 mac " + EM1_MAC]),
+    (lambda f: f.update(addresses=[a for a in f["addresses"] if a["address"] != "192.0.2.1"]),
+     ["add address 192.0.2.1/24 to br0"]),
+])
+def test_drift_fixes_only_that(drift, expected):
+    w = want(addresses=[check_cidr("192.0.2.1/24")])
+    facts = bp.plan(seed_host(), w)["facts_after"]
+    drift(facts)
+    result = bp.plan(facts, w)
+    assert [t for _, t in ops(result)] == expected
+
+
+def test_options_change_bridge_properties():
+    facts = bp.plan(seed_host(), want())["facts_after"]
+    result = bp.plan(facts, want(stp=True, forward_delay=4, mtu=9000, mac="02:12:34:56:78:9a"))
+    assert [t for _, t in ops(result)] == [
+        "set bridge br0 forward_delay 4, stp True", "set br0 mtu 9000", "set br0 mac 02:12:34:56:78:9a",
+        "set em1 mtu 9000"]
+    assert result["steps"][0]["undo"][0]["args"] == {"link": "br0", "stp": False, "forward_delay": 15}
+    assert result["steps"][1]["undo"][0]["args"] == {"link": "br0", "mtu": 1500}
+
+
+def test_bridge_without_uplink_with_addresses_and_gateway():
+    facts = {"links": {"lo": link(1)}, "addresses": [], "routes": []}
+    result = bp.plan(facts, want(uplink=None, addresses=[check_cidr("192.0.2.1/24")], gateway="192.0.2.254"))
+    assert [t for _, t in ops(result)] == [
+        "add bridge br0", "set br0 up True", "add address 192.0.2.1/24 to br0",
+        "add route default via 192.0.2.254 dev br0"]
+    assert result["steps"][2]["args"]["broadcast"] == "192.0.2.255"
+    assert result["steps"][0]["args"]["mac"] is None
+    assert result["after"]["bridge"]["routes"][0]["protocol"] == "static"
+
+
+def test_gateway_replaces_existing_default_in_place():
+    result = bp.plan(seed_host(), want(gateway="198.51.100.1"))
+    moved = [s for s in result["steps"] if s["op"] == "replace_route" and s["args"]["route"]["dst"] == "default"
+             and s["args"]["route"]["family"] == "inet"]
+    assert len(moved) == 1 and moved[0]["args"]["route"]["gateway"] == "198.51.100.1"
+    assert moved[0]["args"]["route"]["metric"] == 100
+    assert moved[0]["undo"][0]["args"]["route"]["gateway"] == "198.51.100.254"
+
+
+def test_migrate_false_keeps_addresses_on_uplink():
+    result = bp.plan(seed_host(), want(migrate=False))
+    assert [t for _, t in ops(result)] == ["add bridge br0", "set br0 up True", "set em1 master br0"]
+    assert result["after"]["uplink"]["addresses"] == ["198.51.100.11/24", "198.51.100.12/24", "2001:db8::11/64"]
+
+
+def test_absent_reverses_present():
+    facts = seed_host()
+    present = bp.plan(facts, want())["facts_after"]
+    present["links"]["br0"]["index"] = 9
+    present["links"]["vlabc"] = link(10, kind="veth", master="br0", alias="lanbridge:veth id=x")
+    result = bp.plan(present, want(state="absent", uplink=None))
+    assert result["uplink"] == "em1"
+    texts = [t for _, t in ops(result)]
+    assert texts[:3] == ["add address 198.51.100.11/24 to em1", "add address 198.51.100.12/24 to em1",
+                         "add address 2001:db8::11/64 to em1"]
+    assert texts[-3:] == ["set em1 master nomaster", "set vlabc master nomaster", "delete bridge br0"]
+    after = result["facts_after"]
+    assert "br0" not in after["links"]
+    assert bp.view(after, "br0", "em1")["uplink"] == bp.view(facts, "br0", "em1")["uplink"]
+    undo = result["steps"][-1]["undo"]
+    assert [u["op"] for u in undo] == ["add_bridge", "set_link"] and undo[0]["args"]["mac"] == EM1_MAC
+    again = bp.plan(after, want(state="absent", uplink=None))
+    assert again["steps"] == [] and again["before"]["bridge"]["state"] == "absent"
+
+
+def test_absent_without_migrate_deletes_routes_explicitly():
+    present = bp.plan(seed_host(), want())["facts_after"]
+    result = bp.plan(present, want(state="absent", migrate=False))
+    assert [s["op"] for s in result["steps"]][:3] == ["delete_route"] * 3
+    assert result["steps"][0]["undo"][0]["op"] == "add_route"
+
+
+def test_check_mode_without_bridge_reports_change():
+    result = bp.plan(seed_host(), want())
+    assert result["steps"] and result["before"] != result["after"]
+
+
+@pytest.mark.parametrize("mutate, options, message", [
+    (None, {"uplink": "em9"}, "^uplink em9 does not exist \\(known NICs: em1, em2\\)$"),
+    (lambda f: f["links"].update(br1=link(7, kind="bridge")) or f["links"]["em1"].update(master="br1"),
+     {}, "^uplink em1 is already a port of bridge br1$"),
+    (None, {"gateway": "10.0.0.1"}, "^gateway 10.0.0.1 is not on any subnet of br0$"),
+    (None, {"uplink": "02:00:00:00:00:99"}, "^uplink 02:00:00:00:00:99: no interface has this MAC"),
+    (lambda f: f["links"].update(br0=link(7)), {}, "^br0 exists and is a NIC, not a bridge$"),
+    (None, {"uplink": "br0", "name": "br0"}, "^uplink br0 does not exist"),
+    (lambda f: f["links"].update(br0=link(7, kind="bridge")), {"uplink": "br0"}, "^uplink br0 is the bridge itself$"),
+    (lambda f: f.update(routes=[]), {"uplink": "auto"}, "^uplink auto: no interface carries an IPv4 default route$"),
+])
+def test_errors(mutate, options, message):
+    facts = seed_host()
+    if mutate:
+        mutate(facts)
+    snapshot = copy.deepcopy(facts)
+    with pytest.raises(PlanError, match=message):
+        bp.plan(facts, want(**options))
+    assert facts == snapshot
+
+
+def test_auto_uplink_several_candidates_is_an_error():
+    facts = bp.plan(seed_host(), want())["facts_after"]
+    facts["links"]["em2"]["master"] = "br0"
+    with pytest.raises(PlanError, match=r"several ports that could be the uplink \(em1, em2\)"):
+        bp.plan(facts, want(uplink="auto"))
+
+
+def test_facts_from_dump_uses_names():
+    dump = {
+        "links": [
+            {"index": 1, "ifname": "lo", "kind": None, "master": None, "mac": "00:00:00:00:00:00", "mtu": 65536, "up": True,
+             "operstate": "UNKNOWN", "ifalias": None, "peer_index": None, "peer_netnsid": None, "stp_state": None,
+             "forward_delay": None},
+            {"index": 5, "ifname": "br0", "kind": "bridge", "master": None, "mac": EM1_MAC, "mtu": 1500, "up": True,
+             "operstate": "UP", "ifalias": None, "peer_index": None, "peer_netnsid": None, "stp_state": 0,
+             "forward_delay": 15},
+            {"index": 2, "ifname": "em1", "kind": "veth", "master": 5, "mac": EM1_MAC, "mtu": 1500, "up": True,
+             "operstate": "UP", "ifalias": None, "peer_index": 3, "peer_netnsid": 0, "stp_state": None,
+             "forward_delay": None},
+        ],
+        "addresses": [{"index": 5, "family": "inet", "address": "198.51.100.11", "prefixlen": 24, "broadcast": None,
+                       "scope": "global", "flags": ["permanent"], "valid_lft": None, "preferred_lft": None, "label": "br0"}],
+        "routes": [{"family": "inet", "dst": "default", "gateway": "198.51.100.254", "oif": 5, "table": 254, "metric": None,
+                    "protocol": "boot", "scope": "global", "type": "unicast", "prefsrc": None}],
+    }
+    facts = bp.facts_from_dump(dump)
+    assert facts["links"]["em1"]["master"] == "br0" and facts["links"]["br0"]["stp"] is False
+    assert facts["addresses"][0]["ifname"] == "br0" and facts["routes"][0]["dev"] == "br0"
+    assert bp.view(facts, "br0")["bridge"]["ports"] == ["em1"]
