@@ -1,0 +1,354 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: lanbridge.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: host_bridge
+short_description: Build a Linux bridge and move the host's uplink into it, atomically, with rollback
+version_added: 0.1.0
+description:
+  - Creates the bridge O(name) (STP off by default), puts the host's uplink NIC into it and moves
+    the uplink's addresses and routes to the bridge, so containers attached to the bridge get
+    addresses on the host's own LAN.
+  - The host keeps its address and its MAC address throughout (the bridge takes the uplink's MAC),
+    so the SSH session Ansible runs through stays up and existing TCP connections survive.
+  - The change is one short netlink transaction. If any step fails, or if afterwards none of the
+    O(probe) addresses answers within O(rollback_timeout) seconds, every applied step is undone in
+    reverse order, the host is left exactly as it was found, and the module fails saying what it
+    tried and that it rolled back.
+  - Idempotent. A run after someone changed one property by hand (MTU, STP, a missing address)
+    fixes only that property. O(state=absent) reverses everything.
+  - Uses netlink only (pyroute2); no C(ip), C(brctl), shell or subprocess. A lock per bridge
+    serializes concurrent runs on the same host.
+author:
+  - lanbridge.core contributors
+requirements:
+  - pyroute2 >= 0.7.2 on the managed host (Debian 12 C(python3-pyroute2) works)
+  - root (CAP_NET_ADMIN and CAP_NET_RAW) on the managed host
+extends_documentation_fragment:
+  - lanbridge.core.attributes
+  - lanbridge.core.attributes.all_full
+options:
+  name:
+    description:
+      - The bridge's interface name, at most 15 bytes, without C(/), C(:) or whitespace.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) creates or repairs the bridge and migrates the uplink into it.
+      - V(absent) moves the bridge's addresses and routes back to the uplink (when O(migrate)),
+        releases every port (also container veths) and deletes the bridge.
+    type: str
+    choices: [present, absent]
+    default: present
+  uplink:
+    description:
+      - The NIC to put into the bridge, given as an interface name (V(em1)), as a MAC address
+        (V(aa:bb:cc:dd:ee:ff), matched against the host's interfaces, for fleets whose NIC names
+        differ), or V(auto) = the interface that carries the IPv4 default route. On a re-run
+        where the default route already goes through the bridge, V(auto) means the bridge's
+        existing port that is not a container attachment.
+      - Omitted with O(state=present) means a bridge without uplink (or, on an existing bridge,
+        its existing uplink port); with O(state=absent) the bridge's uplink port is found the same
+        way as for V(auto).
+    type: str
+  migrate:
+    description:
+      - Move every global-scope IPv4 and IPv6 address of the uplink (with prefix, broadcast,
+        flags and remaining lifetimes) and every route that uses the uplink (the default route
+        included, with metric, table, protocol and scope, in every routing table) to the bridge.
+        Routes are replaced in place, so the default route never disappears.
+      - With O(state=absent), move the bridge's addresses and routes back to the uplink.
+      - Kernel-made routes (prefix routes of addresses, C(local) table) follow their addresses.
+    type: bool
+    default: true
+  addresses:
+    description:
+      - Addresses (CIDR, IPv4 or IPv6) the bridge must have, for a bridge without uplink or in
+        addition to the migrated ones. Other addresses on the bridge are left alone.
+    type: list
+    elements: str
+    default: []
+  gateway:
+    description:
+      - The default route (IPv4 or IPv6, by the address) goes via this address on the bridge. An
+        existing default route of that family in the main table is replaced in place (keeping its
+        metric and protocol); otherwise one is added with protocol C(static).
+      - Must be on a subnet of one of the bridge's addresses (after migration).
+    type: str
+  stp:
+    description:
+      - Spanning tree on the bridge. Off by default, as a host bridge with one uplink needs none
+        and STP delays forwarding by twice O(forward_delay) after each port change.
+      - With STP on, the gateway probe waits an extra 2 x O(forward_delay) for the uplink port
+        to start forwarding.
+    type: bool
+    default: false
+  forward_delay:
+    description:
+      - The bridge's forward delay in seconds (0..30; 2..30 with O(stp)). Omitted leaves the
+        kernel's value (15 for a new bridge).
+    type: int
+  mtu:
+    description:
+      - The bridge's MTU (68..65535). Defaults to the uplink's MTU. When given and different
+        from the uplink's, the uplink's MTU is set too (a bridge cannot forward larger frames
+        than its uplink takes).
+    type: int
+  mac:
+    description:
+      - The bridge's MAC address. Defaults to the uplink's, so the LAN, DHCP reservations and port
+        security keep seeing the same MAC, and the bridge's MAC never changes as ports come and go
+        (it is set explicitly, which pins it).
+    type: str
+  probe:
+    description:
+      - Addresses of which at least one must answer after the change, else everything is rolled
+        back. An IPv4 address on a subnet of the bridge (or, with O(state=absent), of the uplink)
+        is asked by ARP, any other by ICMP echo; the module sends both itself.
+      - Defaults to the default gateways (IPv4, then IPv6) after the change. V([]) disables the check.
+      - Only done when something changed.
+    type: list
+    elements: str
+  rollback_timeout:
+    description:
+      - Seconds to wait for an answer from O(probe) before rolling back.
+    type: float
+    default: 10
+notes:
+  - Run it as root on the host itself. It acts in the network namespace it runs in.
+  - The order of a migration keeps the host reachable (measured in the collection's tests, a TCP
+    connection opened before the change keeps working after it) - create the bridge with the
+    uplink's MAC and MTU, bring it up, enslave the uplink, add the addresses to the bridge,
+    replace the routes in place, then delete the addresses from the uplink.
+  - Migrated IPv6 addresses go through duplicate address detection on the bridge (about a second)
+    unless they carry the C(nodad) flag.
+  - The module cannot know which addresses an earlier run migrated; a migrated address removed by
+    hand from the bridge is not restored unless it is also listed in O(addresses).
+  - Multipath (ECMP) routes through the uplink are not migrated.
+seealso:
+  - module: lanbridge.core.container_veth
+"""
+
+EXAMPLES = r"""
+- name: Put em1 into br0 and move the host's address and default route to br0
+  lanbridge.core.host_bridge:
+    name: br0
+    uplink: em1
+
+- name: Same on a fleet whose NIC names differ - the NIC that carries the default route
+  lanbridge.core.host_bridge:
+    name: br0
+    uplink: auto
+    rollback_timeout: 5
+
+- name: Pick the uplink by MAC, check a second address besides the gateway
+  lanbridge.core.host_bridge:
+    name: br0
+    uplink: "52:54:00:12:34:56"
+    probe: [172.24.133.254, 172.24.133.1]
+
+- name: A bridge without uplink, with its own address and default route
+  lanbridge.core.host_bridge:
+    name: brlab
+    addresses: [192.0.2.1/24, 2001:db8:1::1/64]
+    gateway: 192.0.2.254
+    probe: []
+
+- name: Preview the change (nothing is touched)
+  lanbridge.core.host_bridge:
+    name: br0
+    uplink: em1
+  check_mode: true
+  diff: true
+
+- name: Undo - addresses and routes back to em1, bridge deleted
+  lanbridge.core.host_bridge:
+    name: br0
+    state: absent
+"""
+
+RETURN = r"""
+bridge:
+  description:
+    - The bridge's facts after the run (in check mode, as planned). O(state=absent) returns
+      RV(bridge.state=absent).
+    - RV(bridge.routes) lists the routes through the bridge that are not the kernel's own.
+  returned: always
+  type: dict
+  contains:
+    name: {description: The bridge's name., type: str, returned: always, sample: br0}
+    index: {description: The interface index, V(null) when absent or not yet created (check mode)., type: int, returned: always, sample: 4}
+    state: {description: V(up), V(down) or V(absent)., type: str, returned: always, sample: up}
+    mac: {description: The bridge's MAC address., type: str, returned: always, sample: "02:42:c6:33:64:0b"}
+    mtu: {description: The bridge's MTU., type: int, returned: always, sample: 1500}
+    stp: {description: Whether spanning tree is on., type: bool, returned: always, sample: false}
+    forward_delay: {description: The forward delay in seconds., type: int, returned: always, sample: 15}
+    ports: {description: Names of the bridge's ports., type: list, elements: str, returned: always, sample: [em1]}
+    addresses: {description: The bridge's global-scope addresses (CIDR)., type: list, elements: str, returned: always,
+                sample: [198.51.100.11/24]}
+    routes:
+      description: Routes through the bridge (family, dst, gateway, metric, table, protocol, scope).
+      type: list
+      elements: dict
+      returned: always
+      sample:
+        - {family: inet, dst: default, gateway: 198.51.100.254, metric: null, table: 254, protocol: boot, scope: global}
+migrated:
+  description: The addresses and routes that moved (from the uplink, or back to it with O(state=absent)).
+  returned: always
+  type: dict
+  sample:
+    addresses: [198.51.100.11/24]
+    routes:
+      - {family: inet, dst: default, gateway: 198.51.100.254, metric: null, table: 254, protocol: boot, scope: global}
+uplink:
+  description: The uplink's interface name, as resolved from O(uplink); V(null) for a bridge without one.
+  returned: always
+  type: str
+  sample: em1
+plan:
+  description: The steps, in order, that were applied (or, in check mode, would be).
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - add bridge br0
+    - set br0 up True
+    - set em1 master br0
+    - add address 198.51.100.11/24 to br0
+    - move route default via 198.51.100.254 dev em1 to default via 198.51.100.254 dev br0
+    - delete address 198.51.100.11/24 from em1
+probe:
+  description: The probe that answered, V(null) when none was needed (no change, check mode, O(probe=[])).
+  returned: always
+  type: dict
+  sample: {address: 198.51.100.254, method: arp, mac: "02:00:00:00:00:fe", seconds: 0.0004}
+rolled_back:
+  description: True when the run failed and every applied step was undone (the host is as it was).
+  returned: always
+  type: bool
+  sample: false
+diff:
+  description: With C(--diff), the observed (V(before)) and planned (V(after)) facts of the bridge and the uplink.
+  returned: when diff mode is on
+  type: dict
+  sample:
+    before:
+      bridge: {name: br0, state: absent, mac: null, mtu: null, stp: null, forward_delay: null, ports: [], addresses: [], routes: []}
+      uplink: {name: em1, master: null, mac: "02:42:c6:33:64:0b", mtu: 1500, addresses: [198.51.100.11/24], routes: []}
+    after:
+      bridge: {name: br0, state: up, mac: "02:42:c6:33:64:0b", mtu: 1500, stp: false, forward_delay: 15, ports: [em1],
+               addresses: [198.51.100.11/24], routes: []}
+      uplink: {name: em1, master: br0, mac: "02:42:c6:33:64:0b", mtu: 1500, addresses: [], routes: []}
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.lanbridge.core.plugins.module_utils import _bridge_plan as planner
+from ansible_collections.lanbridge.core.plugins.module_utils._netlink import (
+    HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR, Netlink, NetlinkError,
+)
+from ansible_collections.lanbridge.core.plugins.module_utils._probe import ProbeError
+from ansible_collections.lanbridge.core.plugins.module_utils._transaction import TransactionError, apply, lock
+from ansible_collections.lanbridge.core.plugins.module_utils._validate import (
+    ValidationError, check_cidr, check_forward_delay, check_ifname, check_ip, check_mac, check_mtu, is_mac,
+)
+
+ARGUMENT_SPEC = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    uplink=dict(type="str"),
+    migrate=dict(type="bool", default=True),
+    addresses=dict(type="list", elements="str", default=[]),
+    gateway=dict(type="str"),
+    stp=dict(type="bool", default=False),
+    forward_delay=dict(type="int"),
+    mtu=dict(type="int"),
+    mac=dict(type="str"),
+    probe=dict(type="list", elements="str"),
+    rollback_timeout=dict(type="float", default=10),
+)
+
+
+def validate(params):
+    """Module options -> the planner's ``want``; raises ValidationError."""
+    want = dict(params)
+    want["name"] = check_ifname(params["name"], "name")
+    uplink = params["uplink"]
+    if uplink is not None and uplink != "auto":
+        if is_mac(uplink):
+            want["uplink"] = check_mac(uplink, "uplink")
+        elif ":" in uplink and len(uplink) > 15:
+            raise ValidationError("uplink %r is neither an interface name, a MAC address nor auto" % uplink)
+        else:
+            want["uplink"] = check_ifname(uplink, "uplink")
+    want["addresses"] = [check_cidr(a, "addresses item") for a in params["addresses"] or []]
+    if params["gateway"] is not None:
+        want["gateway"] = check_ip(params["gateway"], "gateway")
+    if params["mtu"] is not None:
+        want["mtu"] = check_mtu(params["mtu"])
+    if params["mac"] is not None:
+        want["mac"] = check_mac(params["mac"])
+    if params["forward_delay"] is not None:
+        want["forward_delay"] = check_forward_delay(params["forward_delay"], params["stp"])
+    if params["probe"] is not None:
+        want["probe"] = [check_ip(p, "probe item") for p in params["probe"]]
+    if not params["rollback_timeout"] > 0:
+        raise ValidationError("rollback_timeout %s must be more than 0 seconds" % params["rollback_timeout"])
+    return want
+
+
+def _probe_timeout(want, steps, facts):
+    timeout = want["rollback_timeout"]
+    if want["state"] == "present" and want["stp"] and any(s["op"] == "set_link" and s["args"].get("master")
+                                                          for s in steps):
+        delay = want["forward_delay"]
+        if delay is None:
+            delay = facts["links"].get(want["name"], {}).get("forward_delay") or planner.DEFAULT_FORWARD_DELAY
+        timeout += 2 * delay  # listening + learning before the port forwards
+    return timeout
+
+
+def run(module, nl, want):
+    facts = planner.facts_from_dump(nl.dump())
+    plan = planner.plan(facts, want)
+    steps = plan["steps"]
+    result = dict(changed=bool(steps), rolled_back=False, uplink=plan["uplink"], migrated=plan["migrated"],
+                  plan=[s["text"] for s in steps], probe=None)
+    if module._diff:
+        result["diff"] = dict(before=plan["before"], after=plan["after"])
+    if module.check_mode or not steps:
+        result["bridge"] = planner.view(plan["facts_after"], want["name"])["bridge"]
+        return result
+    outcome = apply(nl, steps, probe=plan["probe"], probe_timeout=_probe_timeout(want, steps, facts))
+    result["probe"] = outcome["probe"]
+    result["bridge"] = planner.view(planner.facts_from_dump(nl.dump()), want["name"])["bridge"]
+    return result
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    if not HAS_PYROUTE2:
+        module.fail_json(msg=missing_required_lib("pyroute2"), exception=str(PYROUTE2_IMPORT_ERROR),
+                         rolled_back=False)
+    try:
+        want = validate(module.params)
+        with lock("host_bridge-%s" % want["name"]):
+            with Netlink() as nl:
+                result = run(module, nl, want)
+    except TransactionError as exc:
+        module.fail_json(msg=str(exc), changed=not exc.rolled_back, rolled_back=exc.rolled_back)
+    except (ValidationError, planner.PlanError, NetlinkError, ProbeError) as exc:
+        module.fail_json(msg=str(exc), changed=False, rolled_back=False)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
