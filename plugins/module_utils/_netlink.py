@@ -536,3 +536,9 @@ def add_veth_port(nl, name, peer, peer_netns_fd, master, mtu=None, peer_mac=None
         kwargs["mtu"] = mtu
     with _failing(what):
         nl._ipr.link("add", **kwargs)
+
+
+def set_ifalias_by_name(nl, name, ifalias):
+    """Set the ``ifalias`` of link ``name`` in one request (the kernel resolves the name; no lookup)."""
+    with _failing("set link %s alias %r" % (name, ifalias)):
+        nl._ipr.link("set", ifname=name, IFLA_IFALIAS=ifalias)
