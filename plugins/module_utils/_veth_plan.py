@@ -19,7 +19,9 @@ Live::
      'bridge': {'ifname', 'index', 'mtu'} or None,
      'peer': {'ifname', 'index', 'mac', 'mtu', 'up', 'kind', 'peer_index'} or None,
      'addresses': ['192.0.2.10/24', ...],         # on the container-side link, link-local v6 left out
-     'routes': [{'dest', 'via', 'dev', 'family', 'metric'}]}   # main table, not proto kernel/ra
+     'routes': [{'dest', 'via', 'dev', 'family', 'metric'}],   # main table, not proto kernel/ra
+     'ipv6': True/False: IPv6 enabled on ifname (or, before it exists, by default) -- read only when
+             IPv6 addresses are wanted, else None}
 
 A step is ``{'op': ..., 'ns': 'host'|'container', ...}``; ``undo`` (a step or None) restores what
 the step changed. ``probe`` and ``announce`` change nothing and do not make a plan "changed".
@@ -32,6 +34,10 @@ __metaclass__ = type
 import copy
 import ipaddress
 
+from ansible_collections.lanbridge.core.plugins.module_utils._validate import (
+    ValidationError, check_cidr, check_ip, subnet_of,
+)
+
 QUIET_OPS = ("probe", "announce")
 
 
@@ -42,21 +48,14 @@ class PlanError(Exception):
 # --------------------------------------------------------------------------- wanted-state rules
 
 def normalize_address(value):
-    """``'192.0.2.10/24'`` -> canonical text; a bare address gets a host prefix. Raises ValueError."""
-    try:
-        iface = ipaddress.ip_interface(str(value).strip())
-    except ValueError:
-        raise ValueError("address %r is not a valid CIDR (like 192.0.2.10/24 or 2001:db8::10/64)" % (value,)) from None
-    return str(iface)
+    """``'192.0.2.10/24'`` -> canonical text (compressed IPv6). Raises ValidationError (a ValueError)."""
+    return check_cidr(str(value).strip(), "address")["cidr"]
 
 
 def normalize_ip(value, what, version=None):
-    try:
-        addr = ipaddress.ip_address(str(value).strip())
-    except ValueError:
-        raise ValueError("%s %r is not an IP address" % (what, value)) from None
+    addr = ipaddress.ip_address(check_ip(str(value).strip(), what))
     if version and addr.version != version:
-        raise ValueError("%s %s is not an IPv%d address" % (what, addr, version))
+        raise ValidationError("%s %s is not an IPv%d address" % (what, addr, version))
     return str(addr)
 
 
@@ -67,31 +66,29 @@ def normalize_dest(value):
     try:
         return str(ipaddress.ip_network(text, strict=False))
     except ValueError:
-        raise ValueError("route destination %r is not a valid network" % (value,)) from None
+        raise ValidationError("route destination %r is not a valid network" % (value,)) from None
 
 
 def on_link(ip, addresses):
     """True when ``ip`` lies in the subnet of one of ``addresses`` (CIDR strings)."""
-    addr = ipaddress.ip_address(ip)
-    return any(addr.version == ipaddress.ip_interface(a).version and addr in ipaddress.ip_interface(a).network
-               for a in addresses)
+    return subnet_of(ip, addresses) is not None
 
 
 def wanted_routes(addresses, gateway=None, gateway6=None, routes=None):
     """The routes the container must have on ``ifname``: defaults first, each via an on-link address.
 
-    Raises ValueError for a gateway outside every address's subnet, in one clear sentence.
+    Raises ValidationError (a ValueError) for a gateway outside every address's subnet, in one clear sentence.
     """
     out = []
     if gateway:
         gw = normalize_ip(gateway, "gateway", 4)
         if not on_link(gw, addresses):
-            raise ValueError("gateway %s is not on any subnet of the addresses (%s)" % (gw, ", ".join(addresses) or "none"))
+            raise ValidationError("gateway %s is not on any subnet of the addresses (%s)" % (gw, ", ".join(addresses) or "none"))
         out.append({"dest": "default", "via": gw, "family": 4})
     if gateway6:
         gw6 = normalize_ip(gateway6, "gateway6", 6)
         if not on_link(gw6, addresses) and not ipaddress.ip_address(gw6).is_link_local:
-            raise ValueError("gateway6 %s is not on any subnet of the addresses (%s)" % (gw6, ", ".join(addresses) or "none"))
+            raise ValidationError("gateway6 %s is not on any subnet of the addresses (%s)" % (gw6, ", ".join(addresses) or "none"))
         out.append({"dest": "default", "via": gw6, "family": 6})
     for route in routes or []:
         dest = normalize_dest(route.get("dest"))
@@ -100,9 +97,9 @@ def wanted_routes(addresses, gateway=None, gateway6=None, routes=None):
         if dest in ("0.0.0.0/0", "::/0"):
             dest = "default"
         if dest != "default" and ipaddress.ip_network(dest).version != version:
-            raise ValueError("route %s via %s mixes IPv4 and IPv6" % (dest, via))
+            raise ValidationError("route %s via %s mixes IPv4 and IPv6" % (dest, via))
         if not on_link(via, addresses) and not ipaddress.ip_address(via).is_link_local:
-            raise ValueError("route %s: via %s is not on any subnet of the addresses (%s)"
+            raise ValidationError("route %s: via %s is not on any subnet of the addresses (%s)"
                              % (dest, via, ", ".join(addresses) or "none"))
         item = {"dest": dest, "via": via, "family": version}
         if item not in out:
@@ -133,7 +130,7 @@ def facts(live, ifname):
     host, peer = live["host"], live["peer"]
     routes = [_route_fact(r) for r in live.get("routes", [])
               if r.get("dev") == ifname or r["dest"] == "default"]
-    return {
+    out = {
         "state": "present",
         "host": {"ifname": host["ifname"], "bridge": host.get("master"), "mtu": host.get("mtu"),
                  "up": bool(host.get("up")), "label": host.get("ifalias")},
@@ -141,6 +138,9 @@ def facts(live, ifname):
                       "up": bool(peer.get("up")), "addresses": sorted(live.get("addresses", [])),
                       "routes": _sorted_routes(routes)},
     }
+    if live.get("ipv6") is not None:
+        out["container"]["ipv6"] = live["ipv6"]
+    return out
 
 
 def _wanted_facts(wanted, other_defaults):
@@ -212,14 +212,19 @@ def _address_steps(wanted, have, ifname, fresh):
 
 
 def _create_steps(wanted):
+    """A new pair: host end up and a port of the bridge at birth, peer born in the target namespace."""
     ifname, host = wanted["ifname"], wanted["host_ifname"]
     undo = _step("del_link", "host", ifname=host)
     return [
-        _step("add_pair", "host", undo=undo, ifname=host, peer=ifname, mac=wanted["mac"], mtu=wanted["mtu"]),
-        _step("set_link", "host", ifname=host, master=wanted["bridge"], ifalias=wanted["label"]),
+        _step("add_pair", "host", undo=undo, ifname=host, peer=ifname, mac=wanted["mac"], mtu=wanted["mtu"],
+              master=wanted["bridge"]),
+        _step("set_link", "host", ifname=host, ifalias=wanted["label"]),
         _step("set_link", "container", ifname=ifname, up=True),
-        _step("set_link", "host", ifname=host, up=True),
     ]
+
+
+def wants_ipv6(wanted):
+    return any(":" in a for a in wanted.get("addresses", []))
 
 
 def _repair_steps(wanted, live):
@@ -286,6 +291,10 @@ def plan(wanted, live):
     else:
         steps += _create_steps(wanted)
         have, routes = [], [r for r in live.get("routes", []) if r.get("dev") != ifname]
+    if wants_ipv6(wanted) and live.get("ipv6") is False:
+        # e.g. Docker disables IPv6 in the namespaces of containers without an IPv6 network
+        steps.append(_step("enable_ipv6", "container", ifname=ifname,
+                           undo=_step("disable_ipv6", "container", ifname=ifname) if intact else None))
     addr_steps, added = _address_steps(wanted, have, ifname, fresh=not intact)
     steps += addr_steps
     route_steps = _route_steps(wanted, routes, ifname)
@@ -298,6 +307,8 @@ def plan(wanted, live):
              and not any(s["op"] == "del_route" and s["dest"] == "default" and s["dev"] == r.get("dev")
                          and s["via"] == r.get("via") for s in route_steps)]
     after = _wanted_facts(wanted, other)
+    if wants_ipv6(wanted):
+        after["container"]["ipv6"] = True
     return steps, before, after
 
 

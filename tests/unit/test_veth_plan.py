@@ -51,12 +51,13 @@ def test_fresh_attach_orders_steps():
     steps, before, after = planner.plan(wanted(), empty())
     assert before == {"state": "absent"}
     assert ops(steps) == [
-        ("add_pair", "host"), ("set_link", "host"), ("set_link", "container"), ("set_link", "host"),
+        ("add_pair", "host"), ("set_link", "host"), ("set_link", "container"),
         ("probe", "container"), ("add_address", "container"), ("add_route", "container"), ("announce", "container"),
     ]
     assert steps[0]["peer"] == "eth1" and steps[0]["mac"] == MAC and steps[0]["mtu"] == 1500
+    assert steps[0]["master"] == "br0"
     assert steps[0]["undo"] == {"op": "del_link", "ns": "host", "ifname": "vlabc", "undo": None}
-    assert steps[1]["master"] == "br0" and steps[1]["ifalias"] == LABEL
+    assert steps[1]["ifalias"] == LABEL and steps[2]["up"] is True
     assert after["container"]["addresses"] == ["192.0.2.10/24"]
     assert after["container"]["routes"] == [{"dest": "default", "via": "192.0.2.1", "dev": "eth1"}]
     assert planner.changes(steps)
@@ -196,16 +197,16 @@ def test_public_drops_undo():
 
 
 @pytest.mark.parametrize("value, expected", [
-    ("192.0.2.10/24", "192.0.2.10/24"), ("192.0.2.10", "192.0.2.10/32"),
+    ("192.0.2.10/24", "192.0.2.10/24"), (" 192.0.2.10/32", "192.0.2.10/32"),
     ("2001:DB8:0::10/64", "2001:db8::10/64"),
 ])
 def test_normalize_address(value, expected):
     assert planner.normalize_address(value) == expected
 
 
-@pytest.mark.parametrize("value", ["192.0.2.300/24", "192.0.2.10/33", "web", ""])
+@pytest.mark.parametrize("value", ["192.0.2.300/24", "192.0.2.10/33", "web", "", "192.0.2.10"])
 def test_bad_cidr(value):
-    with pytest.raises(ValueError, match="is not a valid CIDR"):
+    with pytest.raises(ValueError, match="is not (a valid CIDR|in CIDR form)"):
         planner.normalize_address(value)
 
 
@@ -213,7 +214,7 @@ def test_bad_cidr(value):
     ({"gateway": "198.51.100.1"}, "gateway 198.51.100.1 is not on any subnet of the addresses (192.0.2.10/24)"),
     ({"gateway": "2001:db8::1"}, "gateway 2001:db8::1 is not an IPv4 address"),
     ({"gateway6": "2001:db8:1::1"}, "gateway6 2001:db8:1::1 is not on any subnet"),
-    ({"gateway": "nope"}, "gateway 'nope' is not an IP address"),
+    ({"gateway": "nope"}, "gateway 'nope' is not an IPv4 or IPv6 address"),
     ({"routes": [{"dest": "10.0.0.0/8", "via": "10.1.1.1"}]}, "route 10.0.0.0/8: via 10.1.1.1 is not on any subnet"),
     ({"routes": [{"dest": "2001:db8:5::/48", "via": "192.0.2.1"}]}, "mixes IPv4 and IPv6"),
     ({"routes": [{"dest": "10.0.0.0/33", "via": "192.0.2.1"}]}, "is not a valid network"),
@@ -230,3 +231,17 @@ def test_wanted_routes_order_and_dedup():
     assert routes == [{"dest": "default", "via": "192.0.2.1", "family": 4},
                       {"dest": "default", "via": "fe80::1", "family": 6},
                       {"dest": "10.0.0.0/8", "via": "192.0.2.9", "family": 4}]
+
+
+def test_ipv6_enabled_when_disabled():
+    w = wanted(addresses=["192.0.2.10/24", "2001:db8::10/64"])
+    steps, _b, after = planner.plan(w, empty(ipv6=False))
+    assert [s["op"] for s in steps].index("enable_ipv6") < [s["op"] for s in steps].index("add_address")
+    assert after["container"]["ipv6"] is True
+    live = intact(addresses=["192.0.2.10/24", "2001:db8::10/64"], ipv6=False)
+    steps, before, after = planner.plan(w, live)
+    assert ops(steps) == [("enable_ipv6", "container")] and steps[0]["undo"]["op"] == "disable_ipv6"
+    assert before != after
+    live["ipv6"] = True
+    steps, before, after = planner.plan(w, live)
+    assert steps == [] and before == after

@@ -1,0 +1,798 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: lanbridge.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: container_veth
+short_description: Plug containers into a LAN bridge with a veth pair, idempotently, many at once
+version_added: 0.1.0
+description:
+  - Gives a container (or any network namespace) an interface on a bridge of the host, usually the
+    bridge that carries the host's LAN (see M(lanbridge.core.host_bridge)), so the container has its
+    own address on the physical LAN without NAT or port mappings.
+  - For each interface it creates a veth pair whose container end is born directly inside the
+    container's network namespace, named O(ifname), with a pinned MAC; the host end, named
+    O(host_ifname), becomes a port of O(bridge) and carries a label in its C(ifalias) that names the
+    container and O(ifname). Then it sets the addresses and routes inside the container.
+  - Idempotent. Existing attachments are found by their label, never by guessing names. If the
+    container restarted (new PID, new namespace, the old pair gone) the next run recreates the
+    attachment with the same host-side name, MAC and addresses. Drift (an address, a route, the MTU,
+    the MAC, the bridge port, the link state) is fixed individually; addresses on O(ifname) that
+    are not listed are removed, because the interface belongs to this module.
+  - One interface per call with the options at the top level, or many with O(interfaces) (each
+    entry takes the same options). Entries are independent. A failing entry undoes only its own
+    changes; the task fails if any entry failed, and RV(interfaces) says which and why.
+  - Invalid options (a bad CIDR, a gateway outside every address's subnet, a bad name) fail the
+    whole task before anything changes.
+  - Uses netlink through pyroute2 and the engine's API through its unix socket; runs no commands.
+author:
+  - lanbridge.core developers
+requirements:
+  - Python >= 3.8 on the managed node
+  - pyroute2 >= 0.7.2
+  - root (CAP_NET_ADMIN and CAP_SYS_ADMIN, to enter network namespaces)
+extends_documentation_fragment:
+  - lanbridge.core.container_target
+options:
+  interfaces:
+    description:
+      - Several interfaces in one run, each a dictionary with the options of the single form
+        (O(container), O(pid) or O(netns), O(bridge), O(ifname), O(addresses), ...).
+      - Mutually exclusive with the single form.
+    type: list
+    elements: dict
+    suboptions:
+      container:
+        description: See O(container).
+        type: str
+      runtime:
+        description: See O(runtime).
+        type: str
+        choices: [auto, docker, podman]
+      docker_host:
+        description: See O(docker_host).
+        type: str
+      pid:
+        description: See O(pid).
+        type: int
+      netns:
+        description: See O(netns).
+        type: str
+      bridge:
+        description: See O(bridge).
+        type: str
+      ifname:
+        description: See O(ifname).
+        type: str
+      host_ifname:
+        description: See O(host_ifname).
+        type: str
+      addresses:
+        description: See O(addresses).
+        type: list
+        elements: str
+        aliases: [address]
+      gateway:
+        description: See O(gateway).
+        type: str
+      gateway6:
+        description: See O(gateway6).
+        type: str
+      routes:
+        description: See O(routes).
+        type: list
+        elements: dict
+        suboptions:
+          dest:
+            description: See O(routes[].dest).
+            type: str
+            required: true
+          via:
+            description: See O(routes[].via).
+            type: str
+            required: true
+      mac:
+        description: See O(mac).
+        type: str
+      mtu:
+        description: See O(mtu).
+        type: int
+      announce:
+        description: See O(announce).
+        type: bool
+      conflict_check:
+        description: See O(conflict_check).
+        type: bool
+      state:
+        description: See O(state).
+        type: str
+        choices: [present, absent]
+  bridge:
+    description:
+      - The bridge in the host's network namespace that the host end joins. It must already exist
+        (create it with M(lanbridge.core.host_bridge)).
+      - Required with O(state=present).
+    type: str
+  ifname:
+    description:
+      - The interface name inside the container, at most 15 bytes, without C(/), spaces or C(:).
+      - Defaults to C(eth1).
+    type: str
+  host_ifname:
+    description:
+      - The name of the host end of the veth pair.
+      - Defaults to C(vl) followed by 11 hex digits of a hash of the container's ID (not its PID)
+        and O(ifname), so it is the same on every run and after restarts and differs between
+        containers. For O(pid) and O(netns) targets the namespace's inode stands in for the ID.
+    type: str
+  addresses:
+    description:
+      - Addresses of O(ifname) in CIDR notation, IPv4 and/or IPv6, for example C(192.0.2.10/24) and
+        C(2001:db8::10/64).
+      - Exactly these addresses are kept on O(ifname); others are removed (IPv6 link-local
+        addresses are left to the kernel).
+      - IPv6 addresses are added without duplicate address detection (C(nodad)), so they work at
+        once.
+    type: list
+    elements: str
+    aliases: [address]
+  gateway:
+    description:
+      - IPv4 default gateway of the container, on the subnet of one of O(addresses). Its default
+        route goes via it on O(ifname), replacing any IPv4 default route the container had (for
+        example Docker's via C(eth0)).
+      - Without it, existing IPv4 default routes on other interfaces are left alone.
+    type: str
+  gateway6:
+    description:
+      - IPv6 default gateway, like O(gateway); on the subnet of one of O(addresses) or link-local.
+    type: str
+  routes:
+    description:
+      - Further routes of the container via O(ifname). Routes on O(ifname) that are not listed (and
+        not implied by O(gateway) / O(gateway6)) are removed; routes the kernel adds for the
+        addresses' subnets stay.
+    type: list
+    elements: dict
+    suboptions:
+      dest:
+        description: Destination network in CIDR notation, or C(default).
+        type: str
+        required: true
+      via:
+        description: Next hop, on the subnet of one of O(addresses).
+        type: str
+        required: true
+  mac:
+    description:
+      - MAC address of O(ifname).
+      - Defaults to a locally administered unicast MAC derived from the container's ID and O(ifname),
+        so the LAN (ARP caches, DHCP reservations, port security) sees the same MAC after restarts.
+    type: str
+  mtu:
+    description:
+      - MTU of both ends of the pair. Defaults to the MTU of O(bridge).
+    type: int
+  announce:
+    description:
+      - After adding an address, send a gratuitous ARP (IPv4) or an unsolicited neighbour
+        advertisement (IPv6) from inside the container, so the LAN learns the address at once.
+      - Defaults to V(true).
+    type: bool
+  conflict_check:
+    description:
+      - Before adding an IPv4 address the container does not have yet, probe the LAN for it with an
+        RFC 5227 ARP probe from the new interface. If another MAC answers, everything this entry
+        created is removed and it fails with C(ADDRESS is already in use on the LAN by MAC).
+      - Defaults to V(true).
+    type: bool
+  state:
+    description:
+      - V(present) creates or repairs the attachment.
+      - V(absent) removes the veth pair (both ends) and only it. The container may be stopped.
+      - Defaults to V(present).
+    type: str
+    choices: [present, absent]
+attributes:
+  check_mode:
+    support: full
+    description: Computes the plan from the live state and changes nothing.
+  diff_mode:
+    support: full
+    description: The observed and planned facts of each interface.
+  idempotent:
+    support: full
+    description: A second run with the same options changes nothing.
+notes:
+  - Run it as root on the host that runs the containers. The module enters the containers' network
+    namespaces itself; the host's own namespace is changed only by adding, labelling and deleting
+    its own veth ends.
+  - When a container restarts, its namespace and the pair disappear; run the module again (the role
+    does) to recreate the attachment with the same names, MAC and addresses.
+seealso:
+  - module: lanbridge.core.host_bridge
+"""
+
+EXAMPLES = r"""
+- name: Give web1 an address on the LAN bridge br0
+  lanbridge.core.container_veth:
+    container: web1
+    bridge: br0
+    addresses: [192.0.2.10/24, "2001:db8::10/64"]
+    gateway: 192.0.2.1
+    gateway6: "2001:db8::1"
+
+- name: Every container of the host in one run
+  lanbridge.core.container_veth:
+    interfaces:
+      - container: web1
+        bridge: br0
+        addresses: [192.0.2.10/24]
+        gateway: 192.0.2.1
+      - container: db1
+        runtime: podman
+        bridge: br0
+        ifname: lan0
+        addresses: [192.0.2.11/24]
+        routes:
+          - dest: 198.51.100.0/24
+            via: 192.0.2.254
+      - netns: blue
+        bridge: br0
+        addresses: [192.0.2.12/24]
+
+- name: Detach web1 (removes the pair, nothing else)
+  lanbridge.core.container_veth:
+    container: web1
+    state: absent
+"""
+
+RETURN = r"""
+interfaces:
+  description: One entry per interface, in the order given.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    container_id:
+      description: The container's full ID (null for O(pid) / O(netns) targets).
+      type: str
+      sample: 3f2a91c0e1d54b7a9e0c7f0b5f0e6a1d2c3b4a5968778695a4b3c2d1e0f9a8b7
+    container_name:
+      description: The container's name.
+      type: str
+      sample: web1
+    pid:
+      description: The PID whose namespace was used (null for O(netns) targets).
+      type: int
+      sample: 4242
+    netns:
+      description: The path of the target network namespace.
+      type: str
+      sample: /proc/4242/ns/net
+    host_ifname:
+      description: The host end of the pair.
+      type: str
+      sample: vl1c9e40b7a2f
+    ifname:
+      description: The container end of the pair.
+      type: str
+      sample: eth1
+    bridge:
+      description: The bridge the host end is a port of.
+      type: str
+      sample: br0
+    mac:
+      description: MAC of the container end.
+      type: str
+      sample: "02:5e:11:a0:3c:7d"
+    mtu:
+      description: MTU of both ends.
+      type: int
+      sample: 1500
+    addresses:
+      description: Addresses of the container end.
+      type: list
+      elements: str
+      sample: [192.0.2.10/24]
+    routes:
+      description: Routes via the container end (default routes as C(default)).
+      type: list
+      elements: dict
+      sample: [{dest: default, via: 192.0.2.1}]
+    state:
+      description: V(present) or V(absent).
+      type: str
+      sample: present
+    changed:
+      description: Whether this interface was (or, in check mode, would be) changed.
+      type: bool
+      sample: true
+    failed:
+      description: Present and true when this entry failed; its changes were undone.
+      type: bool
+      sample: true
+    msg:
+      description: Why the entry failed.
+      type: str
+      sample: 198.51.100.50 is already in use on the LAN by 52:54:00:12:34:56
+"""
+
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.lanbridge.core.plugins.module_utils import _names
+from ansible_collections.lanbridge.core.plugins.module_utils import _ndisc
+from ansible_collections.lanbridge.core.plugins.module_utils import _netlink
+from ansible_collections.lanbridge.core.plugins.module_utils import _probe
+from ansible_collections.lanbridge.core.plugins.module_utils import _veth_plan as planner
+from ansible_collections.lanbridge.core.plugins.module_utils._engine import EngineError, Engines
+from ansible_collections.lanbridge.core.plugins.module_utils._netns import (
+    TARGET_OPTIONS, TARGET_SPEC, TargetError, resolve,
+)
+from ansible_collections.lanbridge.core.plugins.module_utils._validate import (
+    ValidationError, check_ifname, check_mac, check_mtu,
+)
+
+ROUTE_SPEC = {"dest": {"type": "str", "required": True}, "via": {"type": "str", "required": True}}
+ENTRY_SPEC = dict(TARGET_SPEC)
+ENTRY_SPEC.update({
+    "bridge": {"type": "str"},
+    "ifname": {"type": "str"},
+    "host_ifname": {"type": "str"},
+    "addresses": {"type": "list", "elements": "str", "aliases": ["address"]},
+    "gateway": {"type": "str"},
+    "gateway6": {"type": "str"},
+    "routes": {"type": "list", "elements": "dict", "options": ROUTE_SPEC},
+    "mac": {"type": "str"},
+    "mtu": {"type": "int"},
+    "announce": {"type": "bool"},
+    "conflict_check": {"type": "bool"},
+    "state": {"type": "str", "choices": ["present", "absent"]},
+})
+PROBE_TIMEOUT = 0.5  # seconds an RFC 5227 probe waits for an answer (a LAN answers within milliseconds)
+DEFAULTS = {"ifname": "eth1", "runtime": "auto", "announce": True, "conflict_check": True, "state": "present"}
+ENTRY_RULES = {
+    "mutually_exclusive": [list(TARGET_OPTIONS)],
+    "required_one_of": [list(TARGET_OPTIONS)],
+}
+
+
+def argument_spec():
+    spec = dict(ENTRY_SPEC)
+    spec["interfaces"] = dict({"type": "list", "elements": "dict", "options": ENTRY_SPEC}, **ENTRY_RULES)
+    return spec
+
+
+class EntryError(Exception):
+    """Fails one entry (not the run)."""
+
+
+# --------------------------------------------------------------------------- validate (pure)
+
+def validate(raw, index=None):
+    """Options of one entry -> a normalised entry; raises ValueError naming the entry."""
+    entry = dict((k, v) for k, v in raw.items() if k in ENTRY_SPEC)
+    for key, value in DEFAULTS.items():
+        if entry.get(key) is None:
+            entry[key] = value
+    where = "" if index is None else "interfaces[%d]: " % index
+    try:
+        given = [k for k in TARGET_OPTIONS if entry.get(k) not in (None, "")]
+        if len(given) != 1:
+            raise ValueError("give exactly one of container, pid or netns (got %s)" % (", ".join(given) or "none"))
+        check_ifname(entry["ifname"], "ifname")
+        if entry.get("host_ifname"):
+            check_ifname(entry["host_ifname"], "host_ifname")
+        if entry["state"] == "present" and not entry.get("bridge"):
+            raise ValueError("bridge is required with state present")
+        if entry.get("bridge"):
+            check_ifname(entry["bridge"], "bridge")
+        if entry.get("mac"):
+            entry["mac"] = check_mac(entry["mac"], "mac")
+        if entry.get("mtu") is not None:
+            check_mtu(entry["mtu"], "mtu")
+        entry["addresses"] = [planner.normalize_address(a) for a in entry.get("addresses") or []]
+        if len(set(entry["addresses"])) != len(entry["addresses"]):
+            raise ValueError("addresses lists an address twice")
+        entry["routes"] = planner.wanted_routes(entry["addresses"], entry.get("gateway"), entry.get("gateway6"),
+                                                entry.get("routes"))
+    except (ValueError, ValidationError) as exc:
+        raise ValueError(where + str(exc)) from None
+    return entry
+
+
+# --------------------------------------------------------------------------- read
+
+class Reader:
+    """One netlink socket and one dump per namespace for the whole run."""
+
+    def __init__(self):
+        self.host = _netlink.Netlink()
+        self.host_links = self.host.links()
+        self.by_name = dict((link["ifname"], link) for link in self.host_links)
+        by_index = dict((link["index"], link) for link in self.host_links)
+        for link in self.host_links:
+            master = by_index.get(link.get("master"))
+            link["master"] = master["ifname"] if master else None
+        self.labelled = {}
+        for link in self.host_links:
+            label = _names.parse_label(link.get("ifalias")) if link.get("kind") == "veth" else None
+            if label:
+                link["label"] = label
+                self.labelled.setdefault((label["id"], label["ifname"]), []).append(link)
+        self.sockets = {}   # inode -> Netlink
+        self.dumps = {}     # inode -> (links by name, addresses, routes, links by index)
+        self.indexes = {}   # (inode or None, ifname) -> ifindex, so changes need no lookups
+        self.announcer = _ndisc.Announcer()
+
+    def netns(self, target, families=()):
+        """The target namespace's socket and dump: links, and the addresses / routes (of ``families``)
+        read once, on first need."""
+        key = target["inode"]
+        if key not in self.sockets:
+            nl = _netlink.Netlink(target["path"])
+            self.sockets[key] = nl
+            links = nl.links()
+            self.dumps[key] = (dict((link["ifname"], link) for link in links), None, {},
+                               dict((link["index"], link) for link in links))
+        nl, dump = self.sockets[key], self.dumps[key]
+        if "addresses" in families and dump[1] is None:
+            dump = self.dumps[key] = (dump[0], nl.addresses(), dump[2], dump[3])
+        for family in (4, 6):
+            if family in families and family not in dump[2]:
+                dump[2][family] = [r for r in nl.routes("inet" if family == 4 else "inet6") if r.get("table") == 254]
+        return nl, dump
+
+    def close(self):
+        self.announcer.close()
+        for nl in self.sockets.values():
+            nl.close()
+        self.host.close()
+
+    def index(self, target, ifname):
+        """ifindex of ``ifname`` in the host (``target`` None) or the target's namespace."""
+        key = (target["inode"] if target else None, ifname)
+        if key not in self.indexes:
+            if target is None:
+                link = self.by_name.get(ifname)
+                self.indexes[key] = link["index"] if link else self.host.link_index(ifname)
+            else:
+                nl, (links, _a, _r, _i) = self.netns(target)
+                link = links.get(ifname)
+                self.indexes[key] = link["index"] if link else nl.link_index(ifname)
+            if self.indexes[key] is None:
+                del self.indexes[key]
+                raise _netlink.NetlinkError("link %s does not exist" % ifname, 19)
+        return self.indexes[key]
+
+    def forget(self, target, ifname):
+        self.indexes.pop((target["inode"] if target else None, ifname), None)
+        if target is None:
+            self.by_name.pop(ifname, None)
+        elif target["inode"] in self.dumps:
+            self.dumps[target["inode"]][0].pop(ifname, None)
+
+    @staticmethod
+    def ipv6_enabled(target, ifname, exists):
+        """Whether IPv6 is (or, for a new interface, will be) enabled on ``ifname`` in the target."""
+        conf = ifname if exists else "default"
+        with _netlink.in_netns(target["path"]):
+            try:
+                with open("/proc/sys/net/ipv6/conf/%s/disable_ipv6" % conf) as f:
+                    return f.read().strip() == "0"
+            except (IOError, OSError):
+                return None  # no IPv6 in this kernel: adding an IPv6 address will say so
+
+    def live(self, entry, target):
+        """Live facts of one attachment in the shape the planner wants."""
+        key = (target["identity"], entry["ifname"]) if target.get("identity") else None
+        candidates = list(self.labelled.get(key, [])) if key else []
+        peer = None
+        addresses, routes = [], []
+        if target.get("path"):
+            links = self.netns(target)[1][0]
+            peer = links.get(entry["ifname"])
+            # read only what the plan can need: a new interface has no addresses or routes yet
+            families = set([4, 6]) if peer else set(r["family"] for r in entry.get("routes") or []
+                                                      if r["dest"] == "default")
+            _nl, (links, addrs, rts, by_index) = self.netns(target, families | (set(["addresses"]) if peer else set()))
+            rts = [r for family in sorted(families) for r in rts.get(family, [])]
+            if peer:
+                addresses = ["%s/%d" % (a["address"], a["prefixlen"]) for a in addrs
+                             if a["index"] == peer["index"] and not (a["family"] == "inet6" and a["scope"] == "link")]
+                addresses = [planner.normalize_address(a) for a in addresses]
+            for r in rts:
+                if r.get("protocol") in ("kernel", "ra", "redirect") or r.get("type") not in (None, "unicast"):
+                    continue
+                on_peer = peer is not None and r.get("oif") == peer["index"]
+                if not on_peer and r["dst"] != "default":
+                    continue
+                dev = by_index.get(r.get("oif"))
+                routes.append({"dest": planner.normalize_dest(r["dst"]), "via": r.get("gateway"),
+                               "dev": dev["ifname"] if dev else None, "family": 6 if r["family"] == "inet6" else 4,
+                               "metric": r.get("metric")})
+        host = None
+        for cand in candidates:
+            if peer and cand.get("peer_index") == peer["index"] and peer.get("peer_index") == cand["index"]:
+                host = cand
+        if host is None and candidates:
+            host = candidates[0]
+        stale = [c for c in candidates if c is not host]
+        wanted_name = entry.get("host_ifname")
+        taken = self.by_name.get(wanted_name) if wanted_name else None
+        if taken and (taken is host or any(taken["ifname"] == c["ifname"] for c in candidates)):
+            taken = None
+        bridge = self.by_name.get(entry.get("bridge")) if entry.get("bridge") else None
+        ipv6 = None
+        if target.get("path") and any(":" in a for a in entry.get("addresses") or []):
+            intact = bool(host and peer and host.get("peer_index") == peer["index"])
+            ipv6 = self.ipv6_enabled(target, entry["ifname"], intact)
+        return {"host": host, "stale": stale, "taken": taken, "peer": peer, "bridge": bridge,
+                "addresses": addresses, "routes": routes, "ipv6": ipv6}
+
+
+def find_target(entry, engines, here):
+    """Resolve the target; for state=absent a stopped or unknown container is not an error."""
+    try:
+        return resolve(entry, engines, here)
+    except EngineError as exc:
+        if entry["state"] != "absent" or not entry.get("container"):
+            raise
+        engine = engines.get(entry["runtime"], entry.get("docker_host"))
+        try:
+            info = engine.inspect(entry["container"])
+        except EngineError:
+            if "no container named" not in str(exc):
+                raise
+            info = None
+        return {"kind": "container", "path": None, "inode": None, "pid": None, "netns": None,
+                "identity": _names.container_identity(info["id"]) if info else None,
+                "container_id": info["id"] if info else None,
+                "container_name": info["name"] if info else entry["container"],
+                "what": "container %s" % entry["container"]}
+
+
+def complete(entry, target, reader, live):
+    """Fill in what depends on identity and the live bridge: names, label, MAC, MTU."""
+    wanted = dict(entry)
+    identity = target["identity"]
+    name = target.get("container_name") or (entry.get("netns") or ("pid%s" % entry.get("pid")))
+    wanted["label"] = _names.make_label(identity, entry["ifname"], name) if identity else None
+    if not wanted.get("host_ifname"):
+        if live.get("host"):
+            wanted["host_ifname"] = live["host"]["ifname"] if identity is None else _names.host_ifname(identity, entry["ifname"])
+        elif identity:
+            wanted["host_ifname"] = _names.host_ifname(identity, entry["ifname"])
+    if not wanted.get("mac") and identity:
+        wanted["mac"] = _names.container_mac(identity, entry["ifname"])
+    if wanted.get("mtu") is None and live.get("bridge"):
+        wanted["mtu"] = live["bridge"].get("mtu")
+    return wanted
+
+
+def unknown_absent_links(reader, name):
+    """Host ends labelled for a container that the engine no longer knows (state=absent)."""
+    out = []
+    for links in reader.labelled.values():
+        for link in links:
+            label = link["label"]
+            if label.get("name") == name or label["id"].startswith("container:" + name):
+                out.append(link)
+    return out
+
+
+# --------------------------------------------------------------------------- apply
+
+def _route(step):
+    return {"family": "inet6" if step["family"] == 6 else "inet", "dst": step["dest"], "gateway": step.get("via"),
+            "dev": step.get("dev"), "metric": step.get("metric"), "table": 254}
+
+
+def _set_sysctl(target, ifname, value):
+    with _netlink.in_netns(target["path"]):
+        with open("/proc/sys/net/ipv6/conf/%s/disable_ipv6" % ifname, "w") as f:
+            f.write(value)
+
+
+def run_step(step, reader, target):
+    """Apply one step (forward or undo). Links are addressed by cached ifindex: no lookups."""
+    op = step["op"]
+    where = None if step["ns"] == "host" else target
+    nl = reader.host if where is None else reader.netns(target)[0]
+    if op == "add_pair":
+        fd = os.open(target["path"], os.O_RDONLY)
+        try:
+            _netlink.add_veth_port(reader.host, step["ifname"], step["peer"], fd, reader.index(None, step["master"]),
+                                   mtu=step.get("mtu"), peer_mac=step.get("mac"))
+        finally:
+            os.close(fd)
+        reader.forget(None, step["ifname"])
+        reader.forget(target, step["peer"])
+    elif op == "del_link":
+        nl.delete_link(reader.index(where, step["ifname"]))
+        reader.forget(where, step["ifname"])
+    elif op == "set_link" and where is None and set(step) == {"op", "ns", "undo", "ifname", "ifalias"}:
+        _netlink.set_ifalias_by_name(nl, step["ifname"], step["ifalias"])
+    elif op == "set_link":
+        master = step.get("master")
+        nl.set_link(reader.index(where, step["ifname"]), up=step.get("up"), mtu=step.get("mtu"), mac=step.get("mac"),
+                    master=reader.index(None, master) if master else (0 if "master" in step else None),
+                    ifalias=step.get("ifalias"))
+    elif op in ("enable_ipv6", "disable_ipv6"):
+        _set_sysctl(target, step["ifname"], "0" if op == "enable_ipv6" else "1")
+    elif op in ("add_address", "del_address"):
+        address, _sep, prefix = step["address"].partition("/")
+        index = reader.index(where, step["ifname"])
+        if op == "add_address":
+            nl.add_address(index, address, int(prefix), flags=["nodad"] if ":" in address else None)
+        else:
+            nl.delete_address(index, address, int(prefix))
+    elif op in ("add_route", "del_route"):
+        route = _route(step)
+        if route.get("dev"):
+            route["oif"] = reader.index(where, route.pop("dev"))
+        (nl.add_route if op == "add_route" else nl.delete_route)(route)
+    elif op == "probe":
+        address = step["address"].partition("/")[0]
+        with _netlink.in_netns(target["path"]):
+            answer = _probe.arp_request(step["ifname"], address, "0.0.0.0", timeout=PROBE_TIMEOUT,
+                                        sender_mac=step.get("mac"))
+        if answer:
+            raise EntryError("%s is already in use on the LAN by %s" % (address, answer))
+    elif op == "announce":
+        with _netlink.in_netns(target["path"]):
+            reader.announcer.announce(step["ifname"], step["address"].partition("/")[0], step["mac"])
+    else:  # pragma: no cover
+        raise EntryError("unknown step %s" % op)
+
+
+def apply(steps, reader, target):
+    """Apply in order; on failure undo what was applied (newest first) and raise EntryError."""
+    done = []
+    try:
+        for step in steps:
+            run_step(step, reader, target)
+            done.append(step)
+    except (EntryError, _netlink.NetlinkError, _probe.ProbeError, _ndisc.NdiscError, OSError) as exc:
+        problems = []
+        for step in reversed(done):
+            if step.get("undo"):
+                try:
+                    run_step(step["undo"], reader, target)
+                except Exception as undo_exc:  # keep undoing the rest
+                    problems.append(str(undo_exc))
+        msg = str(exc)
+        if problems:
+            msg += " (and undoing failed: %s)" % "; ".join(problems)
+        raise EntryError(msg) from None
+
+
+# --------------------------------------------------------------------------- main
+
+def result_entry(entry, target, after):
+    target = target or {}
+    item = {
+        "container_id": target.get("container_id"), "container_name": target.get("container_name"),
+        "pid": target.get("pid"), "netns": target.get("netns"), "ifname": entry["ifname"], "state": entry["state"],
+    }
+    if after.get("state") == "present":
+        host, cont = after["host"], after["container"]
+        item.update({"host_ifname": host["ifname"], "bridge": host["bridge"], "mac": cont["mac"], "mtu": cont["mtu"],
+                     "addresses": cont["addresses"],
+                     "routes": [{"dest": r["dest"], "via": r["via"]} for r in cont["routes"] if r["dev"] == entry["ifname"]]})
+    else:
+        item.update({"host_ifname": entry.get("host_ifname"), "bridge": None, "mac": None, "mtu": None,
+                     "addresses": [], "routes": []})
+    return item
+
+
+def run(module, raw_entries):
+    entries = []
+    for index, raw in enumerate(raw_entries):
+        try:
+            entries.append(validate(raw, None if len(raw_entries) == 1 and not module.params.get("interfaces") else index))
+        except ValueError as exc:
+            module.fail_json(msg=str(exc))
+
+    started = time.time()
+    engines = Engines()
+    reader = _netlink_reader(module)
+    here = os.stat("/proc/self/ns/net")
+    here = (here.st_dev, here.st_ino)
+    results, diffs_before, diffs_after, failures = [], {}, {}, []
+    try:
+        planned = []
+        for entry in entries:
+            target = None
+            try:
+                target = find_target(entry, engines, here)
+                live = reader.live(entry, target)
+                if entry["state"] == "absent" and target.get("identity") is None:
+                    extra = unknown_absent_links(reader, entry["container"])
+                    live["stale"] = extra
+                wanted = complete(entry, target, reader, live)
+                if entry["state"] == "present" and not live.get("bridge"):
+                    raise EntryError("bridge %s does not exist" % entry["bridge"])
+                if entry["state"] == "present" and live["bridge"].get("kind") != "bridge":
+                    raise EntryError("%s is not a bridge (it is a %s)" % (entry["bridge"], live["bridge"].get("kind") or "NIC"))
+                steps, before, after = planner.plan(wanted, live)
+                planned.append((entry, target, wanted, steps, before, after, None))
+            except (EntryError, EngineError, TargetError, planner.PlanError, _netlink.NetlinkError) as exc:
+                planned.append((entry, target, entry, [], None, None, str(exc)))
+
+        for entry, target, wanted, steps, before, after, plan_error in planned:
+            error = plan_error
+            key = "%s %s" % ((target or {}).get("what") or _what(entry), entry["ifname"])
+            changed = planner.changes(steps)
+            if error is None and changed and not module.check_mode:
+                try:
+                    apply(steps, reader, target)
+                except EntryError as exc:
+                    error = str(exc)
+            if error is not None:
+                item = result_entry(wanted, target, {})
+                item.update({"changed": False, "failed": True, "msg": error})
+                failures.append(error)
+            else:
+                item = result_entry(wanted, target, after)
+                item["changed"] = changed
+                diffs_before[key], diffs_after[key] = before, after
+            results.append(item)
+    finally:
+        reader.close()
+        engines.close()
+
+    out = {"changed": any(r["changed"] for r in results), "interfaces": results,
+           "elapsed": round(time.time() - started, 4)}
+    if module._diff:
+        out["diff"] = {"before": diffs_before, "after": diffs_after}
+    if failures:
+        if len(entries) == 1:
+            msg = failures[0]
+        else:
+            msg = "%d of %d interfaces failed: %s" % (len(failures), len(entries), "; ".join(failures))
+        module.fail_json(msg=msg, **out)
+    module.exit_json(**out)
+
+
+def _what(entry):
+    for key in TARGET_OPTIONS:
+        if entry.get(key) is not None:
+            return "%s %s" % (key, entry[key])
+    return "?"
+
+
+def _netlink_reader(module):
+    try:
+        return Reader()
+    except _netlink.NetlinkError as exc:
+        module.fail_json(msg=str(exc))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        mutually_exclusive=[list(TARGET_OPTIONS)] + [["interfaces", key] for key in ENTRY_SPEC],
+        supports_check_mode=True,
+    )
+    if not _netlink.HAS_PYROUTE2:
+        module.fail_json(msg=missing_required_lib("pyroute2"), exception=str(_netlink.PYROUTE2_IMPORT_ERROR))
+    if module.params.get("interfaces") is not None:
+        raw_entries = module.params["interfaces"]
+        if not raw_entries:
+            module.exit_json(changed=False, interfaces=[])
+    else:
+        raw_entries = [dict((k, module.params.get(k)) for k in ENTRY_SPEC)]
+    run(module, raw_entries)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,341 @@
+"""container_veth on a real kernel with real containers, in namespaces the tests create.
+
+Topology per test: a throwaway "host" namespace with bridge br0 (the module runs there, as
+Ansible would on a host), a "LAN" namespace plugged into br0 that is the client and the gateway
+(192.0.2.1/24, 2001:db8::1/64), and containers from a private Docker Engine (``engine.py``) with
+``--network none``, or bare namespaces as ``netns`` / ``pid`` targets. The root namespace is never
+changed: the module creates the host end in the host namespace and the container end directly
+inside the container's namespace.
+"""
+import json
+import os
+import subprocess
+import time
+
+import pytest
+from engine import docker_engine_fixture  # noqa: F401  (registers the docker_engine fixture)
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, dockerd)")
+
+LAN_MAC = "52:54:00:12:34:56"
+
+
+def sh(*cmd):
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise AssertionError("%s failed (%d): %s" % (" ".join(cmd), proc.returncode, proc.stderr.strip()))
+    return proc.stdout
+
+
+class Lab:
+    def __init__(self, host, lan, runner):
+        self.host, self.lan, self.runner = host, lan, runner
+
+    def run(self, args, check_mode=False, diff=False):
+        return self.runner("container_veth", self.host, args, check_mode=check_mode, diff=diff)
+
+    def ping(self, address, count=1):
+        flag = "-6" if ":" in address else "-4"
+        for _ in range(10):
+            proc = subprocess.run(["ip", "netns", "exec", self.lan.name, "ping", flag, "-c", str(count), "-W", "1",
+                                   address], capture_output=True, text=True, check=False)
+            if proc.returncode == 0:
+                return True
+            time.sleep(0.3)
+        return False
+
+
+@pytest.fixture
+def lab(netns_factory, module_runner):
+    host = netns_factory("h")
+    lan = netns_factory("l")
+    host.ip("link", "add", "br0", "type", "bridge", "stp_state", "0")
+    host.ip("link", "set", "br0", "up")
+    host.ip("link", "add", "lanp", "type", "veth", "peer", "name", "lan0", "netns", lan.name)
+    host.ip("link", "set", "lanp", "master", "br0", "up")
+    lan.ip("link", "set", "lan0", "address", LAN_MAC)
+    lan.ip("addr", "add", "192.0.2.1/24", "dev", "lan0")
+    lan.ip("addr", "add", "2001:db8::1/64", "dev", "lan0", "nodad")
+    lan.ip("link", "set", "lan0", "up")
+    return Lab(host, lan, module_runner)
+
+
+def in_ns(path, *args):
+    return sh("nsenter", "--net=" + path, *args)
+
+
+def ns_json(path, *args):
+    return json.loads(in_ns(path, "ip", "-j", *args) or "[]")
+
+
+def ns_snapshot(path):
+    """What the module could change in a namespace, without counters, timers or carrier state."""
+    links = []
+    for link in ns_json(path, "-d", "link", "show"):
+        info = link.get("linkinfo", {})
+        links.append((link["ifname"], sorted(f for f in link.get("flags", []) if f not in ("LOWER_UP", "NO-CARRIER")),
+                      link.get("mtu"), link.get("master"), link.get("address"), link.get("ifalias"),
+                      info.get("info_kind")))
+    addrs = sorted((i["ifname"], a["local"], a["prefixlen"]) for i in ns_json(path, "addr", "show")
+                   for a in i.get("addr_info", []) if a.get("scope") != "link")
+    # IPv6 link-local addresses and their routes come and go with the kernel's own timing
+    routes = [line for line in (in_ns(path, "ip", "route", "show", "table", "all")
+                                + in_ns(path, "ip", "-6", "route", "show", "table", "all")).splitlines()
+              if "fe80:" not in line and "ff00::/8" not in line]
+    return sorted(links), addrs, routes
+
+
+def facts(result):
+    return [dict((k, v) for k, v in item.items() if k != "changed") for item in result["interfaces"]]
+
+
+def four_ways(lab, args):
+    """check+diff, real, repeat check, repeat real; returns the real run's result."""
+    first = lab.run(args, check_mode=True, diff=True)
+    assert not first.failed, first
+    assert first["changed"] is True
+    real = lab.run(args, diff=True)
+    assert not real.failed, real
+    assert real["changed"] is True
+    assert first["diff"] == real["diff"]
+    assert first["interfaces"] == real["interfaces"]
+    again = lab.run(args, check_mode=True, diff=True)
+    assert again["changed"] is False and not again.failed, again
+    assert again["diff"]["before"] == again["diff"]["after"] == real["diff"]["after"]
+    last = lab.run(args)
+    assert last["changed"] is False and not last.failed, last
+    assert facts(last) == facts(real) == facts(again)
+    return real
+
+
+# --------------------------------------------------------------------------- targets
+
+@pytest.mark.parametrize("by", ["name", "id"])
+def test_container_by_name_and_id(lab, docker_engine, by):
+    name, cid = docker_engine.run()
+    args = {"container": name if by == "name" else cid[:12], "docker_host": docker_engine.url, "bridge": "br0",
+            "addresses": ["192.0.2.10/24"], "gateway": "192.0.2.1"}
+    result = four_ways(lab, args)
+    item = result["interfaces"][0]
+    pid = docker_engine.pid(name)
+    assert item["container_id"] == cid and item["container_name"] == name and item["pid"] == pid
+    assert item["netns"] == "/proc/%d/ns/net" % pid and item["ifname"] == "eth1"
+    assert lab.ping("192.0.2.10")
+    # the container's default route goes via the LAN gateway on eth1
+    routes = ns_json(item["netns"], "route", "show", "default")
+    assert [(r["gateway"], r["dev"]) for r in routes] == [("192.0.2.1", "eth1")]
+    # the host end is a port of br0 and carries the label
+    host = lab.host.links()[item["host_ifname"]]
+    assert host["master"] == "br0" and host["ifalias"].startswith("lanbridge:veth id=container:" + cid)
+    assert "name=%s" % name in host["ifalias"] and "if=eth1" in host["ifalias"]
+    eth1 = {link["ifname"]: link for link in ns_json(item["netns"], "link", "show")}["eth1"]
+    assert eth1["address"] == item["mac"] and eth1["mtu"] == item["mtu"] == 1500
+
+
+def test_pid_and_netns_path_targets(lab, docker_engine, netns_factory):
+    name, _cid = docker_engine.run()
+    pid = docker_engine.pid(name)
+    bare = netns_factory("c")
+    r1 = four_ways(lab, {"pid": pid, "bridge": "br0", "addresses": ["192.0.2.11/24"]})
+    r2 = four_ways(lab, {"netns": bare.path, "bridge": "br0", "addresses": ["192.0.2.12/24"], "ifname": "lan0",
+                         "mtu": 1400, "mac": "02:00:00:00:00:12"})
+    assert r1["interfaces"][0]["netns"] == "/proc/%d/ns/net" % pid
+    assert r2["interfaces"][0]["netns"] == bare.path and r2["interfaces"][0]["mtu"] == 1400
+    assert bare.links()["lan0"]["address"] == "02:00:00:00:00:12"
+    assert lab.ping("192.0.2.11") and lab.ping("192.0.2.12")
+
+
+def test_batch_and_options_four_ways(lab, docker_engine):
+    a, _ = docker_engine.run()
+    b, _ = docker_engine.run()
+    args = {"interfaces": [
+        {"container": a, "docker_host": docker_engine.url, "bridge": "br0", "addresses": ["192.0.2.21/24"],
+         "gateway": "192.0.2.1", "routes": [{"dest": "198.51.100.0/24", "via": "192.0.2.254"}]},
+        {"container": b, "docker_host": docker_engine.url, "bridge": "br0", "ifname": "lan1",
+         "addresses": ["192.0.2.22/24", "2001:db8::22/64"], "gateway6": "2001:db8::1", "announce": False},
+    ]}
+    result = four_ways(lab, args)
+    assert [i["changed"] for i in result["interfaces"]] == [True, True]
+    first = result["interfaces"][0]
+    assert {"dest": "198.51.100.0/24", "via": "192.0.2.254"} in first["routes"]
+    routes = ns_json(first["netns"], "route", "show", "198.51.100.0/24")
+    assert routes and routes[0]["gateway"] == "192.0.2.254"
+    assert lab.ping("192.0.2.21") and lab.ping("192.0.2.22") and lab.ping("2001:db8::22")
+
+
+def test_ipv6_address_and_gateway6(lab, docker_engine):
+    name, _ = docker_engine.run()
+    args = {"container": name, "docker_host": docker_engine.url, "bridge": "br0",
+            "addresses": ["2001:db8::30/64"], "gateway6": "2001:db8::1"}
+    item = four_ways(lab, args)["interfaces"][0]
+    routes = ns_json(item["netns"], "-6", "route", "show", "default")
+    assert [(r["gateway"], r["dev"]) for r in routes] == [("2001:db8::1", "eth1")]
+    assert lab.ping("2001:db8::30")
+
+
+# --------------------------------------------------------------------------- drift, restart, absent
+
+def test_drift_is_repaired_and_extra_address_removed(lab, docker_engine):
+    name, _ = docker_engine.run()
+    args = {"container": name, "docker_host": docker_engine.url, "bridge": "br0",
+            "addresses": ["192.0.2.40/24"], "gateway": "192.0.2.1"}
+    item = lab.run(args)["interfaces"][0]
+    path = item["netns"]
+    in_ns(path, "ip", "addr", "add", "192.0.2.41/24", "dev", "eth1")
+    in_ns(path, "ip", "link", "set", "eth1", "mtu", "1300")
+    in_ns(path, "ip", "route", "del", "default")
+    lab.host.ip("link", "set", item["host_ifname"], "nomaster")
+    check = lab.run(args, check_mode=True, diff=True)
+    assert check["changed"] is True
+    before, after = check["diff"]["before"], check["diff"]["after"]
+    (key,) = before
+    assert before[key]["container"]["addresses"] == ["192.0.2.40/24", "192.0.2.41/24"]
+    assert after[key]["container"]["addresses"] == ["192.0.2.40/24"]
+    fixed = lab.run(args)
+    assert fixed["changed"] is True and facts(fixed) == facts(lab.run(args, check_mode=True))
+    assert lab.run(args)["changed"] is False
+    addrs = [a["local"] for i in ns_json(path, "addr", "show", "dev", "eth1") for a in i["addr_info"]
+             if a["family"] == "inet"]
+    assert addrs == ["192.0.2.40"]
+    assert lab.host.links()[item["host_ifname"]]["master"] == "br0"
+    assert lab.ping("192.0.2.40")
+
+
+def test_restart_recreates_with_same_names_mac_addresses(lab, docker_engine):
+    name, _ = docker_engine.run()
+    args = {"container": name, "docker_host": docker_engine.url, "bridge": "br0",
+            "addresses": ["192.0.2.50/24"], "gateway": "192.0.2.1"}
+    first = lab.run(args)["interfaces"][0]
+    docker_engine.docker("restart", "-t", "1", name)
+    assert docker_engine.pid(name) != first["pid"]
+    # the old pair dies with the old namespace (the kernel may take a moment; a leftover is replaced)
+    check = lab.run(args, check_mode=True)
+    assert check["changed"] is True
+    again = lab.run(args)
+    assert again["changed"] is True
+    second = again["interfaces"][0]
+    for key in ("host_ifname", "mac", "addresses", "routes", "container_id", "mtu"):
+        assert second[key] == first[key], key
+    assert second["pid"] != first["pid"]
+    assert lab.run(args)["changed"] is False
+    assert lab.ping("192.0.2.50")
+
+
+def test_absent_removes_only_the_pair(lab, docker_engine):
+    name, _ = docker_engine.run()
+    present = {"container": name, "docker_host": docker_engine.url, "bridge": "br0", "addresses": ["192.0.2.60/24"]}
+    host_before = ns_snapshot(lab.host.path)
+    item = lab.run(present)["interfaces"][0]
+    absent = {"container": name, "docker_host": docker_engine.url, "state": "absent"}
+    check = lab.run(absent, check_mode=True, diff=True)
+    assert check["changed"] is True and item["host_ifname"] in lab.host.links()
+    real = lab.run(absent, diff=True)
+    assert real["changed"] is True and real["diff"] == check["diff"]
+    assert ns_snapshot(lab.host.path) == host_before
+    assert "eth1" not in {link["ifname"] for link in ns_json(item["netns"], "link", "show")}
+    assert lab.run(absent, check_mode=True)["changed"] is False
+    assert lab.run(absent)["changed"] is False
+
+
+# --------------------------------------------------------------------------- conflict, errors
+
+def test_conflict_is_refused_and_nothing_left_behind(lab, docker_engine):
+    lab.lan.ip("addr", "add", "192.0.2.70/24", "dev", "lan0")
+    name, _ = docker_engine.run()
+    path = "/proc/%d/ns/net" % docker_engine.pid(name)
+    host_before, cont_before = ns_snapshot(lab.host.path), ns_snapshot(path)
+    result = lab.run({"container": name, "docker_host": docker_engine.url, "bridge": "br0",
+                      "addresses": ["192.0.2.70/24"], "gateway": "192.0.2.1"})
+    assert result.failed
+    assert result["msg"] == "192.0.2.70 is already in use on the LAN by %s" % LAN_MAC
+    assert result["interfaces"][0]["failed"] is True
+    assert ns_snapshot(lab.host.path) == host_before
+    assert ns_snapshot(path) == cont_before
+
+
+def test_batch_entry_failure_does_not_undo_others(lab, docker_engine):
+    a, _ = docker_engine.run()
+    result = lab.run({"interfaces": [
+        {"container": a, "docker_host": docker_engine.url, "bridge": "br0", "addresses": ["192.0.2.80/24"]},
+        {"container": "lbt-nosuch", "docker_host": docker_engine.url, "bridge": "br0", "addresses": ["192.0.2.81/24"]},
+    ]})
+    assert result.failed and result["changed"] is True
+    assert result["msg"].startswith("1 of 2 interfaces failed: no container named lbt-nosuch")
+    ok, bad = result["interfaces"]
+    assert ok["changed"] is True and not ok.get("failed")
+    assert bad["failed"] is True and "no container named lbt-nosuch" in bad["msg"]
+    assert lab.ping("192.0.2.80")
+
+
+BAD = [
+    ({"addresses": ["192.0.2.300/24"]}, "address '192.0.2.300/24' is not a valid CIDR address"),
+    ({"addresses": ["192.0.2.10/24"], "gateway": "198.51.100.1"},
+     "gateway 198.51.100.1 is not on any subnet of the addresses (192.0.2.10/24)"),
+    ({"ifname": "a-very-long-ifname"}, "ifname 'a-very-long-ifname' is longer than 15 bytes"),
+    ({"ifname": "eth/1"}, "ifname 'eth/1' contains '/'"),
+    ({"bridge": "br9"}, "bridge br9 does not exist"),
+    ({"pid": 1}, "parameters are mutually exclusive: container|pid|netns"),
+    ({"container": "lbt-nosuch"}, "no container named lbt-nosuch (runtime docker at unix://"),
+    ({"docker_host": "unix:///run/lbt-nosuch.sock"},
+     "cannot reach the docker engine at unix:///run/lbt-nosuch.sock: No such file or directory"),
+    ({"mac": "01:00:5e:00:00:01"}, "mac 01:00:5e:00:00:01 is a multicast address"),
+]
+
+
+@pytest.mark.parametrize("override, message", BAD, ids=[m.split(" ")[0] + str(i) for i, (_o, m) in enumerate(BAD)])
+def test_bad_input_fails_clearly_and_changes_nothing(lab, docker_engine, override, message):
+    name, _ = docker_engine.run()
+    path = "/proc/%d/ns/net" % docker_engine.pid(name)
+    host_before, cont_before = ns_snapshot(lab.host.path), ns_snapshot(path)
+    args = {"container": name, "docker_host": docker_engine.url, "bridge": "br0", "addresses": ["192.0.2.90/24"]}
+    args.update(override)
+    for check_mode in (True, False):
+        result = lab.run(args, check_mode=check_mode)
+        assert result.failed, result
+        assert message in result["msg"], result["msg"]
+        assert result.get("changed") in (None, False)
+    assert ns_snapshot(lab.host.path) == host_before
+    assert ns_snapshot(path) == cont_before
+
+
+def test_stopped_container(lab, docker_engine):
+    name, _ = docker_engine.run()
+    docker_engine.docker("stop", "-t", "1", name)
+    host_before = ns_snapshot(lab.host.path)
+    result = lab.run({"container": name, "docker_host": docker_engine.url, "bridge": "br0",
+                      "addresses": ["192.0.2.91/24"]})
+    assert result.failed and result["msg"] == "container %s is not running" % name
+    assert ns_snapshot(lab.host.path) == host_before
+    # absent on a stopped container is fine: there is nothing to remove
+    result = lab.run({"container": name, "docker_host": docker_engine.url, "state": "absent"})
+    assert not result.failed and result["changed"] is False
+
+
+def test_host_namespace_itself_is_refused(lab):
+    result = lab.run({"netns": lab.host.path, "bridge": "br0", "addresses": ["192.0.2.92/24"]})
+    assert result.failed and "shares the host's network namespace" in result["msg"]
+
+
+# --------------------------------------------------------------------------- speed
+
+def test_batch_of_100_namespaces_is_fast(lab, netns_factory, capsys):
+    targets = [netns_factory("b") for _ in range(100)]
+    entries = [{"netns": ns.path, "bridge": "br0", "addresses": ["10.77.%d.%d/16" % (i // 200, i % 200 + 2)],
+                "gateway": "10.77.0.1", "conflict_check": False} for i, ns in enumerate(targets)]
+    lab.host.ip("addr", "add", "10.77.0.1/16", "dev", "br0")
+    t0 = time.monotonic()
+    check = lab.run({"interfaces": entries}, check_mode=True)
+    t1 = time.monotonic()
+    real = lab.run({"interfaces": entries})
+    t2 = time.monotonic()
+    again = lab.run({"interfaces": entries})
+    t3 = time.monotonic()
+    assert check["changed"] and real["changed"] and not again["changed"], (real.get("msg"), again.get("msg"))
+    assert len(real["interfaces"]) == 100 and not any(i.get("failed") for i in real["interfaces"])
+    with capsys.disabled():
+        print("\n100 netns targets: check %.3fs (in-module %.3fs), create %.3fs (in-module %.3fs), "
+              "repeat %.3fs (in-module %.3fs)" % (t1 - t0, check["elapsed"], t2 - t1, real["elapsed"],
+                                                 t3 - t2, again["elapsed"]))
+    assert real["elapsed"] < 1.0 and again["elapsed"] < 1.0
+    assert subprocess.run(["ip", "netns", "exec", lab.host.name, "ping", "-c1", "-W1", "10.77.0.101"],
+                          capture_output=True, check=False).returncode == 0
