@@ -109,14 +109,14 @@ _MOVING = re.compile(r"(\b\w*_timer\s+)[\d.]+|(\b(?:valid|preferred)_lft\s+)\S+|
 
 
 def snapshot(ns):
-    """``Netns.snapshot()`` without what changes by itself: bridge timers, lifetimes, and the
-    kernel's IPv6 link-local addresses finishing duplicate address detection."""
+    """``Netns.snapshot()`` without what changes by itself: bridge timers, lifetimes, and IPv6
+    duplicate address detection finishing (``tentative``, then the kernel's ``local`` route)."""
     text = _MOVING.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + "*", ns.snapshot())
     lines = []
     for raw in text.splitlines():
-        if raw.startswith("local fe80::"):
+        if raw.startswith("local ") and ":" in raw.split()[1]:
             continue
-        line = raw.replace(" tentative", "") if "inet6 fe80::" in raw else raw
+        line = raw.replace(" tentative", "") if "inet6 " in raw else raw
         lines.append(re.sub(r"\s+", " ", line))
     return "\n".join(lines)
 

@@ -28,8 +28,23 @@ def run(module_runner, ns, args, check=False, diff=True):
     return module_runner("host_bridge", ns, args, check_mode=check, diff=diff)
 
 
-def four_ways(module_runner, ns, args):
-    """check+diff, real, repeat check, repeat real; returns the real run's result."""
+def settled(ns, timeout=3.0):
+    """The snapshot once the kernel has finished reacting (carrier, link-local addresses)."""
+    last = snapshot(ns)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        now = snapshot(ns)
+        if now == last:
+            return now
+        last = now
+    return last
+
+
+def four_ways(module_runner, ns, args, kernel_picks=()):
+    """check+diff, real, repeat check, repeat real; returns the real run's result.
+
+    ``kernel_picks``: bridge facts only the kernel can know before the change (a random MAC)."""
     before = snapshot(ns)
     check = run(module_runner, ns, args, check=True)
     assert not check.failed, check["msg"]
@@ -40,10 +55,12 @@ def four_ways(module_runner, ns, args):
     assert check["diff"] == real["diff"]
     assert check["plan"] == real["plan"]
     assert check["migrated"] == real["migrated"]
-    assert {k: v for k, v in check["bridge"].items() if k != "index"} == \
-        {k: v for k, v in real["bridge"].items() if k != "index"}
-    assert real["diff"]["after"]["bridge"] == {k: v for k, v in real["bridge"].items() if k != "index"}
-    after = snapshot(ns)
+    unknown = ("index",) + tuple(kernel_picks)
+    assert {k: v for k, v in check["bridge"].items() if k not in unknown} == \
+        {k: v for k, v in real["bridge"].items() if k not in unknown}
+    assert {k: v for k, v in real["diff"]["after"]["bridge"].items() if k not in unknown} == \
+        {k: v for k, v in real["bridge"].items() if k not in unknown}
+    after = settled(ns)
     recheck = run(module_runner, ns, args, check=True)
     assert not recheck.failed and recheck["changed"] is False and recheck["plan"] == []
     assert recheck["diff"]["before"] == recheck["diff"]["after"]
@@ -76,3 +93,156 @@ def test_seed_scenario_end_to_end(lan, module_runner):
     assert lan.host.ip("route", "show", "default").split()[:5] == ["default", "via", GATEWAY, "dev", "br0"]
     assert pings(lan.client, HOST_IP)
     assert pings(lan.host, CLIENT_IP)
+
+
+@pytest.mark.parametrize("uplink", ["em1", "auto", EM1_MAC.upper()])
+def test_uplink_forms(lan, module_runner, uplink):
+    real = four_ways(module_runner, lan.host, {"name": "br0", "uplink": uplink})
+    assert real["uplink"] == "em1" and real["bridge"]["ports"] == ["em1"]
+    assert pings(lan.client, HOST_IP)
+
+
+def test_migrate_false_keeps_address_on_uplink(lan, module_runner):
+    real = four_ways(module_runner, lan.host, {"name": "br0", "uplink": "em1", "migrate": False, "probe": []})
+    assert real["bridge"]["addresses"] == [] and real["migrated"] == {"addresses": [], "routes": []}
+    assert HOST_IP in lan.host.ip("addr", "show", "dev", "em1")
+
+
+def test_bridge_without_uplink_addresses_and_gateway(netns, module_runner):
+    args = {"name": "brlab", "addresses": ["192.0.2.1/24", "2001:db8:1::1/64"], "gateway": "192.0.2.254", "probe": []}
+    real = four_ways(module_runner, netns, args, kernel_picks=("mac",))
+    assert real["bridge"]["addresses"] == ["192.0.2.1/24", "2001:db8:1::1/64"]
+    assert real["bridge"]["routes"] == [{"family": "inet", "dst": "default", "gateway": "192.0.2.254", "metric": None,
+                                         "table": 254, "protocol": "static", "scope": "global"}]
+    assert "broadcast 192.0.2.255" in netns.ip("-d", "addr", "show", "dev", "brlab") or \
+        "brd 192.0.2.255" in netns.ip("addr", "show", "dev", "brlab")
+
+
+def test_stp_and_forward_delay(lan, module_runner):
+    start = time.monotonic()
+    real = four_ways(module_runner, lan.host, {"name": "br0", "uplink": "em1", "stp": True, "forward_delay": 2})
+    assert real["bridge"]["stp"] is True and real["bridge"]["forward_delay"] == 2
+    assert real["probe"]["address"] == GATEWAY  # waited for listening + learning (2 x 2 s)
+    assert time.monotonic() - start < 20
+    assert "stp_state 1" in lan.host.ip("-d", "link", "show", "br0")
+
+
+def test_mtu_and_mac(lan, module_runner):
+    real = four_ways(module_runner, lan.host, {"name": "br0", "uplink": "em1", "mtu": 1400, "mac": "02:12:34:56:78:9a",
+                                               "probe": [CLIENT_IP]})
+    assert real["bridge"]["mtu"] == 1400 and real["bridge"]["mac"] == "02:12:34:56:78:9a"
+    assert lan.host.links()["em1"]["mtu"] == 1400
+    assert real["probe"]["address"] == CLIENT_IP
+
+
+def test_ipv6_addresses_and_routes_move(netns_factory, module_runner):
+    lan = build(netns_factory, ipv6=True)
+    real = four_ways(module_runner, lan.host, {"name": "br0", "uplink": "em1"})
+    assert real["bridge"]["addresses"] == [HOST_IP + "/24", "2001:db8::11/64"]
+    assert {(r["family"], r["gateway"], r["metric"]) for r in real["bridge"]["routes"]} == {
+        ("inet", GATEWAY, None), ("inet6", "2001:db8::fe", 1024)}
+    assert "2001:db8::fe dev br0" in lan.host.ip("-6", "route", "show", "default")
+
+
+def test_state_absent_restores_the_uplink(lan, module_runner):
+    original = snapshot(lan.host)
+    assert not run(module_runner, lan.host, {"name": "br0", "uplink": "em1"}).failed
+    tcp = TcpProbe(lan, seconds=2, port=7778)
+    real = four_ways(module_runner, lan.host, {"name": "br0", "state": "absent"})
+    assert tcp.result()["echoes"] > 30
+    assert real["bridge"]["state"] == "absent" and real["migrated"]["addresses"] == [HOST_IP + "/24"]
+    assert real["probe"]["address"] == GATEWAY
+    assert_same(original, snapshot(lan.host), "present then absent: host")
+    assert pings(lan.client, HOST_IP)
+
+
+def test_absent_when_absent_changes_nothing(netns, module_runner):
+    result = run(module_runner, netns, {"name": "br0", "state": "absent"})
+    assert not result.failed and result["changed"] is False and result["bridge"]["state"] == "absent"
+
+
+@pytest.mark.parametrize("drift, expected", [
+    (("link", "set", "br0", "mtu", "1400"), ["set br0 mtu 1500"]),
+    (("link", "set", "br0", "type", "bridge", "stp_state", "1"), ["set bridge br0 stp False"]),
+    (("addr", "del", "192.0.2.1/24", "dev", "br0"), ["add address 192.0.2.1/24 to br0"]),
+    (("link", "set", "br0", "down"), ["set br0 up True"]),
+])
+def test_drift_is_repaired_alone(lan, module_runner, drift, expected):
+    args = {"name": "br0", "uplink": "em1", "addresses": ["192.0.2.1/24"]}
+    assert not run(module_runner, lan.host, args).failed
+    lan.host.ip(*drift)
+    fixed = four_ways(module_runner, lan.host, args)
+    assert fixed["plan"] == expected
+    assert pings(lan.client, HOST_IP)
+
+
+def test_unreachable_gateway_rolls_back_exactly(lan, module_runner):
+    lan.cut()
+    before = snapshot(lan.host)
+    start = time.monotonic()
+    result = run(module_runner, lan.host, {"name": "br0", "uplink": "em1", "rollback_timeout": 1.5})
+    elapsed = time.monotonic() - start
+    assert result.failed and result["rolled_back"] is True and result["changed"] is False
+    assert result["msg"].startswith("no answer from %s (ARP on br0 from %s) within 1.5 s (after: add bridge br0;" % (GATEWAY, HOST_IP))
+    assert result["msg"].endswith("rolled back 6 step(s), the host is as it was")
+    assert_same(before, snapshot(lan.host), "after rollback: host")
+    assert 1.5 <= elapsed < 6
+
+
+def test_failing_step_rolls_back_exactly(lan, module_runner):
+    # IPv6 is off for new interfaces: adding the IPv6 address to the new bridge fails mid-plan
+    lan.host.exec("sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
+    before = snapshot(lan.host)
+    result = run(module_runner, lan.host, {"name": "br0", "uplink": "em1", "addresses": ["2001:db8:5::1/64"]})
+    assert result.failed and result["rolled_back"] is True
+    assert result["msg"].startswith("failed to add address 2001:db8:5::1/64 to br0: [")
+    assert "rolled back 4 step(s), the host is as it was" in result["msg"]
+    assert_same(before, snapshot(lan.host), "after rollback: host")
+    assert pings(lan.client, HOST_IP)
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"uplink": "em9"}, r"^uplink em9 does not exist \(known NICs: em1, em2, em2p\)$"),
+    ({"gateway": "10.0.0.1"}, r"^gateway 10.0.0.1 is not on any subnet of br0$"),
+    ({"name": "br-very-long-name"}, r"^name 'br-very-long-name' is longer than 15 bytes$"),
+    ({"name": "br/0"}, r"^name 'br/0' contains '/', not allowed in interface names$"),
+    ({"name": "br 0"}, r"^name 'br 0' contains space, not allowed in interface names$"),
+    ({"mtu": 10}, r"^mtu 10 is out of range \(68..65535\)$"),
+    ({"mac": "02:00:00:00:00"}, r"^mac '02:00:00:00:00' is not a MAC address"),
+    ({"addresses": ["198.51.100.300/24"]}, r"^addresses item '198.51.100.300/24' is not a valid CIDR address$"),
+    ({"addresses": ["198.51.100.3"]}, r"^addresses item '198.51.100.3' is not in CIDR form"),
+    ({"uplink": "aa:bb:cc:dd:ee:ff"}, r"^uplink aa:bb:cc:dd:ee:ff: no interface has this MAC \(known NICs: em1, em2, em2p\)$"),
+    ({"probe": ["nope"]}, r"^probe item 'nope' is not an IPv4 or IPv6 address$"),
+    ({"forward_delay": 99}, r"^forward_delay 99 is out of range"),
+    ({"rollback_timeout": 0}, r"^rollback_timeout 0.0 must be more than 0 seconds$"),
+    ({"state": "gone"}, r"value of state must be one of: present, absent"),
+])
+def test_bad_input_changes_nothing(lan, module_runner, args, message):
+    import re
+    before = snapshot(lan.host)
+    result = run(module_runner, lan.host, dict({"name": "br0", "uplink": "em1"}, **args))
+    assert result.failed and re.search(message, result["msg"]), result["msg"]
+    assert result.get("changed") in (False, None)
+    assert_same(before, snapshot(lan.host))
+
+
+def test_uplink_of_another_bridge(lan, module_runner):
+    lan.host.ip("link", "add", "br1", "type", "bridge")
+    lan.host.ip("link", "set", "em1", "master", "br1")
+    before = snapshot(lan.host)
+    result = run(module_runner, lan.host, {"name": "br0", "uplink": "em1"})
+    assert result.failed and result["msg"] == "uplink em1 is already a port of bridge br1"
+    assert_same(before, snapshot(lan.host))
+
+
+def test_concurrent_runs_are_serialized(lan, module_runner):
+    import threading
+    results = []
+    args = {"name": "br0", "uplink": "em1"}
+    threads = [threading.Thread(target=lambda: results.append(run(module_runner, lan.host, args))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.failed for r in results] == [False, False], [r.get("msg") for r in results]
+    assert sorted(r["changed"] for r in results) == [False, True]
