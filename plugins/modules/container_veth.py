@@ -137,7 +137,8 @@ options:
       - Exactly these addresses are kept on O(ifname); others are removed (IPv6 link-local
         addresses are left to the kernel).
       - IPv6 addresses are added without duplicate address detection (C(nodad)), so they work at
-        once.
+        once. When the namespace has IPv6 disabled on O(ifname) (Docker does this for containers
+        without an IPv6 network), the module enables it there (C(disable_ipv6=0) on O(ifname) only).
     type: list
     elements: str
     aliases: [address]
@@ -321,6 +322,11 @@ interfaces:
       description: Why the entry failed.
       type: str
       sample: 198.51.100.50 is already in use on the LAN by 52:54:00:12:34:56
+elapsed:
+  description: Seconds the module spent reading, planning and applying (engine lookups included).
+  returned: always
+  type: float
+  sample: 0.42
 """
 
 import os
