@@ -37,6 +37,19 @@ _PASSTHROUGH = ("container", "pid", "netns", "ifname", "host_ifname", "gateway6"
                 "mtu", "announce", "conflict_check", "state", "runtime", "docker_host")
 
 
+class _Overlay(object):
+    """A host's variables with some play-wide values laid over them (read-only, ``get`` only)."""
+
+    def __init__(self, hostvars, overrides):
+        self._hostvars = hostvars
+        self._overrides = overrides
+
+    def get(self, key, default=None):
+        if key in self._overrides:
+            return self._overrides[key]
+        return self._hostvars.get(key, default)
+
+
 def _get(hostvars, fallback, key):
     value = hostvars.get(key)
     if value is None:
@@ -241,13 +254,21 @@ def _check_host(host, hostvars, fallback, seen_addresses, seen_macs):
     return problems
 
 
-def fleet_problems(fleet, fallback=None):
+def fleet_problems(fleet, fallback=None, current=None):
     """Every problem of the whole play, each naming the host and the entry; [] when all is well.
 
     ``fleet`` maps inventory hostnames to their variables (``hostvars``, facts included);
-    ``fallback`` holds the role's variables as the checking host sees them (see ROLE_VARS).
+    ``fallback`` holds the role's variables as the checking host ``current`` sees them (see
+    ROLE_VARS). Where that differs from ``current``'s own hostvars, a play var or role parameter
+    overrides the inventory for the whole play, so ``fallback`` is used for every host.
     """
     fallback = dict(fallback or {})
+    if current in fleet:
+        overridden = [key for key in fallback
+                      if fleet[current].get(key) is not None and fleet[current].get(key) != fallback[key]]
+        if overridden:
+            fleet = dict((host, _Overlay(hostvars, dict((k, fallback[k]) for k in overridden)))
+                         for host, hostvars in fleet.items())
     problems = []
     seen_addresses = {}
     seen_macs = {}

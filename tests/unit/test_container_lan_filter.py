@@ -254,3 +254,16 @@ def test_purge_keeps_an_explicit_host_ifname_and_handles_no_ports():
     assert f.purge_entries(ports, [{"container": "renamed", "host_ifname": "mine0"}]) == []
     assert f.purge_entries(ports, []) == [{"container": CID1, "ifname": "eth1", "state": "absent"}]
     assert f.purge_entries([], [{"container": "x"}]) == []
+
+
+def test_play_vars_override_inventory_for_every_host():
+    # h1 runs the check; its effective bridge (a play var) differs from its inventory value
+    fleet = good_fleet()
+    fleet["h1"]["container_lan_bridge"] = "br0"
+    fleet["h2"]["container_lan_bridge"] = "br0"
+    problems = f.fleet_problems(fleet, {"container_lan_bridge": "bridge-name-16by"}, "h1")
+    assert {p.split(":")[0] for p in problems} == {"h1", "h2"}
+    # no override: the effective value equals the inventory value, host vars are used as they are
+    fleet["h2"]["container_lan_bridge"] = "bridge-name-16by"
+    problems = f.fleet_problems(fleet, {"container_lan_bridge": "br0"}, "h1")
+    assert {p.split(":")[0] for p in problems} == {"h2"}
