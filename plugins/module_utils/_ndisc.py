@@ -55,7 +55,7 @@ def unsolicited_na(ifname, address, mac, count=1):
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
         sock.bind((address, 0, 0, index))
         packet = na_packet(address, mac)
-        for _ in range(count):
+        for _attempt in range(count):
             sock.sendto(packet, (ALL_NODES, 0, 0, index))
     except OSError as exc:
         raise NdiscError("cannot announce %s on %s: %s" % (address, ifname, exc.strerror or exc)) from exc

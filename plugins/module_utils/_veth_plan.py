@@ -100,7 +100,7 @@ def wanted_routes(addresses, gateway=None, gateway6=None, routes=None):
             raise ValidationError("route %s via %s mixes IPv4 and IPv6" % (dest, via))
         if not on_link(via, addresses) and not ipaddress.ip_address(via).is_link_local:
             raise ValidationError("route %s: via %s is not on any subnet of the addresses (%s)"
-                             % (dest, via, ", ".join(addresses) or "none"))
+                                  % (dest, via, ", ".join(addresses) or "none"))
         item = {"dest": dest, "via": via, "family": version}
         if item not in out:
             out.append(item)

@@ -31,7 +31,7 @@ description:
     whole task before anything changes.
   - Uses netlink through pyroute2 and the engine's API through its unix socket; runs no commands.
 author:
-  - lanbridge.core developers
+  - lanbridge.core developers (@lanbridge)
 requirements:
   - Python >= 3.8 on the managed node
   - pyroute2 >= 0.7.2
@@ -507,8 +507,8 @@ class Reader:
             links = self.netns(target)[1][0]
             peer = links.get(entry["ifname"])
             # read only what the plan can need: a new interface has no addresses or routes yet
-            families = set([4, 6]) if peer else set(r["family"] for r in entry.get("routes") or []
-                                                      if r["dest"] == "default")
+            defaults = [r["family"] for r in entry.get("routes") or [] if r["dest"] == "default"]
+            families = set([4, 6]) if peer else set(defaults)
             _nl, (links, addrs, rts, by_index) = self.netns(target, families | (set(["addresses"]) if peer else set()))
             rts = [r for family in sorted(families) for r in rts.get(family, [])]
             if peer:

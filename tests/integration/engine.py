@@ -113,7 +113,7 @@ class DockerEngine:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
-        for _ in range(3):
+        for _attempt in range(3):
             mounts = _mounts_under(self.root)
             if not mounts:
                 break

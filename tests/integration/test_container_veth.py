@@ -13,7 +13,8 @@ import subprocess
 import time
 
 import pytest
-from engine import docker_engine_fixture  # noqa: F401  (registers the docker_engine fixture)
+# the docker_engine fixture:
+from engine import docker_engine_fixture  # noqa: F401  # pylint: disable=unused-import
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, dockerd)")
 
@@ -36,7 +37,7 @@ class Lab:
 
     def ping(self, address, count=1):
         flag = "-6" if ":" in address else "-4"
-        for _ in range(10):
+        for _attempt in range(10):
             proc = subprocess.run(["ip", "netns", "exec", self.lan.name, "ping", flag, "-c", str(count), "-W", "1",
                                    address], capture_output=True, text=True, check=False)
             if proc.returncode == 0:
@@ -146,8 +147,8 @@ def test_pid_and_netns_path_targets(lab, docker_engine, netns_factory):
 
 
 def test_batch_and_options_four_ways(lab, docker_engine):
-    a, _ = docker_engine.run()
-    b, _ = docker_engine.run()
+    a, _cid = docker_engine.run()
+    b, _cid = docker_engine.run()
     args = {"interfaces": [
         {"container": a, "docker_host": docker_engine.url, "bridge": "br0", "addresses": ["192.0.2.21/24"],
          "gateway": "192.0.2.1", "routes": [{"dest": "198.51.100.0/24", "via": "192.0.2.254"}]},
@@ -164,7 +165,7 @@ def test_batch_and_options_four_ways(lab, docker_engine):
 
 
 def test_ipv6_address_and_gateway6(lab, docker_engine):
-    name, _ = docker_engine.run()
+    name, _cid = docker_engine.run()
     args = {"container": name, "docker_host": docker_engine.url, "bridge": "br0",
             "addresses": ["2001:db8::30/64"], "gateway6": "2001:db8::1"}
     item = four_ways(lab, args)["interfaces"][0]
@@ -176,7 +177,7 @@ def test_ipv6_address_and_gateway6(lab, docker_engine):
 # --------------------------------------------------------------------------- drift, restart, absent
 
 def test_drift_is_repaired_and_extra_address_removed(lab, docker_engine):
-    name, _ = docker_engine.run()
+    name, _cid = docker_engine.run()
     args = {"container": name, "docker_host": docker_engine.url, "bridge": "br0",
             "addresses": ["192.0.2.40/24"], "gateway": "192.0.2.1"}
     item = lab.run(args)["interfaces"][0]
@@ -202,7 +203,7 @@ def test_drift_is_repaired_and_extra_address_removed(lab, docker_engine):
 
 
 def test_restart_recreates_with_same_names_mac_addresses(lab, docker_engine):
-    name, _ = docker_engine.run()
+    name, _cid = docker_engine.run()
     args = {"container": name, "docker_host": docker_engine.url, "bridge": "br0",
             "addresses": ["192.0.2.50/24"], "gateway": "192.0.2.1"}
     first = lab.run(args)["interfaces"][0]
@@ -222,7 +223,7 @@ def test_restart_recreates_with_same_names_mac_addresses(lab, docker_engine):
 
 
 def test_absent_removes_only_the_pair(lab, docker_engine):
-    name, _ = docker_engine.run()
+    name, _cid = docker_engine.run()
     present = {"container": name, "docker_host": docker_engine.url, "bridge": "br0", "addresses": ["192.0.2.60/24"]}
     host_before = ns_snapshot(lab.host.path)
     item = lab.run(present)["interfaces"][0]
@@ -241,7 +242,7 @@ def test_absent_removes_only_the_pair(lab, docker_engine):
 
 def test_conflict_is_refused_and_nothing_left_behind(lab, docker_engine):
     lab.lan.ip("addr", "add", "192.0.2.70/24", "dev", "lan0")
-    name, _ = docker_engine.run()
+    name, _cid = docker_engine.run()
     path = "/proc/%d/ns/net" % docker_engine.pid(name)
     host_before, cont_before = ns_snapshot(lab.host.path), ns_snapshot(path)
     result = lab.run({"container": name, "docker_host": docker_engine.url, "bridge": "br0",
@@ -254,7 +255,7 @@ def test_conflict_is_refused_and_nothing_left_behind(lab, docker_engine):
 
 
 def test_batch_entry_failure_does_not_undo_others(lab, docker_engine):
-    a, _ = docker_engine.run()
+    a, _cid = docker_engine.run()
     result = lab.run({"interfaces": [
         {"container": a, "docker_host": docker_engine.url, "bridge": "br0", "addresses": ["192.0.2.80/24"]},
         {"container": "lbt-nosuch", "docker_host": docker_engine.url, "bridge": "br0", "addresses": ["192.0.2.81/24"]},
@@ -282,9 +283,9 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("override, message", BAD, ids=[m.split(" ")[0] + str(i) for i, (_o, m) in enumerate(BAD)])
+@pytest.mark.parametrize("override, message", BAD, ids=[m.split(" ")[0] + str(i) for i, (_override, m) in enumerate(BAD)])
 def test_bad_input_fails_clearly_and_changes_nothing(lab, docker_engine, override, message):
-    name, _ = docker_engine.run()
+    name, _cid = docker_engine.run()
     path = "/proc/%d/ns/net" % docker_engine.pid(name)
     host_before, cont_before = ns_snapshot(lab.host.path), ns_snapshot(path)
     args = {"container": name, "docker_host": docker_engine.url, "bridge": "br0", "addresses": ["192.0.2.90/24"]}
@@ -299,7 +300,7 @@ def test_bad_input_fails_clearly_and_changes_nothing(lab, docker_engine, overrid
 
 
 def test_stopped_container(lab, docker_engine):
-    name, _ = docker_engine.run()
+    name, _cid = docker_engine.run()
     docker_engine.docker("stop", "-t", "1", name)
     host_before = ns_snapshot(lab.host.path)
     result = lab.run({"container": name, "docker_host": docker_engine.url, "bridge": "br0",
@@ -319,7 +320,7 @@ def test_host_namespace_itself_is_refused(lab):
 # --------------------------------------------------------------------------- speed
 
 def test_batch_of_100_namespaces_is_fast(lab, netns_factory, capsys):
-    targets = [netns_factory("b") for _ in range(100)]
+    targets = [netns_factory("b") for _index in range(100)]
     entries = [{"netns": ns.path, "bridge": "br0", "addresses": ["10.77.%d.%d/16" % (i // 200, i % 200 + 2)],
                 "gateway": "10.77.0.1", "conflict_check": False} for i, ns in enumerate(targets)]
     lab.host.ip("addr", "add", "10.77.0.1/16", "dev", "br0")
@@ -334,8 +335,8 @@ def test_batch_of_100_namespaces_is_fast(lab, netns_factory, capsys):
     assert len(real["interfaces"]) == 100 and not any(i.get("failed") for i in real["interfaces"])
     with capsys.disabled():
         print("\n100 netns targets: check %.3fs (in-module %.3fs), create %.3fs (in-module %.3fs), "
-              "repeat %.3fs (in-module %.3fs)" % (t1 - t0, check["elapsed"], t2 - t1, real["elapsed"],
-                                                 t3 - t2, again["elapsed"]))
+              "repeat %.3fs (in-module %.3fs)"
+              % (t1 - t0, check["elapsed"], t2 - t1, real["elapsed"], t3 - t2, again["elapsed"]))
     # Measured on an idle 2-CPU VM: 0.9 s (0.9.7) / 1.0 s (0.7.2) in-module for creating 100; the bound
     # is loose because the suite shares the machine with other work.
     assert real["elapsed"] < 3.0 and again["elapsed"] < 3.0

@@ -72,7 +72,7 @@ def test_inspect_running_container(server):
 def test_many_lookups_share_one_connection(server):
     srv, url = server
     engine = _engine.Engine("docker", url)
-    for _ in range(3):
+    for _attempt in range(3):
         engine._cache.clear()
         engine.inspect("web1")
     assert len(srv.requests) == 3

@@ -20,7 +20,7 @@ def test_mac_is_stable_unicast_and_locally_administered():
     ident = _names.container_identity(CID)
     mac = _names.container_mac(ident, "eth1")
     assert mac == _names.container_mac(ident, "eth1")
-    first = int(mac.split(":")[0], 16)
+    first = int(mac.split(":", 1)[0], 16)
     assert first & 0x01 == 0 and first & 0x02 == 2
     assert len(mac.split(":")) == 6
     assert mac != _names.container_mac(ident, "eth2")

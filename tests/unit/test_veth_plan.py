@@ -45,8 +45,6 @@ def ops(steps):
     return [(s["op"], s["ns"]) for s in steps]
 
 
-
-
 def test_fresh_attach_orders_steps():
     steps, before, after = planner.plan(wanted(), empty())
     assert before == {"state": "absent"}
