@@ -40,6 +40,8 @@ LOCAL_TABLE = 255
 DEFAULT_FORWARD_DELAY = 15
 DEFAULT_BRIDGE_MTU = 1500
 IPV6_DEFAULT_METRIC = 1024
+# address flags that are the kernel's state, not something a caller sets
+KERNEL_ADDRESS_FLAGS = ("permanent", "secondary", "tentative", "deprecated", "dadfailed")
 
 
 class PlanError(Exception):
@@ -259,10 +261,9 @@ def _describe_route(route):
 
 
 def _address_args(addr, link):
+    flags = [f for f in addr.get("flags") or [] if f not in KERNEL_ADDRESS_FLAGS]
     return dict(link=link, address=addr["address"], prefixlen=addr["prefixlen"], broadcast=addr.get("broadcast"),
-                flags=[f for f in addr.get("flags") or [] if f not in ("permanent", "secondary", "tentative",
-                                                                      "deprecated", "dadfailed")],
-                valid_lft=addr.get("valid_lft"), preferred_lft=addr.get("preferred_lft"))
+                flags=flags, valid_lft=addr.get("valid_lft"), preferred_lft=addr.get("preferred_lft"))
 
 
 def add_address_step(addr, link):
@@ -296,8 +297,8 @@ def set_link_step(name, current, **changes):
     for key in wanted:
         old = current.get(key)
         back[key] = (old or 0) if key == "master" else old
-    text = "set %s %s" % (name, ", ".join("%s %s" % (k, "nomaster" if k == "master" and not v else v)
-                                           for k, v in sorted(wanted.items())))
+    shown = ["%s %s" % (k, "nomaster" if k == "master" and not v else v) for k, v in sorted(wanted.items())]
+    text = "set %s %s" % (name, ", ".join(shown))
     undo_text = "set %s %s" % (name, ", ".join("%s %s" % (k, v) for k, v in sorted(back.items())))
     return _step("set_link", text, undo=[_step("set_link", undo_text, link=name, **back)], link=name, **wanted)
 

@@ -477,7 +477,7 @@ class Netlink(object):
         if dst == "default":
             kwargs["dst_len"] = 0
         else:
-            net, _, length = dst.partition("/")
+            net, length = (dst.split("/", 1) + [""])[:2]
             kwargs["dst"] = net
             kwargs["dst_len"] = int(length) if length else (128 if family == socket.AF_INET6 else 32)
         oif = route.get("oif")

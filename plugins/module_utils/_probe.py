@@ -144,7 +144,7 @@ def arp_request(ifname, target_ip, sender_ip, timeout=1.0, sender_mac=None):
             if now >= resend:  # a lost first request should not cost the whole timeout
                 _send(sock, ifname, arp_frame(ARP_REQUEST, own, own, sender_ip, ZERO_MAC, target_ip), lossy=True)
                 resend = now + 0.25
-            ready, _, _ = select.select([sock], [], [], max(0.0, min(deadline, resend) - now))
+            ready = select.select([sock], [], [], max(0.0, min(deadline, resend) - now))[0]
             if not ready:
                 continue
             arp = parse_arp(sock.recv(2048))
@@ -203,7 +203,7 @@ def icmp_echo(target_ip, timeout=1.0):
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            ready, _, _ = select.select([sock], [], [], left)
+            ready = select.select([sock], [], [], left)[0]
             if not ready:
                 return None
             data, peer = sock.recvfrom(2048)

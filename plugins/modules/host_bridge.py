@@ -26,7 +26,7 @@ description:
   - Uses netlink only (pyroute2); no C(ip), C(brctl), shell or subprocess. A lock per bridge
     serializes concurrent runs on the same host.
 author:
-  - lanbridge.core contributors
+  - lanbridge.core contributors (@lanbridge)
 requirements:
   - pyroute2 >= 0.7.2 on the managed host (Debian 12 C(python3-pyroute2) works)
   - root (CAP_NET_ADMIN and CAP_NET_RAW) on the managed host
@@ -184,8 +184,16 @@ bridge:
   type: dict
   contains:
     name: {description: The bridge's name., type: str, returned: always, sample: br0}
-    index: {description: The interface index, V(null) when absent or not yet created (check mode)., type: int, returned: always, sample: 4}
-    state: {description: V(up), V(down) or V(absent)., type: str, returned: always, sample: up}
+    index:
+      description: The interface index; V(null) when absent or not yet created (check mode).
+      type: int
+      returned: always
+      sample: 4
+    state:
+      description: V(up), V(down) or V(absent).
+      type: str
+      returned: always
+      sample: up
     mac: {description: The bridge's MAC address., type: str, returned: always, sample: "02:42:c6:33:64:0b"}
     mtu: {description: The bridge's MTU., type: int, returned: always, sample: 1500}
     stp: {description: Whether spanning tree is on., type: bool, returned: always, sample: false}

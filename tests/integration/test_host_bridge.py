@@ -5,6 +5,8 @@ Each option four ways: check mode with diff, real, repeat check, repeat real; ch
 """
 import difflib
 import os
+import re
+import threading
 import time
 
 import pytest
@@ -218,7 +220,6 @@ def test_failing_step_rolls_back_exactly(lan, module_runner):
     ({"state": "gone"}, r"value of state must be one of: present, absent"),
 ])
 def test_bad_input_changes_nothing(lan, module_runner, args, message):
-    import re
     before = snapshot(lan.host)
     result = run(module_runner, lan.host, dict({"name": "br0", "uplink": "em1"}, **args))
     assert result.failed and re.search(message, result["msg"]), result["msg"]
@@ -236,10 +237,9 @@ def test_uplink_of_another_bridge(lan, module_runner):
 
 
 def test_concurrent_runs_are_serialized(lan, module_runner):
-    import threading
     results = []
     args = {"name": "br0", "uplink": "em1"}
-    threads = [threading.Thread(target=lambda: results.append(run(module_runner, lan.host, args))) for _ in range(2)]
+    threads = [threading.Thread(target=lambda: results.append(run(module_runner, lan.host, args))) for i in range(2)]
     for t in threads:
         t.start()
     for t in threads:
