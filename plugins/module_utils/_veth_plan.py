@@ -8,7 +8,7 @@ Wanted (one interface, normalised by the module)::
 
     {'state': 'present', 'bridge': 'br0', 'host_ifname': 'vl3f2a91c0e1d', 'ifname': 'eth1',
      'label': 'lanbridge:veth id=container:... if=eth1 name=web1', 'mac': '02:..', 'mtu': 1500,
-     'addresses': ['192.0.2.10/24'], 'routes': [{'dest': 'default', 'via': '192.0.2.1'}],
+     'addresses': ['198.51.100.10/24'], 'routes': [{'dest': 'default', 'via': '198.51.100.1'}],
      'conflict_check': True, 'announce': True}
 
 Live::
@@ -18,7 +18,7 @@ Live::
      'taken': a host link named host_ifname that is not ours, or None,
      'bridge': {'ifname', 'index', 'mtu'} or None,
      'peer': {'ifname', 'index', 'mac', 'mtu', 'up', 'kind', 'peer_index'} or None,
-     'addresses': ['192.0.2.10/24', ...],         # on the container-side link, link-local v6 left out
+     'addresses': ['198.51.100.10/24', ...],      # on the container-side link, link-local v6 left out
      'routes': [{'dest', 'via', 'dev', 'family', 'metric'}],   # main table, not proto kernel/ra
      'ipv6': True/False: IPv6 enabled on ifname (or, before it exists, by default) -- read only when
              IPv6 addresses are wanted, else None}
@@ -48,7 +48,7 @@ class PlanError(Exception):
 # --------------------------------------------------------------------------- wanted-state rules
 
 def normalize_address(value):
-    """``'192.0.2.10/24'`` -> canonical text (compressed IPv6). Raises ValidationError (a ValueError)."""
+    """``'198.51.100.10/24'`` -> canonical text (compressed IPv6). Raises ValidationError (a ValueError)."""
     return check_cidr(str(value).strip(), "address")["cidr"]
 
 

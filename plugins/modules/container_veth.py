@@ -132,7 +132,7 @@ options:
     type: str
   addresses:
     description:
-      - Addresses of O(ifname) in CIDR notation, IPv4 and/or IPv6, for example C(192.0.2.10/24) and
+      - Addresses of O(ifname) in CIDR notation, IPv4 and/or IPv6, for example C(198.51.100.10/24) and
         C(2001:db8::10/64).
       - Exactly these addresses are kept on O(ifname); others are removed (IPv6 link-local
         addresses are left to the kernel).
@@ -224,8 +224,8 @@ EXAMPLES = r"""
   lanbridge.core.container_veth:
     container: web1
     bridge: br0
-    addresses: [192.0.2.10/24, "2001:db8::10/64"]
-    gateway: 192.0.2.1
+    addresses: [198.51.100.10/24, "2001:db8::10/64"]
+    gateway: 198.51.100.1
     gateway6: "2001:db8::1"
 
 - name: Every container of the host in one run
@@ -233,19 +233,19 @@ EXAMPLES = r"""
     interfaces:
       - container: web1
         bridge: br0
-        addresses: [192.0.2.10/24]
-        gateway: 192.0.2.1
+        addresses: [198.51.100.10/24]
+        gateway: 198.51.100.1
       - container: db1
         runtime: podman
         bridge: br0
         ifname: lan0
-        addresses: [192.0.2.11/24]
+        addresses: [198.51.100.11/24]
         routes:
-          - dest: 198.51.100.0/24
-            via: 192.0.2.254
+          - dest: 203.0.113.0/24
+            via: 198.51.100.254
       - netns: blue
         bridge: br0
-        addresses: [192.0.2.12/24]
+        addresses: [198.51.100.12/24]
 
 - name: Detach web1 (removes the pair, nothing else)
   lanbridge.core.container_veth:
@@ -300,12 +300,12 @@ interfaces:
       description: Addresses of the container end.
       type: list
       elements: str
-      sample: [192.0.2.10/24]
+      sample: [198.51.100.10/24]
     routes:
       description: Routes via the container end (default routes as C(default)).
       type: list
       elements: dict
-      sample: [{dest: default, via: 192.0.2.1}]
+      sample: [{dest: default, via: 198.51.100.1}]
     state:
       description: V(present) or V(absent).
       type: str

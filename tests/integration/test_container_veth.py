@@ -2,7 +2,7 @@
 
 Topology per test: a throwaway "host" namespace with bridge br0 (the module runs there, as
 Ansible would on a host), a "LAN" namespace plugged into br0 that is the client and the gateway
-(192.0.2.1/24, 2001:db8::1/64), and containers from a private Docker Engine (``engine.py``) with
+(198.51.100.1/24, 2001:db8::1/64), and containers from a private Docker Engine (``engine.py``) with
 ``--network none``, or bare namespaces as ``netns`` / ``pid`` targets. The root namespace is never
 changed: the module creates the host end in the host namespace and the container end directly
 inside the container's namespace.
@@ -55,7 +55,7 @@ def lab(netns_factory, module_runner):
     host.ip("link", "add", "lanp", "type", "veth", "peer", "name", "lan0", "netns", lan.name)
     host.ip("link", "set", "lanp", "master", "br0", "up")
     lan.ip("link", "set", "lan0", "address", LAN_MAC)
-    lan.ip("addr", "add", "192.0.2.1/24", "dev", "lan0")
+    lan.ip("addr", "add", "198.51.100.1/24", "dev", "lan0")
     lan.ip("addr", "add", "2001:db8::1/64", "dev", "lan0", "nodad")
     lan.ip("link", "set", "lan0", "up")
     return Lab(host, lan, module_runner)
@@ -115,16 +115,16 @@ def four_ways(lab, args):
 def test_container_by_name_and_id(lab, docker_engine, by):
     name, cid = docker_engine.run()
     args = {"container": name if by == "name" else cid[:12], "docker_host": docker_engine.url, "bridge": "br0",
-            "addresses": ["192.0.2.10/24"], "gateway": "192.0.2.1"}
+            "addresses": ["198.51.100.10/24"], "gateway": "198.51.100.1"}
     result = four_ways(lab, args)
     item = result["interfaces"][0]
     pid = docker_engine.pid(name)
     assert item["container_id"] == cid and item["container_name"] == name and item["pid"] == pid
     assert item["netns"] == "/proc/%d/ns/net" % pid and item["ifname"] == "eth1"
-    assert lab.ping("192.0.2.10")
+    assert lab.ping("198.51.100.10")
     # the container's default route goes via the LAN gateway on eth1
     routes = ns_json(item["netns"], "route", "show", "default")
-    assert [(r["gateway"], r["dev"]) for r in routes] == [("192.0.2.1", "eth1")]
+    assert [(r["gateway"], r["dev"]) for r in routes] == [("198.51.100.1", "eth1")]
     # the host end is a port of br0 and carries the label
     host = lab.host.links()[item["host_ifname"]]
     assert host["master"] == "br0" and host["ifalias"].startswith("lanbridge:veth id=container:" + cid)
@@ -137,31 +137,31 @@ def test_pid_and_netns_path_targets(lab, docker_engine, netns_factory):
     name, _cid = docker_engine.run()
     pid = docker_engine.pid(name)
     bare = netns_factory("c")
-    r1 = four_ways(lab, {"pid": pid, "bridge": "br0", "addresses": ["192.0.2.11/24"]})
-    r2 = four_ways(lab, {"netns": bare.path, "bridge": "br0", "addresses": ["192.0.2.12/24"], "ifname": "lan0",
+    r1 = four_ways(lab, {"pid": pid, "bridge": "br0", "addresses": ["198.51.100.11/24"]})
+    r2 = four_ways(lab, {"netns": bare.path, "bridge": "br0", "addresses": ["198.51.100.12/24"], "ifname": "lan0",
                          "mtu": 1400, "mac": "02:00:00:00:00:12"})
     assert r1["interfaces"][0]["netns"] == "/proc/%d/ns/net" % pid
     assert r2["interfaces"][0]["netns"] == bare.path and r2["interfaces"][0]["mtu"] == 1400
     assert bare.links()["lan0"]["address"] == "02:00:00:00:00:12"
-    assert lab.ping("192.0.2.11") and lab.ping("192.0.2.12")
+    assert lab.ping("198.51.100.11") and lab.ping("198.51.100.12")
 
 
 def test_batch_and_options_four_ways(lab, docker_engine):
     a, _cid = docker_engine.run()
     b, _cid = docker_engine.run()
     args = {"interfaces": [
-        {"container": a, "docker_host": docker_engine.url, "bridge": "br0", "addresses": ["192.0.2.21/24"],
-         "gateway": "192.0.2.1", "routes": [{"dest": "198.51.100.0/24", "via": "192.0.2.254"}]},
+        {"container": a, "docker_host": docker_engine.url, "bridge": "br0", "addresses": ["198.51.100.21/24"],
+         "gateway": "198.51.100.1", "routes": [{"dest": "203.0.113.0/24", "via": "198.51.100.254"}]},
         {"container": b, "docker_host": docker_engine.url, "bridge": "br0", "ifname": "lan1",
-         "addresses": ["192.0.2.22/24", "2001:db8::22/64"], "gateway6": "2001:db8::1", "announce": False},
+         "addresses": ["198.51.100.22/24", "2001:db8::22/64"], "gateway6": "2001:db8::1", "announce": False},
     ]}
     result = four_ways(lab, args)
     assert [i["changed"] for i in result["interfaces"]] == [True, True]
     first = result["interfaces"][0]
-    assert {"dest": "198.51.100.0/24", "via": "192.0.2.254"} in first["routes"]
-    routes = ns_json(first["netns"], "route", "show", "198.51.100.0/24")
-    assert routes and routes[0]["gateway"] == "192.0.2.254"
-    assert lab.ping("192.0.2.21") and lab.ping("192.0.2.22") and lab.ping("2001:db8::22")
+    assert {"dest": "203.0.113.0/24", "via": "198.51.100.254"} in first["routes"]
+    routes = ns_json(first["netns"], "route", "show", "203.0.113.0/24")
+    assert routes and routes[0]["gateway"] == "198.51.100.254"
+    assert lab.ping("198.51.100.21") and lab.ping("198.51.100.22") and lab.ping("2001:db8::22")
 
 
 def test_ipv6_address_and_gateway6(lab, docker_engine):
@@ -179,10 +179,10 @@ def test_ipv6_address_and_gateway6(lab, docker_engine):
 def test_drift_is_repaired_and_extra_address_removed(lab, docker_engine):
     name, _cid = docker_engine.run()
     args = {"container": name, "docker_host": docker_engine.url, "bridge": "br0",
-            "addresses": ["192.0.2.40/24"], "gateway": "192.0.2.1"}
+            "addresses": ["198.51.100.40/24"], "gateway": "198.51.100.1"}
     item = lab.run(args)["interfaces"][0]
     path = item["netns"]
-    in_ns(path, "ip", "addr", "add", "192.0.2.41/24", "dev", "eth1")
+    in_ns(path, "ip", "addr", "add", "198.51.100.41/24", "dev", "eth1")
     in_ns(path, "ip", "link", "set", "eth1", "mtu", "1300")
     in_ns(path, "ip", "route", "del", "default")
     lab.host.ip("link", "set", item["host_ifname"], "nomaster")
@@ -190,22 +190,22 @@ def test_drift_is_repaired_and_extra_address_removed(lab, docker_engine):
     assert check["changed"] is True
     before, after = check["diff"]["before"], check["diff"]["after"]
     (key,) = before
-    assert before[key]["container"]["addresses"] == ["192.0.2.40/24", "192.0.2.41/24"]
-    assert after[key]["container"]["addresses"] == ["192.0.2.40/24"]
+    assert before[key]["container"]["addresses"] == ["198.51.100.40/24", "198.51.100.41/24"]
+    assert after[key]["container"]["addresses"] == ["198.51.100.40/24"]
     fixed = lab.run(args)
     assert fixed["changed"] is True and facts(fixed) == facts(lab.run(args, check_mode=True))
     assert lab.run(args)["changed"] is False
     addrs = [a["local"] for i in ns_json(path, "addr", "show", "dev", "eth1") for a in i["addr_info"]
              if a["family"] == "inet"]
-    assert addrs == ["192.0.2.40"]
+    assert addrs == ["198.51.100.40"]
     assert lab.host.links()[item["host_ifname"]]["master"] == "br0"
-    assert lab.ping("192.0.2.40")
+    assert lab.ping("198.51.100.40")
 
 
 def test_restart_recreates_with_same_names_mac_addresses(lab, docker_engine):
     name, _cid = docker_engine.run()
     args = {"container": name, "docker_host": docker_engine.url, "bridge": "br0",
-            "addresses": ["192.0.2.50/24"], "gateway": "192.0.2.1"}
+            "addresses": ["198.51.100.50/24"], "gateway": "198.51.100.1"}
     first = lab.run(args)["interfaces"][0]
     docker_engine.docker("restart", "-t", "1", name)
     assert docker_engine.pid(name) != first["pid"]
@@ -219,12 +219,12 @@ def test_restart_recreates_with_same_names_mac_addresses(lab, docker_engine):
         assert second[key] == first[key], key
     assert second["pid"] != first["pid"]
     assert lab.run(args)["changed"] is False
-    assert lab.ping("192.0.2.50")
+    assert lab.ping("198.51.100.50")
 
 
 def test_absent_removes_only_the_pair(lab, docker_engine):
     name, _cid = docker_engine.run()
-    present = {"container": name, "docker_host": docker_engine.url, "bridge": "br0", "addresses": ["192.0.2.60/24"]}
+    present = {"container": name, "docker_host": docker_engine.url, "bridge": "br0", "addresses": ["198.51.100.60/24"]}
     host_before = ns_snapshot(lab.host.path)
     item = lab.run(present)["interfaces"][0]
     absent = {"container": name, "docker_host": docker_engine.url, "state": "absent"}
@@ -241,14 +241,14 @@ def test_absent_removes_only_the_pair(lab, docker_engine):
 # --------------------------------------------------------------------------- conflict, errors
 
 def test_conflict_is_refused_and_nothing_left_behind(lab, docker_engine):
-    lab.lan.ip("addr", "add", "192.0.2.70/24", "dev", "lan0")
+    lab.lan.ip("addr", "add", "198.51.100.70/24", "dev", "lan0")
     name, _cid = docker_engine.run()
     path = "/proc/%d/ns/net" % docker_engine.pid(name)
     host_before, cont_before = ns_snapshot(lab.host.path), ns_snapshot(path)
     result = lab.run({"container": name, "docker_host": docker_engine.url, "bridge": "br0",
-                      "addresses": ["192.0.2.70/24"], "gateway": "192.0.2.1"})
+                      "addresses": ["198.51.100.70/24"], "gateway": "198.51.100.1"})
     assert result.failed
-    assert result["msg"] == "192.0.2.70 is already in use on the LAN by %s" % LAN_MAC
+    assert result["msg"] == "198.51.100.70 is already in use on the LAN by %s" % LAN_MAC
     assert result["interfaces"][0]["failed"] is True
     assert ns_snapshot(lab.host.path) == host_before
     assert ns_snapshot(path) == cont_before
@@ -257,21 +257,21 @@ def test_conflict_is_refused_and_nothing_left_behind(lab, docker_engine):
 def test_batch_entry_failure_does_not_undo_others(lab, docker_engine):
     a, _cid = docker_engine.run()
     result = lab.run({"interfaces": [
-        {"container": a, "docker_host": docker_engine.url, "bridge": "br0", "addresses": ["192.0.2.80/24"]},
-        {"container": "lbt-nosuch", "docker_host": docker_engine.url, "bridge": "br0", "addresses": ["192.0.2.81/24"]},
+        {"container": a, "docker_host": docker_engine.url, "bridge": "br0", "addresses": ["198.51.100.80/24"]},
+        {"container": "lbt-nosuch", "docker_host": docker_engine.url, "bridge": "br0", "addresses": ["198.51.100.81/24"]},
     ]})
     assert result.failed and result["changed"] is True
     assert result["msg"].startswith("1 of 2 interfaces failed: no container named lbt-nosuch")
     ok, bad = result["interfaces"]
     assert ok["changed"] is True and not ok.get("failed")
     assert bad["failed"] is True and "no container named lbt-nosuch" in bad["msg"]
-    assert lab.ping("192.0.2.80")
+    assert lab.ping("198.51.100.80")
 
 
 BAD = [
-    ({"addresses": ["192.0.2.300/24"]}, "address '192.0.2.300/24' is not a valid CIDR address"),
-    ({"addresses": ["192.0.2.10/24"], "gateway": "198.51.100.1"},
-     "gateway 198.51.100.1 is not on any subnet of the addresses (192.0.2.10/24)"),
+    ({"addresses": ["198.51.100.300/24"]}, "address '198.51.100.300/24' is not a valid CIDR address"),
+    ({"addresses": ["198.51.100.10/24"], "gateway": "203.0.113.1"},
+     "gateway 203.0.113.1 is not on any subnet of the addresses (198.51.100.10/24)"),
     ({"ifname": "a-very-long-ifname"}, "ifname 'a-very-long-ifname' is longer than 15 bytes"),
     ({"ifname": "eth/1"}, "ifname 'eth/1' contains '/'"),
     ({"bridge": "br9"}, "bridge br9 does not exist"),
@@ -288,7 +288,7 @@ def test_bad_input_fails_clearly_and_changes_nothing(lab, docker_engine, overrid
     name, _cid = docker_engine.run()
     path = "/proc/%d/ns/net" % docker_engine.pid(name)
     host_before, cont_before = ns_snapshot(lab.host.path), ns_snapshot(path)
-    args = {"container": name, "docker_host": docker_engine.url, "bridge": "br0", "addresses": ["192.0.2.90/24"]}
+    args = {"container": name, "docker_host": docker_engine.url, "bridge": "br0", "addresses": ["198.51.100.90/24"]}
     args.update(override)
     for check_mode in (True, False):
         result = lab.run(args, check_mode=check_mode)
@@ -304,7 +304,7 @@ def test_stopped_container(lab, docker_engine):
     docker_engine.docker("stop", "-t", "1", name)
     host_before = ns_snapshot(lab.host.path)
     result = lab.run({"container": name, "docker_host": docker_engine.url, "bridge": "br0",
-                      "addresses": ["192.0.2.91/24"]})
+                      "addresses": ["198.51.100.91/24"]})
     assert result.failed and result["msg"] == "container %s is not running" % name
     assert ns_snapshot(lab.host.path) == host_before
     # absent on a stopped container is fine: there is nothing to remove
@@ -313,7 +313,7 @@ def test_stopped_container(lab, docker_engine):
 
 
 def test_host_namespace_itself_is_refused(lab):
-    result = lab.run({"netns": lab.host.path, "bridge": "br0", "addresses": ["192.0.2.92/24"]})
+    result = lab.run({"netns": lab.host.path, "bridge": "br0", "addresses": ["198.51.100.92/24"]})
     assert result.failed and "shares the host's network namespace" in result["msg"]
 
 
@@ -321,9 +321,9 @@ def test_host_namespace_itself_is_refused(lab):
 
 def test_batch_of_100_namespaces_is_fast(lab, netns_factory, capsys):
     targets = [netns_factory("b") for _index in range(100)]
-    entries = [{"netns": ns.path, "bridge": "br0", "addresses": ["10.77.%d.%d/16" % (i // 200, i % 200 + 2)],
-                "gateway": "10.77.0.1", "conflict_check": False} for i, ns in enumerate(targets)]
-    lab.host.ip("addr", "add", "10.77.0.1/16", "dev", "br0")
+    entries = [{"netns": ns.path, "bridge": "br0", "addresses": ["198.51.100.%d/24" % (i + 2)],
+                "gateway": "198.51.100.1", "conflict_check": False} for i, ns in enumerate(targets)]
+    lab.host.ip("addr", "add", "198.51.100.254/24", "dev", "br0")
     t0 = time.monotonic()
     check = lab.run({"interfaces": entries}, check_mode=True)
     t1 = time.monotonic()
@@ -340,5 +340,5 @@ def test_batch_of_100_namespaces_is_fast(lab, netns_factory, capsys):
     # Measured on an idle 2-CPU VM: 0.9 s (0.9.7) / 1.0 s (0.7.2) in-module for creating 100; the bound
     # is loose because the suite shares the machine with other work.
     assert real["elapsed"] < 3.0 and again["elapsed"] < 3.0
-    assert subprocess.run(["ip", "netns", "exec", lab.host.name, "ping", "-c1", "-W1", "10.77.0.101"],
+    assert subprocess.run(["ip", "netns", "exec", lab.host.name, "ping", "-c1", "-W1", "198.51.100.101"],
                           capture_output=True, check=False).returncode == 0

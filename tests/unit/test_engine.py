@@ -117,7 +117,7 @@ def test_choose(runtime, docker_host, environ, existing, expected):
 
 def test_tcp_docker_host_is_refused():
     with pytest.raises(_engine.EngineError) as err:
-        _engine.choose("docker", "tcp://10.0.0.1:2375", {})
+        _engine.choose("docker", "tcp://203.0.113.5:2375", {})
     assert "not a unix socket" in str(err.value)
 
 

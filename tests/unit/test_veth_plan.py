@@ -11,9 +11,9 @@ MAC = "02:11:22:33:44:55"
 
 def wanted(**kw):
     w = {"state": "present", "bridge": "br0", "host_ifname": "vlabc", "ifname": "eth1", "label": LABEL,
-         "mac": MAC, "mtu": 1500, "addresses": ["192.0.2.10/24"], "conflict_check": True, "announce": True}
+         "mac": MAC, "mtu": 1500, "addresses": ["198.51.100.10/24"], "conflict_check": True, "announce": True}
     w.update(kw)
-    w.setdefault("routes", planner.wanted_routes(w["addresses"], w.pop("gateway", "192.0.2.1"), w.pop("gateway6", None)))
+    w.setdefault("routes", planner.wanted_routes(w["addresses"], w.pop("gateway", "198.51.100.1"), w.pop("gateway6", None)))
     return w
 
 
@@ -23,8 +23,8 @@ def intact(**kw):
                  "peer_index": 2},
         "stale": [], "taken": None, "bridge": {"ifname": "br0", "index": 3, "mtu": 1500, "kind": "bridge"},
         "peer": {"ifname": "eth1", "index": 2, "mac": MAC, "mtu": 1500, "up": True, "kind": "veth", "peer_index": 7},
-        "addresses": ["192.0.2.10/24"],
-        "routes": [{"dest": "default", "via": "192.0.2.1", "dev": "eth1", "family": 4, "metric": None}],
+        "addresses": ["198.51.100.10/24"],
+        "routes": [{"dest": "default", "via": "198.51.100.1", "dev": "eth1", "family": 4, "metric": None}],
     }
     for key, value in kw.items():
         if isinstance(value, dict) and isinstance(live.get(key), dict):
@@ -56,8 +56,8 @@ def test_fresh_attach_orders_steps():
     assert steps[0]["master"] == "br0"
     assert steps[0]["undo"] == {"op": "del_link", "ns": "host", "ifname": "vlabc", "undo": None}
     assert steps[1]["ifalias"] == LABEL and steps[2]["up"] is True
-    assert after["container"]["addresses"] == ["192.0.2.10/24"]
-    assert after["container"]["routes"] == [{"dest": "default", "via": "192.0.2.1", "dev": "eth1"}]
+    assert after["container"]["addresses"] == ["198.51.100.10/24"]
+    assert after["container"]["routes"] == [{"dest": "default", "via": "198.51.100.1", "dev": "eth1"}]
     assert planner.changes(steps)
 
 
@@ -87,11 +87,11 @@ def test_idempotent_when_everything_matches():
     ({"host": {"master": None}}, [("set_link", "host", {"master": "br0"})]),
     ({"host": {"mtu": 9000}}, [("set_link", "host", {"mtu": 1500})]),
     ({"host": {"ifalias": "lanbridge:veth id=container:abc if=eth1 name=old"}}, [("set_link", "host", {"ifalias": LABEL})]),
-    ({"addresses": []}, [("probe", "container", {"address": "192.0.2.10/24"}),
-                         ("add_address", "container", {"address": "192.0.2.10/24"}),
-                         ("announce", "container", {"address": "192.0.2.10/24"})]),
-    ({"addresses": ["192.0.2.10/24", "192.0.2.99/24"]}, [("del_address", "container", {"address": "192.0.2.99/24"})]),
-    ({"routes": []}, [("add_route", "container", {"dest": "default", "via": "192.0.2.1"})]),
+    ({"addresses": []}, [("probe", "container", {"address": "198.51.100.10/24"}),
+                         ("add_address", "container", {"address": "198.51.100.10/24"}),
+                         ("announce", "container", {"address": "198.51.100.10/24"})]),
+    ({"addresses": ["198.51.100.10/24", "198.51.100.99/24"]}, [("del_address", "container", {"address": "198.51.100.99/24"})]),
+    ({"routes": []}, [("add_route", "container", {"dest": "default", "via": "198.51.100.1"})]),
 ])
 def test_drift_is_fixed_individually(drift, expected):
     live = intact(**copy.deepcopy(drift))
@@ -112,14 +112,14 @@ def test_repair_steps_carry_their_inverse():
 
 
 def test_other_default_route_is_replaced_and_restorable():
-    docker = {"dest": "default", "via": "172.17.0.1", "dev": "eth0", "family": 4, "metric": None}
+    docker = {"dest": "default", "via": "203.0.113.1", "dev": "eth0", "family": 4, "metric": None}
     steps, before, after = planner.plan(wanted(), empty(routes=[docker]))
     dels = [s for s in steps if s["op"] == "del_route"]
     adds = [s for s in steps if s["op"] == "add_route"]
     assert dels[0]["dev"] == "eth0" and dels[0]["undo"]["op"] == "add_route"
-    assert adds[0]["via"] == "192.0.2.1" and adds[0]["undo"]["op"] == "del_route"
+    assert adds[0]["via"] == "198.51.100.1" and adds[0]["undo"]["op"] == "del_route"
     assert steps.index(dels[0]) < steps.index(adds[0])
-    assert after["container"]["routes"] == [{"dest": "default", "via": "192.0.2.1", "dev": "eth1"}]
+    assert after["container"]["routes"] == [{"dest": "default", "via": "198.51.100.1", "dev": "eth1"}]
 
 
 def test_ipv6_default_left_alone_without_gateway6():
@@ -130,18 +130,18 @@ def test_ipv6_default_left_alone_without_gateway6():
 
 
 def test_unlisted_route_on_ifname_is_removed():
-    extra = {"dest": "10.0.0.0/8", "via": "192.0.2.254", "dev": "eth1", "family": 4, "metric": None}
+    extra = {"dest": "203.0.113.0/24", "via": "198.51.100.254", "dev": "eth1", "family": 4, "metric": None}
     live = intact(routes=intact()["routes"] + [extra])
     steps, _b, _a = planner.plan(wanted(), live)
-    assert ops(steps) == [("del_route", "container")] and steps[0]["dest"] == "10.0.0.0/8"
+    assert ops(steps) == [("del_route", "container")] and steps[0]["dest"] == "203.0.113.0/24"
 
 
 def test_extra_route_is_added():
-    w = wanted(routes=planner.wanted_routes(["192.0.2.10/24"], "192.0.2.1", None,
-                                            [{"dest": "10.0.0.0/8", "via": "192.0.2.254"}]))
+    w = wanted(routes=planner.wanted_routes(["198.51.100.10/24"], "198.51.100.1", None,
+                                            [{"dest": "203.0.113.0/24", "via": "198.51.100.254"}]))
     steps, _b, after = planner.plan(w, intact())
-    assert ops(steps) == [("add_route", "container")] and steps[0]["dest"] == "10.0.0.0/8"
-    assert {"dest": "10.0.0.0/8", "via": "192.0.2.254", "dev": "eth1"} in after["container"]["routes"]
+    assert ops(steps) == [("add_route", "container")] and steps[0]["dest"] == "203.0.113.0/24"
+    assert {"dest": "203.0.113.0/24", "via": "198.51.100.254", "dev": "eth1"} in after["container"]["routes"]
 
 
 def test_restart_recreates_with_same_names():
@@ -195,48 +195,48 @@ def test_public_drops_undo():
 
 
 @pytest.mark.parametrize("value, expected", [
-    ("192.0.2.10/24", "192.0.2.10/24"), (" 192.0.2.10/32", "192.0.2.10/32"),
+    ("198.51.100.10/24", "198.51.100.10/24"), (" 198.51.100.10/32", "198.51.100.10/32"),
     ("2001:DB8:0::10/64", "2001:db8::10/64"),
 ])
 def test_normalize_address(value, expected):
     assert planner.normalize_address(value) == expected
 
 
-@pytest.mark.parametrize("value", ["192.0.2.300/24", "192.0.2.10/33", "web", "", "192.0.2.10"])
+@pytest.mark.parametrize("value", ["198.51.100.300/24", "198.51.100.10/33", "web", "", "198.51.100.10"])
 def test_bad_cidr(value):
     with pytest.raises(ValueError, match="is not (a valid CIDR|in CIDR form)"):
         planner.normalize_address(value)
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"gateway": "198.51.100.1"}, "gateway 198.51.100.1 is not on any subnet of the addresses (192.0.2.10/24)"),
+    ({"gateway": "203.0.113.1"}, "gateway 203.0.113.1 is not on any subnet of the addresses (198.51.100.10/24)"),
     ({"gateway": "2001:db8::1"}, "gateway 2001:db8::1 is not an IPv4 address"),
     ({"gateway6": "2001:db8:1::1"}, "gateway6 2001:db8:1::1 is not on any subnet"),
     ({"gateway": "nope"}, "gateway 'nope' is not an IPv4 or IPv6 address"),
-    ({"routes": [{"dest": "10.0.0.0/8", "via": "10.1.1.1"}]}, "route 10.0.0.0/8: via 10.1.1.1 is not on any subnet"),
-    ({"routes": [{"dest": "2001:db8:5::/48", "via": "192.0.2.1"}]}, "mixes IPv4 and IPv6"),
-    ({"routes": [{"dest": "10.0.0.0/33", "via": "192.0.2.1"}]}, "is not a valid network"),
+    ({"routes": [{"dest": "203.0.113.0/24", "via": "203.0.113.1"}]}, "route 203.0.113.0/24: via 203.0.113.1 is not on any subnet"),
+    ({"routes": [{"dest": "2001:db8:5::/48", "via": "198.51.100.1"}]}, "mixes IPv4 and IPv6"),
+    ({"routes": [{"dest": "203.0.113.0/33", "via": "198.51.100.1"}]}, "is not a valid network"),
 ])
 def test_wanted_routes_errors(kwargs, message):
     with pytest.raises(ValueError) as err:
-        planner.wanted_routes(["192.0.2.10/24"], kwargs.get("gateway"), kwargs.get("gateway6"), kwargs.get("routes"))
+        planner.wanted_routes(["198.51.100.10/24"], kwargs.get("gateway"), kwargs.get("gateway6"), kwargs.get("routes"))
     assert message in str(err.value)
 
 
 def test_wanted_routes_order_and_dedup():
-    routes = planner.wanted_routes(["192.0.2.10/24", "2001:db8::10/64"], "192.0.2.1", "fe80::1",
-                                   [{"dest": "0.0.0.0/0", "via": "192.0.2.1"}, {"dest": "10.1.2.3/8", "via": "192.0.2.9"}])
-    assert routes == [{"dest": "default", "via": "192.0.2.1", "family": 4},
+    routes = planner.wanted_routes(["198.51.100.10/24", "2001:db8::10/64"], "198.51.100.1", "fe80::1",
+                                   [{"dest": "0.0.0.0/0", "via": "198.51.100.1"}, {"dest": "203.0.113.3/24", "via": "198.51.100.9"}])
+    assert routes == [{"dest": "default", "via": "198.51.100.1", "family": 4},
                       {"dest": "default", "via": "fe80::1", "family": 6},
-                      {"dest": "10.0.0.0/8", "via": "192.0.2.9", "family": 4}]
+                      {"dest": "203.0.113.0/24", "via": "198.51.100.9", "family": 4}]
 
 
 def test_ipv6_enabled_when_disabled():
-    w = wanted(addresses=["192.0.2.10/24", "2001:db8::10/64"])
+    w = wanted(addresses=["198.51.100.10/24", "2001:db8::10/64"])
     steps, _b, after = planner.plan(w, empty(ipv6=False))
     assert [s["op"] for s in steps].index("enable_ipv6") < [s["op"] for s in steps].index("add_address")
     assert after["container"]["ipv6"] is True
-    live = intact(addresses=["192.0.2.10/24", "2001:db8::10/64"], ipv6=False)
+    live = intact(addresses=["198.51.100.10/24", "2001:db8::10/64"], ipv6=False)
     steps, before, after = planner.plan(w, live)
     assert ops(steps) == [("enable_ipv6", "container")] and steps[0]["undo"]["op"] == "disable_ipv6"
     assert before != after
