@@ -286,7 +286,7 @@ def _route_to_dict(msg):
 
 
 def describe_route(route):
-    """``default via 10.0.0.1 dev br0 table 254 metric 100`` -- for messages."""
+    """``default via 203.0.113.1 dev br0 table 254 metric 100`` -- for messages."""
     parts = [str(route.get("dst"))]
     if route.get("gateway"):
         parts.append("via %s" % route["gateway"])

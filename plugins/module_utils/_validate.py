@@ -74,7 +74,7 @@ def check_ip(value, what="address"):
 def check_cidr(value, what="address"):
     text = str(value)
     if "/" not in text:
-        raise ValidationError("%s %r is not in CIDR form (expected e.g. 192.0.2.10/24)" % (what, value))
+        raise ValidationError("%s %r is not in CIDR form (expected e.g. 203.0.113.10/24)" % (what, value))
     try:
         iface = ipaddress.ip_interface(text)
     except ValueError:

@@ -157,8 +157,8 @@ EXAMPLES = r"""
 - name: A bridge without uplink, with its own address and default route
   lanbridge.core.host_bridge:
     name: brlab
-    addresses: [192.0.2.1/24, 2001:db8:1::1/64]
-    gateway: 192.0.2.254
+    addresses: [203.0.113.1/24, 2001:db8:1::1/64]
+    gateway: 203.0.113.254
     probe: []
 
 - name: Preview the change (nothing is touched)

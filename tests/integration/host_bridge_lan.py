@@ -7,7 +7,6 @@ plus ``em2`` (a spare NIC, down).
 """
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -105,22 +104,6 @@ class TcpProbe:
         return json.loads(out.strip().splitlines()[-1])
 
 
-_MOVING = re.compile(r"(\b\w*_timer\s+)[\d.]+|(\b(?:valid|preferred)_lft\s+)\S+|(\bexpires\s+)\S+")
-
-
-def snapshot(ns):
-    """``Netns.snapshot()`` without what changes by itself: bridge timers, lifetimes, and IPv6
-    duplicate address detection finishing (``tentative``, then the kernel's ``local`` route)."""
-    text = _MOVING.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + "*", ns.snapshot())
-    lines = []
-    for raw in text.splitlines():
-        if raw.startswith("local ") and ":" in raw.split()[1]:
-            continue
-        line = raw.replace(" tentative", "") if "inet6 " in raw else raw
-        lines.append(re.sub(r"\s+", " ", line))
-    return "\n".join(lines)
-
-
 def wait_for(predicate, timeout=5.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -135,4 +118,4 @@ def pings(ns, address, count=1):
                           capture_output=True, check=False).returncode == 0
 
 
-__all__ = ["build", "TcpProbe", "pings", "snapshot", "wait_for", "os"]
+__all__ = ["build", "TcpProbe", "pings", "wait_for", "os"]

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from host_bridge_lan import CLIENT_IP, EM1_MAC, GATEWAY, HOST_IP, TcpProbe, build, pings, snapshot
+from host_bridge_lan import CLIENT_IP, EM1_MAC, GATEWAY, HOST_IP, TcpProbe, build, pings
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")
 
@@ -32,11 +32,11 @@ def run(module_runner, ns, args, check=False, diff=True):
 
 def settled(ns, timeout=3.0):
     """The snapshot once the kernel has finished reacting (carrier, link-local addresses)."""
-    last = snapshot(ns)
+    last = ns.snapshot()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         time.sleep(0.3)
-        now = snapshot(ns)
+        now = ns.snapshot()
         if now == last:
             return now
         last = now
@@ -47,10 +47,10 @@ def four_ways(module_runner, ns, args, kernel_picks=()):
     """check+diff, real, repeat check, repeat real; returns the real run's result.
 
     ``kernel_picks``: bridge facts only the kernel can know before the change (a random MAC)."""
-    before = snapshot(ns)
+    before = ns.snapshot()
     check = run(module_runner, ns, args, check=True)
     assert not check.failed, check["msg"]
-    assert_same(before, snapshot(ns), "check mode: namespace")
+    assert_same(before, ns.snapshot(), "check mode: namespace")
     real = run(module_runner, ns, args)
     assert not real.failed, real["msg"]
     assert check["changed"] == real["changed"]
@@ -68,7 +68,7 @@ def four_ways(module_runner, ns, args, kernel_picks=()):
     assert recheck["diff"]["before"] == recheck["diff"]["after"]
     again = run(module_runner, ns, args)
     assert not again.failed and again["changed"] is False and again["plan"] == []
-    assert_same(after, snapshot(ns), "repeat run: namespace")
+    assert_same(after, ns.snapshot(), "repeat run: namespace")
     return real
 
 
@@ -111,13 +111,13 @@ def test_migrate_false_keeps_address_on_uplink(lan, module_runner):
 
 
 def test_bridge_without_uplink_addresses_and_gateway(netns, module_runner):
-    args = {"name": "brlab", "addresses": ["192.0.2.1/24", "2001:db8:1::1/64"], "gateway": "192.0.2.254", "probe": []}
+    args = {"name": "brlab", "addresses": ["203.0.113.1/24", "2001:db8:1::1/64"], "gateway": "203.0.113.254", "probe": []}
     real = four_ways(module_runner, netns, args, kernel_picks=("mac",))
-    assert real["bridge"]["addresses"] == ["192.0.2.1/24", "2001:db8:1::1/64"]
-    assert real["bridge"]["routes"] == [{"family": "inet", "dst": "default", "gateway": "192.0.2.254", "metric": None,
+    assert real["bridge"]["addresses"] == ["203.0.113.1/24", "2001:db8:1::1/64"]
+    assert real["bridge"]["routes"] == [{"family": "inet", "dst": "default", "gateway": "203.0.113.254", "metric": None,
                                          "table": 254, "protocol": "static", "scope": "global"}]
-    assert "broadcast 192.0.2.255" in netns.ip("-d", "addr", "show", "dev", "brlab") or \
-        "brd 192.0.2.255" in netns.ip("addr", "show", "dev", "brlab")
+    assert "broadcast 203.0.113.255" in netns.ip("-d", "addr", "show", "dev", "brlab") or \
+        "brd 203.0.113.255" in netns.ip("addr", "show", "dev", "brlab")
 
 
 def test_stp_and_forward_delay(lan, module_runner):
@@ -147,14 +147,14 @@ def test_ipv6_addresses_and_routes_move(netns_factory, module_runner):
 
 
 def test_state_absent_restores_the_uplink(lan, module_runner):
-    original = snapshot(lan.host)
+    original = lan.host.snapshot()
     assert not run(module_runner, lan.host, {"name": "br0", "uplink": "em1"}).failed
     tcp = TcpProbe(lan, seconds=2, port=7778)
     real = four_ways(module_runner, lan.host, {"name": "br0", "state": "absent"})
     assert tcp.result()["echoes"] > 30
     assert real["bridge"]["state"] == "absent" and real["migrated"]["addresses"] == [HOST_IP + "/24"]
     assert real["probe"]["address"] == GATEWAY
-    assert_same(original, snapshot(lan.host), "present then absent: host")
+    assert_same(original, lan.host.snapshot(), "present then absent: host")
     assert pings(lan.client, HOST_IP)
 
 
@@ -166,11 +166,11 @@ def test_absent_when_absent_changes_nothing(netns, module_runner):
 @pytest.mark.parametrize("drift, expected", [
     (("link", "set", "br0", "mtu", "1400"), ["set br0 mtu 1500"]),
     (("link", "set", "br0", "type", "bridge", "stp_state", "1"), ["set bridge br0 stp False"]),
-    (("addr", "del", "192.0.2.1/24", "dev", "br0"), ["add address 192.0.2.1/24 to br0"]),
+    (("addr", "del", "203.0.113.1/24", "dev", "br0"), ["add address 203.0.113.1/24 to br0"]),
     (("link", "set", "br0", "down"), ["set br0 up True"]),
 ])
 def test_drift_is_repaired_alone(lan, module_runner, drift, expected):
-    args = {"name": "br0", "uplink": "em1", "addresses": ["192.0.2.1/24"]}
+    args = {"name": "br0", "uplink": "em1", "addresses": ["203.0.113.1/24"]}
     assert not run(module_runner, lan.host, args).failed
     lan.host.ip(*drift)
     fixed = four_ways(module_runner, lan.host, args)
@@ -180,32 +180,32 @@ def test_drift_is_repaired_alone(lan, module_runner, drift, expected):
 
 def test_unreachable_gateway_rolls_back_exactly(lan, module_runner):
     lan.cut()
-    before = snapshot(lan.host)
+    before = lan.host.snapshot()
     start = time.monotonic()
     result = run(module_runner, lan.host, {"name": "br0", "uplink": "em1", "rollback_timeout": 1.5})
     elapsed = time.monotonic() - start
     assert result.failed and result["rolled_back"] is True and result["changed"] is False
     assert result["msg"].startswith("no answer from %s (ARP on br0 from %s) within 1.5 s (after: add bridge br0;" % (GATEWAY, HOST_IP))
     assert result["msg"].endswith("rolled back 6 step(s), the host is as it was")
-    assert_same(before, snapshot(lan.host), "after rollback: host")
+    assert_same(before, lan.host.snapshot(), "after rollback: host")
     assert 1.5 <= elapsed < 6
 
 
 def test_failing_step_rolls_back_exactly(lan, module_runner):
     # IPv6 is off for new interfaces: adding the IPv6 address to the new bridge fails mid-plan
     lan.host.exec("sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
-    before = snapshot(lan.host)
+    before = lan.host.snapshot()
     result = run(module_runner, lan.host, {"name": "br0", "uplink": "em1", "addresses": ["2001:db8:5::1/64"]})
     assert result.failed and result["rolled_back"] is True
     assert result["msg"].startswith("failed to add address 2001:db8:5::1/64 to br0: [")
     assert "rolled back 4 step(s), the host is as it was" in result["msg"]
-    assert_same(before, snapshot(lan.host), "after rollback: host")
+    assert_same(before, lan.host.snapshot(), "after rollback: host")
     assert pings(lan.client, HOST_IP)
 
 
 @pytest.mark.parametrize("args, message", [
     ({"uplink": "em9"}, r"^uplink em9 does not exist \(known NICs: em1, em2, em2p\)$"),
-    ({"gateway": "10.0.0.1"}, r"^gateway 10.0.0.1 is not on any subnet of br0$"),
+    ({"gateway": "203.0.113.1"}, r"^gateway 203.0.113.1 is not on any subnet of br0$"),
     ({"name": "br-very-long-name"}, r"^name 'br-very-long-name' is longer than 15 bytes$"),
     ({"name": "br/0"}, r"^name 'br/0' contains '/', not allowed in interface names$"),
     ({"name": "br 0"}, r"^name 'br 0' contains space, not allowed in interface names$"),
@@ -220,20 +220,20 @@ def test_failing_step_rolls_back_exactly(lan, module_runner):
     ({"state": "gone"}, r"value of state must be one of: present, absent"),
 ])
 def test_bad_input_changes_nothing(lan, module_runner, args, message):
-    before = snapshot(lan.host)
+    before = lan.host.snapshot()
     result = run(module_runner, lan.host, dict({"name": "br0", "uplink": "em1"}, **args))
     assert result.failed and re.search(message, result["msg"]), result["msg"]
     assert result.get("changed") in (False, None)
-    assert_same(before, snapshot(lan.host))
+    assert_same(before, lan.host.snapshot())
 
 
 def test_uplink_of_another_bridge(lan, module_runner):
     lan.host.ip("link", "add", "br1", "type", "bridge")
     lan.host.ip("link", "set", "em1", "master", "br1")
-    before = snapshot(lan.host)
+    before = lan.host.snapshot()
     result = run(module_runner, lan.host, {"name": "br0", "uplink": "em1"})
     assert result.failed and result["msg"] == "uplink em1 is already a port of bridge br1"
-    assert_same(before, snapshot(lan.host))
+    assert_same(before, lan.host.snapshot())
 
 
 def test_concurrent_runs_are_serialized(lan, module_runner):

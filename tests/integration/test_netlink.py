@@ -20,7 +20,7 @@ def _by_name(nl):
 
 def test_opens_in_namespace_and_reads_plain_data(netns):
     netns.ip("link", "add", "v0", "type", "veth", "peer", "name", "v1")
-    netns.ip("addr", "add", "10.9.0.1/24", "brd", "+", "dev", "v0")
+    netns.ip("addr", "add", "203.0.113.1/24", "brd", "+", "dev", "v0")
     netns.ip("link", "set", "v0", "up")
     with Netlink(netns.path) as nl:
         links = _by_name(nl)
@@ -28,16 +28,16 @@ def test_opens_in_namespace_and_reads_plain_data(netns):
         assert links["v0"]["kind"] == "veth" and links["v0"]["peer_index"] == links["v1"]["index"]
         assert links["v0"]["up"] is True and links["v1"]["up"] is False
         assert links["lo"]["kind"] is None
-        addrs = [a for a in nl.addresses() if a["address"] == "10.9.0.1"]
+        addrs = [a for a in nl.addresses() if a["address"] == "203.0.113.1"]
         assert addrs == [{
-            "index": links["v0"]["index"], "family": "inet", "address": "10.9.0.1", "prefixlen": 24,
-            "broadcast": "10.9.0.255", "scope": "global", "flags": ["permanent"], "valid_lft": None,
+            "index": links["v0"]["index"], "family": "inet", "address": "203.0.113.1", "prefixlen": 24,
+            "broadcast": "203.0.113.255", "scope": "global", "flags": ["permanent"], "valid_lft": None,
             "preferred_lft": None, "label": "v0",
         }]
         routes = [r for r in nl.routes("inet") if r["table"] == 254]
         assert routes == [{
-            "family": "inet", "dst": "10.9.0.0/24", "gateway": None, "oif": links["v0"]["index"], "table": 254,
-            "metric": None, "protocol": "kernel", "scope": "link", "type": "unicast", "prefsrc": "10.9.0.1",
+            "family": "inet", "dst": "203.0.113.0/24", "gateway": None, "oif": links["v0"]["index"], "table": 254,
+            "metric": None, "protocol": "kernel", "scope": "link", "type": "unicast", "prefsrc": "203.0.113.1",
         }]
         assert set(nl.dump()) == {"links", "addresses", "routes"}
 
@@ -125,8 +125,8 @@ def test_errors_name_object_and_cause(netns):
             nl.set_link("nope", up=True)
         with pytest.raises(NetlinkError, match=r"^failed to add bridge va: \[17\] File exists$"):
             nl.add_bridge("va")
-        with pytest.raises(NetlinkError, match=r"^failed to delete address 10.1.1.1/24 from va: \[99\] "):
-            nl.delete_address("va", "10.1.1.1", 24)
+        with pytest.raises(NetlinkError, match=r"^failed to delete address 203.0.113.77/24 from va: \[99\] "):
+            nl.delete_address("va", "203.0.113.77", 24)
 
 
 def test_missing_namespace_is_an_error_not_created(tmp_path):

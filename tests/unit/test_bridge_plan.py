@@ -39,7 +39,7 @@ def seed_host():
         "routes": [
             route("default", "em1", gateway="198.51.100.254", metric=100, protocol="static"),
             route("198.51.100.0/24", "em1", protocol="kernel", scope="link"),
-            route("10.20.0.0/16", "em1", gateway="198.51.100.1", table=100),
+            route("203.0.113.0/24", "em1", gateway="198.51.100.1", table=100),
             route("198.51.100.11", "em1", protocol="kernel", table=255, type_="local", scope="host"),
             route("default", "em1", gateway="2001:db8::fe", family="inet6", metric=1024, protocol="ra"),
             route("fe80::/64", "em1", family="inet6", metric=256, protocol="kernel"),
@@ -70,7 +70,7 @@ def test_seed_migration_order_and_facts():
         "add address 198.51.100.12/24 to br0",
         "add address 2001:db8::11/64 to br0",
         "move route default via 198.51.100.254 dev em1 metric 100 to default via 198.51.100.254 dev br0 metric 100",
-        "move route 10.20.0.0/16 via 198.51.100.1 dev em1 table 100 to 10.20.0.0/16 via 198.51.100.1 dev br0 table 100",
+        "move route 203.0.113.0/24 via 198.51.100.1 dev em1 table 100 to 203.0.113.0/24 via 198.51.100.1 dev br0 table 100",
         "move route default via 2001:db8::fe dev em1 metric 1024 to default via 2001:db8::fe dev br0 metric 1024",
         "delete address 198.51.100.12/24 from em1",
         "delete address 198.51.100.11/24 from em1",
@@ -87,7 +87,7 @@ def test_seed_migration_order_and_facts():
         "ports": ["em1"], "addresses": ["198.51.100.11/24", "198.51.100.12/24", "2001:db8::11/64"],
         "routes": sorted([bp.route_view(r) for r in [
             route("default", "br0", gateway="198.51.100.254", metric=100, protocol="static"),
-            route("10.20.0.0/16", "br0", gateway="198.51.100.1", table=100),
+            route("203.0.113.0/24", "br0", gateway="198.51.100.1", table=100),
             route("default", "br0", gateway="2001:db8::fe", family="inet6", metric=1024, protocol="ra")]], key=bp._route_order),
     }
     assert after["uplink"]["addresses"] == [] and after["uplink"]["master"] == "br0"
@@ -112,8 +112,8 @@ def test_undo_of_every_step_restores_the_facts():
 
 def test_second_run_is_empty():
     facts = seed_host()
-    first = bp.plan(facts, want(gateway="198.51.100.254", addresses=[check_cidr("192.0.2.1/24")]))
-    second = bp.plan(first["facts_after"], want(gateway="198.51.100.254", addresses=[check_cidr("192.0.2.1/24")]))
+    first = bp.plan(facts, want(gateway="198.51.100.254", addresses=[check_cidr("203.0.113.1/24")]))
+    second = bp.plan(first["facts_after"], want(gateway="198.51.100.254", addresses=[check_cidr("203.0.113.1/24")]))
     assert second["steps"] == [] and second["before"] == second["after"] and second["probe"] == []
     assert second["migrated"] == {"addresses": [], "routes": []}
     again_auto = bp.plan(first["facts_after"], want(uplink="auto"))
@@ -127,11 +127,11 @@ def test_second_run_is_empty():
     (lambda f: f["links"]["br0"].update(stp=True), ["set bridge br0 stp False"]),
     (lambda f: f["links"]["br0"].update(up=False), ["set br0 up True"]),
     (lambda f: f["links"]["br0"].update(mac="02:aa:00:00:00:01"), ["set br0 mac " + EM1_MAC]),
-    (lambda f: f.update(addresses=[a for a in f["addresses"] if a["address"] != "192.0.2.1"]),
-     ["add address 192.0.2.1/24 to br0"]),
+    (lambda f: f.update(addresses=[a for a in f["addresses"] if a["address"] != "203.0.113.1"]),
+     ["add address 203.0.113.1/24 to br0"]),
 ])
 def test_drift_fixes_only_that(drift, expected):
-    w = want(addresses=[check_cidr("192.0.2.1/24")])
+    w = want(addresses=[check_cidr("203.0.113.1/24")])
     facts = bp.plan(seed_host(), w)["facts_after"]
     drift(facts)
     result = bp.plan(facts, w)
@@ -150,11 +150,11 @@ def test_options_change_bridge_properties():
 
 def test_bridge_without_uplink_with_addresses_and_gateway():
     facts = {"links": {"lo": link(1)}, "addresses": [], "routes": []}
-    result = bp.plan(facts, want(uplink=None, addresses=[check_cidr("192.0.2.1/24")], gateway="192.0.2.254"))
+    result = bp.plan(facts, want(uplink=None, addresses=[check_cidr("203.0.113.1/24")], gateway="203.0.113.254"))
     assert texts(result) == [
-        "add bridge br0", "set br0 up True", "add address 192.0.2.1/24 to br0",
-        "add route default via 192.0.2.254 dev br0"]
-    assert result["steps"][2]["args"]["broadcast"] == "192.0.2.255"
+        "add bridge br0", "set br0 up True", "add address 203.0.113.1/24 to br0",
+        "add route default via 203.0.113.254 dev br0"]
+    assert result["steps"][2]["args"]["broadcast"] == "203.0.113.255"
     assert result["steps"][0]["args"]["mac"] is None
     assert result["after"]["bridge"]["routes"][0]["protocol"] == "static"
 
@@ -210,7 +210,7 @@ def test_check_mode_without_bridge_reports_change():
     (None, {"uplink": "em9"}, "^uplink em9 does not exist \\(known NICs: em1, em2\\)$"),
     (lambda f: f["links"].update(br1=link(7, kind="bridge")) or f["links"]["em1"].update(master="br1"),
      {}, "^uplink em1 is already a port of bridge br1$"),
-    (None, {"gateway": "10.0.0.1"}, "^gateway 10.0.0.1 is not on any subnet of br0$"),
+    (None, {"gateway": "2001:db8:ffff::1"}, "^gateway 2001:db8:ffff::1 is not on any subnet of br0$"),
     (None, {"uplink": "02:00:00:00:00:99"}, "^uplink 02:00:00:00:00:99: no interface has this MAC"),
     (lambda f: f["links"].update(br0=link(7)), {}, "^br0 exists and is a NIC, not a bridge$"),
     (None, {"uplink": "br0", "name": "br0"}, "^uplink br0 does not exist"),

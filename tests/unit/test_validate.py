@@ -48,7 +48,7 @@ def test_bad_macs(mac, message):
 @pytest.mark.parametrize("value, expected", [
     ("198.51.100.11/24", {"address": "198.51.100.11", "prefixlen": 24, "family": "inet", "cidr": "198.51.100.11/24"}),
     ("2001:DB8::0011/64", {"address": "2001:db8::11", "prefixlen": 64, "family": "inet6", "cidr": "2001:db8::11/64"}),
-    ("10.0.0.1/32", {"address": "10.0.0.1", "prefixlen": 32, "family": "inet", "cidr": "10.0.0.1/32"}),
+    ("203.0.113.1/32", {"address": "203.0.113.1", "prefixlen": 32, "family": "inet", "cidr": "203.0.113.1/32"}),
 ])
 def test_good_cidrs(value, expected):
     assert v.check_cidr(value) == expected
@@ -56,7 +56,7 @@ def test_good_cidrs(value, expected):
 
 @pytest.mark.parametrize("value, message", [
     ("198.51.100.11", "is not in CIDR form"), ("198.51.100.300/24", "is not a valid CIDR"),
-    ("10.0.0.1/33", "is not a valid CIDR"), ("foo/24", "is not a valid CIDR"),
+    ("203.0.113.1/33", "is not a valid CIDR"), ("foo/24", "is not a valid CIDR"),
     ("224.0.0.1/4", "is not a usable host address"), ("0.0.0.0/0", "is not a usable host address"),
 ])
 def test_bad_cidrs(value, message):
@@ -91,7 +91,7 @@ def test_gateway_on_subnet():
     assert v.check_gateway("198.51.100.254", ["198.51.100.11/24"], "br0") == "198.51.100.254"
     assert v.check_gateway("fe80::1", ["198.51.100.11/24"], "br0") == "fe80::1"
     assert v.subnet_of("2001:db8::1", ["198.51.100.11/24", "2001:db8::11/64"]) == "2001:db8::11/64"
-    with pytest.raises(ValidationError, match="^gateway 10.0.0.1 is not on any subnet of br0$"):
-        v.check_gateway("10.0.0.1", ["198.51.100.11/24"], "br0")
+    with pytest.raises(ValidationError, match="^gateway 203.0.113.1 is not on any subnet of br0$"):
+        v.check_gateway("203.0.113.1", ["198.51.100.11/24"], "br0")
     with pytest.raises(ValidationError, match="^gateway 'nope' is not an IPv4 or IPv6 address$"):
         v.check_gateway("nope", [], "br0")
