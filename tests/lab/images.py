@@ -95,7 +95,7 @@ def import_image(docker_host=None, tag=IMAGE, cli="docker", timeout=120):
     with tempfile.TemporaryDirectory(prefix="lanbridge-img-") as tmp:
         tar = build_rootfs_tar(os.path.join(tmp, "rootfs.tar"))
         last = None
-        for _ in range(3):  # a freshly started engine may still be settling
+        for _attempt in range(3):  # a freshly started engine may still be settling
             res = subprocess.run(
                 cmd + ["import", "--change", 'CMD ["/bin/sh"]', tar, tag],
                 check=False, env=env, capture_output=True, text=True,

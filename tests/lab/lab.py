@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The lanbridge lab: a simulated LAN in network namespaces, with real engines.
 
     python3 tests/lab/lab.py up   [--state-dir DIR] [--prefix P] [--hosts N]
@@ -693,7 +692,7 @@ def _remove_containers(state, host):
 
 def _kill_cgroup(parent):
     dirs = _cgroup_dirs(parent)
-    for _ in range(3):
+    for _attempt in range(3):
         pids = set()
         for d in dirs:
             for root, _sub, files in os.walk(d):
@@ -738,7 +737,7 @@ def down(state_dir=None):
     for ns in lab_ns:
         _kill_wait(_netns_pids(ns), signal.SIGKILL, timeout=5)
     # 3. mounts under the lab's dirs (docker netns files, vfs data root)
-    for _ in range(3):
+    for _attempt in range(3):
         mounts = _mounts_under(_lab_roots(state))
         if not mounts:
             break
@@ -844,8 +843,7 @@ def _parse_drop(text):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="lab.py", description=__doc__.split(
-        "\n\n")[0])
+    ap = argparse.ArgumentParser(prog="lab.py", description=__doc__.split("\n\n", maxsplit=1)[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--state-dir", default=None,
