@@ -195,7 +195,8 @@ def _route_steps(wanted, live_routes, ifname):
 
 
 def _address_steps(wanted, have, ifname, fresh):
-    steps, added = [], []
+    """Probes for every new IPv4 address first (they change nothing), then removals and additions."""
+    probes, steps, added = [], [], []
     for addr in sorted(have):
         if addr not in wanted["addresses"]:
             steps.append(_step("del_address", "container", ifname=ifname, address=addr,
@@ -204,11 +205,11 @@ def _address_steps(wanted, have, ifname, fresh):
         if addr in have:
             continue
         if wanted.get("conflict_check", True) and ipaddress.ip_interface(addr).version == 4:
-            steps.append(_step("probe", "container", ifname=ifname, address=addr, mac=wanted["mac"]))
+            probes.append(_step("probe", "container", ifname=ifname, address=addr, mac=wanted["mac"]))
         steps.append(_step("add_address", "container", ifname=ifname, address=addr,
                            undo=None if fresh else _step("del_address", "container", ifname=ifname, address=addr)))
         added.append(addr)
-    return steps, added
+    return probes + steps, added
 
 
 def _create_steps(wanted):
@@ -310,6 +311,29 @@ def plan(wanted, live):
     if wants_ipv6(wanted):
         after["container"]["ipv6"] = True
     return steps, before, after
+
+
+PHASES = ("prepare", "probe", "configure", "announce")
+
+
+def phase_of(step):
+    """Which phase of a batch apply a step belongs to (see ``phases``)."""
+    if step["op"] in ("probe", "announce"):
+        return step["op"]
+    if step["op"] in ("add_address", "del_address", "add_route", "del_route"):
+        return "configure"
+    return "prepare"
+
+
+def phases(steps):
+    """Split one plan into the phases a batch applies for all entries together, each in plan order:
+    ``prepare`` (links: create, repair, delete; sysctls), ``probe`` (conflict probes of the new IPv4
+    addresses, from the interface that is up by then), ``configure`` (addresses and routes) and
+    ``announce``. ``plan`` orders its steps so that this split keeps their order."""
+    out = dict((name, []) for name in PHASES)
+    for step in steps:
+        out[phase_of(step)].append(step)
+    return [out[name] for name in PHASES]
 
 
 def changes(steps):

@@ -334,6 +334,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.lanbridge.core.plugins.module_utils import _arp_batch
 from ansible_collections.lanbridge.core.plugins.module_utils import _names
 from ansible_collections.lanbridge.core.plugins.module_utils import _ndisc
 from ansible_collections.lanbridge.core.plugins.module_utils import _netlink
@@ -438,6 +439,7 @@ class Reader:
         self.dumps = {}     # inode -> (links by name, addresses, routes, links by index)
         self.indexes = {}   # (inode or None, ifname) -> ifindex, so changes need no lookups
         self.announcer = _ndisc.Announcer()
+        self.prober = _arp_batch.Prober()
 
     def netns(self, target, families=()):
         """The target namespace's socket and dump: links, and the addresses / routes (of ``families``)
@@ -459,6 +461,7 @@ class Reader:
 
     def close(self):
         self.announcer.close()
+        self.prober.close()
         for nl in self.sockets.values():
             nl.close()
         self.host.close()
@@ -646,39 +649,75 @@ def run_step(step, reader, target):
         if route.get("dev"):
             route["oif"] = reader.index(where, route.pop("dev"))
         (nl.add_route if op == "add_route" else nl.delete_route)(route)
-    elif op == "probe":
-        address = step["address"].partition("/")[0]
-        with _netlink.in_netns(target["path"]):
-            answer = _probe.arp_request(step["ifname"], address, "0.0.0.0", timeout=PROBE_TIMEOUT,
-                                        sender_mac=step.get("mac"))
-        if answer:
-            raise EntryError("%s is already in use on the LAN by %s" % (address, answer))
     elif op == "announce":
-        with _netlink.in_netns(target["path"]):
-            reader.announcer.announce(step["ifname"], step["address"].partition("/")[0], step["mac"])
-    else:  # pragma: no cover
+        address = step["address"].partition("/")[0]
+        if ":" in address:
+            with _netlink.in_netns(target["path"]):
+                reader.announcer.announce(step["ifname"], address, step["mac"])
+        else:
+            reader.prober.garp(target["path"], step["ifname"], address, step["mac"])
+    else:  # pragma: no cover  (probes run for the whole batch in apply_all)
         raise EntryError("unknown step %s" % op)
 
 
-def apply(steps, reader, target):
-    """Apply in order; on failure undo what was applied (newest first) and raise EntryError."""
-    done = []
-    try:
-        for step in steps:
-            run_step(step, reader, target)
-            done.append(step)
-    except (EntryError, _netlink.NetlinkError, _probe.ProbeError, _ndisc.NdiscError, OSError) as exc:
+APPLY_ERRORS = (EntryError, _netlink.NetlinkError, _probe.ProbeError, _ndisc.NdiscError, OSError)
+
+
+class Transaction:
+    """The applied steps of one entry, so that a failure undoes exactly them (newest first)."""
+
+    def __init__(self, steps, target):
+        self.phases = planner.phases(steps)
+        self.target = target
+        self.done = []
+        self.error = None
+
+    def run(self, steps, reader):
+        """Apply ``steps`` in order; on failure undo everything this entry applied."""
+        try:
+            for step in steps:
+                run_step(step, reader, self.target)
+                self.done.append(step)
+        except APPLY_ERRORS as exc:
+            self.fail(str(exc), reader)
+
+    def fail(self, msg, reader):
         problems = []
-        for step in reversed(done):
+        for step in reversed(self.done):
             if step.get("undo"):
                 try:
-                    run_step(step["undo"], reader, target)
+                    run_step(step["undo"], reader, self.target)
                 except Exception as undo_exc:  # keep undoing the rest
                     problems.append(str(undo_exc))
-        msg = str(exc)
+        self.done = []
         if problems:
             msg += " (and undoing failed: %s)" % "; ".join(problems)
-        raise EntryError(msg) from None
+        self.error = msg
+
+
+def apply_all(transactions, reader, probe_timeout=PROBE_TIMEOUT):
+    """Apply the plans of all entries phase by phase: links of every entry, then the conflict probes
+    of all new IPv4 addresses at once (one shared timeout), then addresses and routes, then the
+    announcements. Entries stay independent: a failure undoes that entry's steps only."""
+    prepare, probe, configure, announce = range(4)
+    for tx in transactions:
+        tx.run(tx.phases[prepare], reader)
+    probing = [tx for tx in transactions if tx.error is None and tx.phases[probe]]
+    for index, tx in enumerate(probing):
+        try:
+            for step in tx.phases[probe]:
+                reader.prober.add(index, tx.target["path"], step["ifname"], step["address"].partition("/")[0],
+                                  step["mac"])
+        except APPLY_ERRORS as exc:
+            tx.fail(str(exc), reader)
+    if probing:
+        for index, msg in sorted(reader.prober.run(probe_timeout).items()):
+            if probing[index].error is None:
+                probing[index].fail(msg, reader)
+    for phase in (configure, announce):
+        for tx in transactions:
+            if tx.error is None:
+                tx.run(tx.phases[phase], reader)
 
 
 # --------------------------------------------------------------------------- main
@@ -734,15 +773,17 @@ def run(module, raw_entries):
             except (EntryError, EngineError, TargetError, planner.PlanError, _netlink.NetlinkError) as exc:
                 planned.append((entry, target, entry, [], None, None, str(exc)))
 
-        for entry, target, wanted, steps, before, after, plan_error in planned:
-            error = plan_error
+        transactions = {}
+        for index, (_entry, target, _wanted, steps, _before, _after, plan_error) in enumerate(planned):
+            if plan_error is None and planner.changes(steps):
+                transactions[index] = Transaction(steps, target)
+        if not module.check_mode:
+            apply_all([transactions[index] for index in sorted(transactions)], reader)
+
+        for index, (entry, target, wanted, steps, before, after, plan_error) in enumerate(planned):
+            error = plan_error if plan_error is not None else getattr(transactions.get(index), "error", None)
             key = "%s %s" % ((target or {}).get("what") or _what(entry), entry["ifname"])
             changed = planner.changes(steps)
-            if error is None and changed and not module.check_mode:
-                try:
-                    apply(steps, reader, target)
-                except EntryError as exc:
-                    error = str(exc)
             if error is not None:
                 item = result_entry(wanted, target, {})
                 item.update({"changed": False, "failed": True, "msg": error})

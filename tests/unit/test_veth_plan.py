@@ -243,3 +243,31 @@ def test_ipv6_enabled_when_disabled():
     live["ipv6"] = True
     steps, before, after = planner.plan(w, live)
     assert steps == [] and before == after
+
+
+def _all_plans():
+    yield planner.plan(wanted(), empty())[0]
+    yield planner.plan(wanted(addresses=["198.51.100.10/24", "198.51.100.11/24", "2001:db8::10/64"]), empty(ipv6=False))[0]
+    yield planner.plan(wanted(addresses=["198.51.100.10/24", "198.51.100.12/24"]),
+                       intact(addresses=["198.51.100.10/24", "198.51.100.99/24"], peer={"mtu": 1400}))[0]
+    yield planner.plan(wanted(host_ifname="vlnew"), intact())[0]
+    yield planner.plan(wanted(state="absent"), intact())[0]
+
+
+@pytest.mark.parametrize("steps", list(_all_plans()))
+def test_phases_keep_the_plan_order(steps):
+    parts = planner.phases(steps)
+    assert [s for part in parts for s in part] == steps
+    for name, part in zip(planner.PHASES, parts):
+        assert all(planner.phase_of(s) == name for s in part)
+
+
+def test_probes_of_all_new_addresses_come_before_any_address_change():
+    w = wanted(addresses=["198.51.100.10/24", "198.51.100.12/24", "2001:db8::10/64"])
+    steps, _b, _a = planner.plan(w, intact(addresses=["198.51.100.10/24", "198.51.100.99/24"]))
+    prepare, probe, configure, announce = planner.phases(steps)
+    assert prepare == []
+    assert [(s["op"], s["address"]) for s in probe] == [("probe", "198.51.100.12/24")]
+    assert [(s["op"], s.get("address")) for s in configure][:3] == [
+        ("del_address", "198.51.100.99/24"), ("add_address", "198.51.100.12/24"), ("add_address", "2001:db8::10/64")]
+    assert [s["address"] for s in announce] == ["198.51.100.12/24", "2001:db8::10/64"]
