@@ -39,9 +39,14 @@ _LOST = (errno.ENOBUFS, errno.ENETDOWN, errno.EAGAIN, errno.ENXIO)
 
 
 def open_unbound(what="the target"):
-    """A packet socket for ARP in the current namespace, not yet bound to an interface."""
+    """A packet socket in the current namespace, bound to no interface and no protocol.
+
+    Protocol 0 keeps it out of the receive path, which makes it cheap twice over: it can send
+    announcements to any interface of its namespace (``sendto``), and binding it later to one
+    interface for ARP does not wait for an RCU grace period (about 10 ms) the way re-binding a
+    socket opened with ``ETH_P_ARP`` does."""
     try:
-        return socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
+        return socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
     except OSError as exc:
         raise ProbeError("cannot open a packet socket for ARP on %s: %s" % (what, exc.strerror or exc)) from exc
 
@@ -57,9 +62,12 @@ def _bind(sock, ifname):
     return sock
 
 
-def _send(sock, ifname, frame):
+def _send(sock, ifname, frame, bound=True):
     try:
-        sock.send(frame)
+        if bound:
+            sock.send(frame)
+        else:
+            sock.sendto(frame, (ifname, ETH_P_ARP))
     except OSError as exc:
         if exc.errno not in _LOST:  # a link that cannot take the frame right now: a lost frame
             raise ProbeError("cannot send ARP on %s: %s" % (ifname, exc.strerror or exc)) from exc
@@ -69,9 +77,10 @@ class Prober:
     """Probes (and announcements) on many interfaces in many namespaces; ``close()`` at the end."""
 
     def __init__(self):
-        self._sockets = {}   # (netns, ifname) -> socket
+        self._sockets = {}   # (netns, ifname) -> socket bound to ifname for ARP (probes)
         self._pending = {}   # (netns, ifname) -> [(key, address, own mac)]
         self._spare = {}     # netns -> [unbound sockets opened there]
+        self._senders = {}   # netns -> an unbound socket for announcements
 
     def __enter__(self):
         return self
@@ -81,20 +90,22 @@ class Prober:
         return False
 
     def adopt(self, netns, sock):
-        """Keep ``sock`` (``open_unbound()``, opened inside ``netns``) for the first interface there
-        that needs one: saves entering the namespace again."""
+        """Keep ``sock`` (``open_unbound()``, opened inside ``netns`` by a caller that was there
+        anyway) for the first use there: saves entering the namespace again."""
         self._spare.setdefault(netns, []).append(sock)
+
+    def _unbound(self, netns):
+        spare = self._spare.get(netns)
+        if spare:
+            return spare.pop()
+        with _netlink.in_netns(netns):
+            return open_unbound()
 
     def sock_for(self, netns, ifname):
         """The packet socket for ``ifname`` in ``netns`` (a spare one, or opened there, on first use)."""
         where = (netns, ifname)
         if where not in self._sockets:
-            spare = self._spare.get(netns)
-            if spare:
-                self._sockets[where] = _bind(spare.pop(), ifname)
-            else:
-                with _netlink.in_netns(netns):
-                    self._sockets[where] = _bind(open_unbound(ifname), ifname)
+            self._sockets[where] = _bind(self._unbound(netns), ifname)
         return self._sockets[where]
 
     def add(self, key, netns, ifname, address, mac):
@@ -162,13 +173,20 @@ class Prober:
 
     def garp(self, netns, ifname, address, mac):
         """Announce ``address`` at ``mac`` on ``ifname`` (broadcast who-has address tell address)."""
-        sock = self.sock_for(netns, ifname)
-        _send(sock, ifname, arp_frame(ARP_REQUEST, mac, mac, address, ZERO_MAC, address))
+        frame = arp_frame(ARP_REQUEST, mac, mac, address, ZERO_MAC, address)
+        sock = self._sockets.get((netns, ifname))
+        if sock is not None:
+            _send(sock, ifname, frame)
+            return
+        if netns not in self._senders:
+            self._senders[netns] = self._unbound(netns)
+        _send(self._senders[netns], ifname, frame, bound=False)
 
     def close(self):
         """Close every socket at once: each AF_PACKET close waits for an RCU grace period."""
-        sockets = list(self._sockets.values()) + [sock for socks in self._spare.values() for sock in socks]
-        self._sockets, self._spare = {}, {}
+        sockets = (list(self._sockets.values()) + list(self._senders.values())
+                   + [sock for socks in self._spare.values() for sock in socks])
+        self._sockets, self._spare, self._senders = {}, {}, {}
         threads = [threading.Thread(target=sock.close) for sock in sockets]
         for thread in threads:
             thread.start()

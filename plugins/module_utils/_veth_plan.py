@@ -213,7 +213,9 @@ def _address_steps(wanted, have, ifname, fresh):
 
 
 def _create_steps(wanted):
-    """A new pair: host end up and a port of the bridge at birth, peer born in the target namespace."""
+    """A new pair in one request: the host end up and a port of the bridge at birth, the peer born in
+    the target namespace with its MAC and MTU. The kernel takes neither the label (``ifalias``) nor
+    the peer's ``up`` at creation (a veth cannot open before its pair is complete): two more requests."""
     ifname, host = wanted["ifname"], wanted["host_ifname"]
     undo = _step("del_link", "host", ifname=host)
     return [

@@ -419,11 +419,17 @@ def validate(raw, index=None):
 # --------------------------------------------------------------------------- read
 
 class Reader:
-    """One netlink socket and one dump per namespace for the whole run."""
+    """One netlink socket and one dump (of each kind) per namespace for the whole run.
+
+    Reading and the requests a new attachment needs go through ``_netlink.Raw`` (a plain socket);
+    pyroute2's ``_netlink.Netlink`` of a namespace is opened only for the rarer changes (repairs,
+    deletions, undo)."""
 
     def __init__(self):
         self.host = _netlink.Netlink()
-        self.host_links = self.host.links()
+        self.host_raw = _netlink.Raw()
+        self.raw = {}       # inode -> Raw of the target namespace
+        self.host_links = self.host_raw.links()
         self.by_name = dict((link["ifname"], link) for link in self.host_links)
         by_index = dict((link["index"], link) for link in self.host_links)
         for link in self.host_links:
@@ -441,30 +447,50 @@ class Reader:
         self.announcer = _ndisc.Announcer()
         self.prober = _arp_batch.Prober()
 
-    def netns(self, target, families=()):
-        """The target namespace's socket and dump: links, and the addresses / routes (of ``families``)
-        read once, on first need."""
+    def netns(self, target, families=(), packet=False):
+        """The target namespace's plain socket and dump: links, and the addresses / routes (main
+        table) read once each, on first need (``families`` names them: ``addresses``, 4, 6). With
+        ``packet``, the one visit to the namespace also opens a packet socket for the probes and
+        announcements of a new interface there."""
         key = target["inode"]
-        if key not in self.sockets:
-            nl = _netlink.Netlink(target["path"])
-            self.sockets[key] = nl
-            links = nl.links()
+        if key not in self.raw:
+            with _netlink.in_netns(target["path"]):
+                self.raw[key] = _netlink.Raw()
+                if packet:
+                    try:
+                        self.prober.adopt(target["path"], _arp_batch.open_unbound())
+                    except _probe.ProbeError:
+                        pass  # opened again (and then reported) when it is needed
+            links = self.raw[key].links()
             self.dumps[key] = (dict((link["ifname"], link) for link in links), None, {},
                                dict((link["index"], link) for link in links))
-        nl, dump = self.sockets[key], self.dumps[key]
+        raw, dump = self.raw[key], self.dumps[key]
         if "addresses" in families and dump[1] is None:
-            dump = self.dumps[key] = (dump[0], nl.addresses(), dump[2], dump[3])
-        for family in (4, 6):
-            if family in families and family not in dump[2]:
-                dump[2][family] = [r for r in nl.routes("inet" if family == 4 else "inet6") if r.get("table") == 254]
-        return nl, dump
+            dump = self.dumps[key] = (dump[0], raw.addresses(), dump[2], dump[3])
+        if (4 in families or 6 in families) and not dump[2]:
+            for route in raw.routes():  # both families in one dump
+                if route.get("table") == 254:
+                    dump[2].setdefault(6 if route["family"] == "inet6" else 4, []).append(route)
+            dump[2].setdefault(4, [])
+            dump[2].setdefault(6, [])
+        return raw, dump
+
+    def netlink(self, target):
+        """pyroute2's socket of the host (``target`` None) or of the target's namespace (opened on first use)."""
+        if target is None:
+            return self.host
+        key = target["inode"]
+        if key not in self.sockets:
+            self.sockets[key] = _netlink.Netlink(target["path"])
+        return self.sockets[key]
 
     def close(self):
         self.announcer.close()
         self.prober.close()
-        for nl in self.sockets.values():
+        for nl in list(self.sockets.values()) + list(self.raw.values()):
             nl.close()
         self.host.close()
+        self.host_raw.close()
 
     def index(self, target, ifname):
         """ifindex of ``ifname`` in the host (``target`` None) or the target's namespace."""
@@ -474,13 +500,21 @@ class Reader:
                 link = self.by_name.get(ifname)
                 self.indexes[key] = link["index"] if link else self.host.link_index(ifname)
             else:
-                nl, (links, _a, _r, _i) = self.netns(target)
+                links = self.netns(target)[1][0]
                 link = links.get(ifname)
-                self.indexes[key] = link["index"] if link else nl.link_index(ifname)
+                self.indexes[key] = link["index"] if link else self.raw[target["inode"]].link_index(ifname)
             if self.indexes[key] is None:
                 del self.indexes[key]
                 raise _netlink.NetlinkError("link %s does not exist" % ifname, 19)
         return self.indexes[key]
+
+    def created(self, target, host_ifname, peer, indexes):
+        """A new pair exists: forget what was read about these names, keep the indexes if known."""
+        self.forget(None, host_ifname)
+        self.forget(target, peer)
+        if indexes[0] is not None:
+            self.indexes[(None, host_ifname)] = indexes[0]
+            self.indexes[(target["inode"], peer)] = indexes[1]
 
     def forget(self, target, ifname):
         self.indexes.pop((target["inode"] if target else None, ifname), None)
@@ -507,7 +541,10 @@ class Reader:
         peer = None
         addresses, routes = [], []
         if target.get("path"):
-            links = self.netns(target)[1][0]
+            # a new attachment (nothing labelled for it yet) will probe or announce its IPv4 addresses
+            packet = (not candidates and entry["state"] == "present" and (entry["conflict_check"] or entry["announce"])
+                      and any(":" not in a for a in entry.get("addresses") or []))
+            links = self.netns(target, packet=packet)[1][0]
             peer = links.get(entry["ifname"])
             # read only what the plan can need: a new interface has no addresses or routes yet
             defaults = [r["family"] for r in entry.get("routes") or [] if r["dest"] == "default"]
@@ -615,24 +652,24 @@ def run_step(step, reader, target):
     """Apply one step (forward or undo). Links are addressed by cached ifindex: no lookups."""
     op = step["op"]
     where = None if step["ns"] == "host" else target
-    nl = reader.host if where is None else reader.netns(target)[0]
     if op == "add_pair":
         fd = os.open(target["path"], os.O_RDONLY)
         try:
-            _netlink.add_veth_port(reader.host, step["ifname"], step["peer"], fd, reader.index(None, step["master"]),
-                                   mtu=step.get("mtu"), peer_mac=step.get("mac"))
+            indexes = reader.host_raw.add_veth_port(step["ifname"], step["peer"], fd, reader.index(None, step["master"]),
+                                                    mtu=step.get("mtu"), peer_mac=step.get("mac"))
         finally:
             os.close(fd)
-        reader.forget(None, step["ifname"])
-        reader.forget(target, step["peer"])
+        reader.created(target, step["ifname"], step["peer"], indexes)
     elif op == "del_link":
-        nl.delete_link(reader.index(where, step["ifname"]))
+        reader.netlink(where).delete_link(reader.index(where, step["ifname"]))
         reader.forget(where, step["ifname"])
     elif op == "set_link" and where is None and set(step) == {"op", "ns", "undo", "ifname", "ifalias"}:
-        _netlink.set_ifalias_by_name(nl, step["ifname"], step["ifalias"])
+        reader.host_raw.set_ifalias(step["ifname"], step["ifalias"])
+    elif op == "set_link" and where is not None and set(step) == {"op", "ns", "undo", "ifname", "up"} and step["up"]:
+        reader.raw[target["inode"]].set_up(reader.index(where, step["ifname"]), step["ifname"])
     elif op == "set_link":
         master = step.get("master")
-        nl.set_link(reader.index(where, step["ifname"]), up=step.get("up"), mtu=step.get("mtu"), mac=step.get("mac"),
+        reader.netlink(where).set_link(reader.index(where, step["ifname"]), up=step.get("up"), mtu=step.get("mtu"), mac=step.get("mac"),
                     master=reader.index(None, master) if master else (0 if "master" in step else None),
                     ifalias=step.get("ifalias"))
     elif op in ("enable_ipv6", "disable_ipv6"):
@@ -641,14 +678,17 @@ def run_step(step, reader, target):
         address, _sep, prefix = step["address"].partition("/")
         index = reader.index(where, step["ifname"])
         if op == "add_address":
-            nl.add_address(index, address, int(prefix), flags=["nodad"] if ":" in address else None)
+            reader.raw[target["inode"]].add_address(index, address, int(prefix), what=step["ifname"])
         else:
-            nl.delete_address(index, address, int(prefix))
+            reader.netlink(where).delete_address(index, address, int(prefix))
     elif op in ("add_route", "del_route"):
         route = _route(step)
         if route.get("dev"):
             route["oif"] = reader.index(where, route.pop("dev"))
-        (nl.add_route if op == "add_route" else nl.delete_route)(route)
+        if op == "add_route":
+            reader.raw[target["inode"]].add_route(route)
+        else:
+            reader.netlink(where).delete_route(route)
     elif op == "announce":
         address = step["address"].partition("/")[0]
         if ":" in address:
