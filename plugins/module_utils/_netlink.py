@@ -675,18 +675,19 @@ class Raw(object):
     # the same dicts as ``Netlink.links()`` / ``addresses()`` / ``routes()`` (``operstate`` and the
     # bridge options excepted: ``None``), one dump each, decoded only as far as they need
 
+    def _dump(self, what, msg_type, header, reply_type, decode):
+        return [decode(payload) for kind, payload in self._request(what, msg_type, _F_DUMP, header) if kind == reply_type]
+
     def links(self):
-        return [_raw_link(p) for kind, p in self._request("list links", _RTM_GETLINK, _F_DUMP,
-                                                           _IFINFO.pack(0, 0, 0, 0, 0)) if kind == _RTM_NEWLINK]
+        return self._dump("list links", _RTM_GETLINK, _IFINFO.pack(0, 0, 0, 0, 0), _RTM_NEWLINK, _raw_link)
 
     def addresses(self):
-        return [_raw_address(p) for kind, p in self._request("list addresses", _RTM_GETADDR, _F_DUMP,
-                                                              _IFADDR.pack(0, 0, 0, 0, 0)) if kind == _RTM_NEWADDR]
+        return self._dump("list addresses", _RTM_GETADDR, _IFADDR.pack(0, 0, 0, 0, 0), _RTM_NEWADDR, _raw_address)
 
     def routes(self):
         """Every route of every table, IPv4 and IPv6, in one dump."""
-        return [_raw_route(p) for kind, p in self._request("list routes", _RTM_GETROUTE, _F_DUMP,
-                                                            _RTMSG.pack(0, 0, 0, 0, 0, 0, 0, 0, 0)) if kind == _RTM_NEWROUTE]
+        return self._dump("list routes", _RTM_GETROUTE, _RTMSG.pack(0, 0, 0, 0, 0, 0, 0, 0, 0), _RTM_NEWROUTE,
+                          _raw_route)
 
     def add_veth_port(self, name, peer, peer_netns_fd, master, mtu=None, peer_mac=None):
         """Add veth ``name``, up and a port of ``master`` (an index), with ``peer`` born (down: a veth

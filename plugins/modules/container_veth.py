@@ -190,6 +190,8 @@ options:
       - Before adding an IPv4 address the container does not have yet, probe the LAN for it with an
         RFC 5227 ARP probe from the new interface. If another MAC answers, everything this entry
         created is removed and it fails with C(ADDRESS is already in use on the LAN by MAC).
+      - With O(interfaces), the probes of all entries go out together and share one wait of half a
+        second, so a batch costs one wait, not one per address. The other entries carry on.
       - Defaults to V(true).
     type: bool
   state:
@@ -666,12 +668,12 @@ def run_step(step, reader, target):
     elif op == "set_link" and where is None and set(step) == {"op", "ns", "undo", "ifname", "ifalias"}:
         reader.host_raw.set_ifalias(step["ifname"], step["ifalias"])
     elif op == "set_link" and where is not None and set(step) == {"op", "ns", "undo", "ifname", "up"} and step["up"]:
-        reader.raw[target["inode"]].set_up(reader.index(where, step["ifname"]), step["ifname"])
+        reader.raw[target["inode"]].set_up(reader.index(where, step["ifname"]), step["ifname"])  # a new peer
     elif op == "set_link":
         master = step.get("master")
-        reader.netlink(where).set_link(reader.index(where, step["ifname"]), up=step.get("up"), mtu=step.get("mtu"), mac=step.get("mac"),
-                    master=reader.index(None, master) if master else (0 if "master" in step else None),
-                    ifalias=step.get("ifalias"))
+        reader.netlink(where).set_link(reader.index(where, step["ifname"]), up=step.get("up"), mtu=step.get("mtu"),
+                                       mac=step.get("mac"), ifalias=step.get("ifalias"),
+                                       master=reader.index(None, master) if master else (0 if "master" in step else None))
     elif op in ("enable_ipv6", "disable_ipv6"):
         _set_sysctl(target, step["ifname"], "0" if op == "enable_ipv6" else "1")
     elif op in ("add_address", "del_address"):

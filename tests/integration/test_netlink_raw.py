@@ -18,6 +18,10 @@ def raw_in(netns):
         return Raw()
 
 
+def strip(link):
+    return dict((k, v) for k, v in link.items() if k not in NOT_READ)
+
+
 def _key(item):
     return repr(sorted(item.items()))
 
@@ -33,7 +37,6 @@ def test_dumps_equal_pyroute2(netns):
     raw = raw_in(netns)
     try:
         with Netlink(netns.path) as nl:
-            strip = lambda link: dict((k, v) for k, v in link.items() if k not in NOT_READ)  # noqa: E731
             assert [strip(link) for link in raw.links()] == [strip(link) for link in nl.links()]
             assert raw.addresses() == nl.addresses()
             assert sorted(map(_key, raw.routes())) == sorted(map(_key, nl.routes()))
