@@ -24,6 +24,7 @@ measurement failed or a no-op run reported changes; the time targets only get a 
 
 import argparse
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -166,12 +167,12 @@ def write_inventory(state, out, tag, hostvars):
     return path
 
 
-def playbook(out, tag, play, inventory):
+def playbook(out, tag, play, inventory, extra=()):
     """Run ansible-playbook; return wall time, rc, per-task records and the recap."""
     env = ansible_env(out, tag)
     with contextlib.suppress(FileNotFoundError):
         os.remove(env["BENCH_CALLBACK_OUT"])
-    cmd = [os.path.join(VENV, "bin", "ansible-playbook"), "-i", inventory, play]
+    cmd = [os.path.join(VENV, "bin", "ansible-playbook"), "-i", inventory, play, *extra]
     t = time.monotonic()
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=3600, check=False)
     wall = time.monotonic() - t
@@ -391,6 +392,18 @@ def single_host(args, out, n):
                 rec["direct_" + tag] = d
                 if d["error"] or d["changed"] != n:
                     errors.append("direct module run (%s): %s changed %d of %d" % (tag, d["error"], d["changed"], n))
+                if profile:  # and the no-op run right after it, profiled too
+                    d = direct_module_run(out, "bn-h1", entries("bn-h1", 1), "n%d-direct-profile-noop" % n, profile=True)
+                    rec["direct_profile_noop"] = d
+                    if d["error"] or d["changed"]:
+                        errors.append("direct module no-op run: %s changed %d" % (d["error"], d["changed"]))
+                    # what the module costs without the RFC 5227 probes (conflict_check: false)
+                    delete_attachments("bn-h1")
+                    quiet = [dict(e, conflict_check=False) for e in entries("bn-h1", 1)]
+                    d = direct_module_run(out, "bn-h1", quiet, "n%d-direct-noprobe" % n)
+                    rec["direct_noprobe"] = d
+                    if d["error"] or d["changed"] != n:
+                        errors.append("direct module run without probes: %s changed %d" % (d["error"], d["changed"]))
         rec["errors"] = errors
         return rec
     finally:
@@ -411,8 +424,10 @@ def fleet(args, out, nhosts):
                 {"container": c, "addresses": ["198.51.100.%d/24" % (first + j)]}
                 for j, c in enumerate(state["hosts"][host]["containers"])]}
         inv = write_inventory(state, out, "fleet%d" % nhosts, hostvars)
-        cold = playbook(out, "fleet%d-cold" % nhosts, SITE, inv)
-        noop = playbook(out, "fleet%d-noop" % nhosts, SITE, inv)
+        extra = ["-e", "container_lan_serial=%s" % args.fleet_serial] if args.fleet_serial else []
+        rec["serial"] = args.fleet_serial or "site.yml default (25%)"
+        cold = playbook(out, "fleet%d-cold" % nhosts, SITE, inv, extra)
+        noop = playbook(out, "fleet%d-noop" % nhosts, SITE, inv, extra)
         rec.update({"role_cold": cold["wall"], "role_noop": noop["wall"], "role_noop_changed": noop["changed"],
                     "module_only_max": max([r.get("elapsed") or 0 for r in veth_record(cold)] or [0]),
                     "role_cold_slowest_tasks": slowest_tasks(cold)})
@@ -436,12 +451,17 @@ def fleet(args, out, nhosts):
 # --------------------------------------------------------------------------- report
 
 def ratio(a, b):
-    return round(a / b, 1) if a and b else None
+    if not (a and b):
+        return None
+    q = a / b
+    return round(q, 1) if q >= 1 else round(q, 3)
 
 
 def fmt(v, unit="s"):
     if v is None:
         return "-"
+    if isinstance(v, float) and v < 1 and unit == "x":
+        return "%.3f%s" % (v, unit)
     if isinstance(v, float):
         return ("%.3f%s" % (v, unit)) if v < 10 else ("%.1f%s" % (v, unit))
     return str(v)
@@ -482,19 +502,23 @@ def table(results):
             fmt(r.get("loop")), fmt(ratio(r.get("shell"), r.get("module_only")), "x"),
             fmt(ratio(r.get("loop"), r.get("role_cold")), "x"), fmt(r.get("ansible_floor"))))
     if results["fleet"]:
-        lines += ["", "Fleet (%d containers per host, default forks, site.yml's default serial)"
-                  % results["fleet"][0]["containers_per_host"],
+        lines += ["", "Fleet (%d containers per host, default forks, serial: %s)"
+                  % (results["fleet"][0]["containers_per_host"], results["fleet"][0].get("serial", "site.yml default")),
                   "%5s %10s %10s %12s" % ("hosts", "role cold", "role no-op", "vs 1 host")]
         base = dict((r["hosts"], r) for r in results["fleet"]).get(1, {})
         for r in results["fleet"]:
             lines.append("%5d %10s %10s %12s" % (r["hosts"], fmt(r.get("role_cold")), fmt(r.get("role_noop")),
                                                  fmt(ratio(r.get("role_cold"), base.get("role_cold")), "x")))
-    for r in results["single"]:
-        d = r.get("direct_rss")
-        if d:
-            lines += ["", "Module process, N=%d, run directly in the host namespace: peak RSS %s MiB, %s s in the "
-                      "process, elapsed %s s" % (r["n"], round(d["peak_rss_kib"] / 1024.0, 1) if d["peak_rss_kib"] else "-",
-                                                 d["process_wall"], d["elapsed"])]
+    direct = [("direct_rss", "cold"), ("direct_profile", "cold, under cProfile"),
+              ("direct_profile_noop", "no-op, under cProfile"), ("direct_noprobe", "cold, conflict_check: false")]
+    rows = [(r["n"], what, r[key]) for r in results["single"] for key, what in direct if r.get(key)]
+    if rows:
+        lines += ["", "The module as one process in the host namespace (/usr/bin/python3, pyroute2 of the host)",
+                  "%5s %-30s %9s %9s %13s %8s" % ("N", "run", "elapsed", "process", "peak RSS", "changed")]
+        for n, what, d in rows:
+            lines.append("%5d %-30s %9s %9s %13s %8s" % (
+                n, what, fmt(d.get("elapsed")), fmt(d.get("process_wall")),
+                ("%.1f MiB" % (d["peak_rss_kib"] / 1024.0)) if d.get("peak_rss_kib") else "-", d.get("changed")))
     lines += ["", "1-task = ansible-playbook with one ansible.builtin.ping task on the same host (Ansible's floor)",
               "", "Targets"]
     for t in results["targets"]:
@@ -502,6 +526,13 @@ def table(results):
     errors = [e for r in results["single"] + results["fleet"] for e in r.get("errors", [])]
     if errors:
         lines += ["", "Errors"] + ["  " + e for e in errors]
+    start, end = results.get("code_start") or {}, results.get("code_end") or {}
+    lines += ["", "Code: commit %s, plugins/roles/playbooks digest %s%s" % (
+        results["machine"].get("commit"), start.get("sha256"),
+        (", uncommitted: " + " ".join(start["uncommitted"])) if start.get("uncommitted") else "")]
+    if start.get("sha256") != end.get("sha256"):
+        lines.append("WARNING: the collection changed on disk during the run (digest %s at the end): the rows "
+                     "mix code versions" % end.get("sha256"))
     return "\n".join(lines)
 
 
@@ -518,6 +549,24 @@ def machine():
     return info
 
 
+def plugins_digest():
+    """sha256 over plugins/ and roles/ as they are on disk (the run uses the working tree, not HEAD)."""
+    h = hashlib.sha256()
+    for top in ("plugins", "roles", "playbooks"):
+        for root, dirs, files in os.walk(os.path.join(REPO, top)):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(files):
+                if name.endswith(".pyc"):
+                    continue
+                path = os.path.join(root, name)
+                h.update(os.path.relpath(path, REPO).encode() + b"\0")
+                with open(path, "rb") as f:
+                    h.update(f.read())
+    dirty = run(["git", "-C", REPO, "status", "--porcelain", "--", "plugins", "roles", "playbooks"],
+                check=False).stdout.split("\n")
+    return {"sha256": h.hexdigest()[:16], "uncommitted": [line[3:] for line in dirty if line.strip()]}
+
+
 def csv_ints(text):
     return [int(x) for x in text.split(",") if x.strip()]
 
@@ -531,6 +580,8 @@ def main(argv=None):
                     help="the N that get the loop baseline (about 3 s per item here: N=200 alone takes ~10 min)")
     ap.add_argument("--rss-n", type=int, default=200, help="N whose lab gets the direct module run for peak RSS")
     ap.add_argument("--profile-n", type=int, default=50, help="N whose lab gets a cProfile'd direct module run")
+    ap.add_argument("--fleet-serial", default="",
+                    help="container_lan_serial for the fleet runs (default: site.yml's own default, 25%%)")
     ap.add_argument("--out", default=os.path.join(REPO, "tests", "output", "bench"))
     args = ap.parse_args(argv)
     if os.geteuid() != 0:
@@ -550,6 +601,7 @@ def main(argv=None):
                "addressing": {"single": "10.99.<host index>.<1..N>/24, gateway 10.99.<i>.254 (allowed network %s)"
                               % BENCH_NET, "fleet": "198.51.100.%d.. /24 on the lab LAN, gateway 198.51.100.254"
                               % FLEET_FIRST}}
+    results["code_start"] = plugins_digest()
     for n in args.sizes:
         try:
             results["single"].append(single_host(args, out, n))
@@ -563,6 +615,7 @@ def main(argv=None):
             log("fleet %d failed: %s" % (h, exc))
             results["fleet"].append({"hosts": h, "containers_per_host": args.fleet_containers,
                                      "errors": ["fleet %d: %s" % (h, exc)]})
+    results["code_end"] = plugins_digest()
     results["targets"] = targets(results)
     results["duration"] = round(time.monotonic() - T0, 1)
     results["machine"]["loadavg_end"] = os.getloadavg()
