@@ -191,10 +191,12 @@ def playbook(out, tag, play, inventory, extra=()):
     log("%s: rc %d, %.2fs, changed %d%s" % (tag, res.returncode, wall, changed,
                                             (", FAILED: " + failed[0]["task"] + ": " + failed[0].get("msg", "")[:300])
                                             if failed else ""))
+    if failed:
+        error = failed[0]["task"] + ": " + failed[0].get("msg", "")
+    else:
+        error = None if res.returncode == 0 else "rc %d, see %s" % (res.returncode, tag + ".log")
     return {"wall": round(wall, 3), "rc": res.returncode, "changed": changed, "recap": recap,
-            "records": records, "log": os.path.join(out, tag + ".log"),
-            "error": (failed[0]["task"] + ": " + failed[0].get("msg", "")) if failed else
-                     (None if res.returncode == 0 else "rc %d, see %s" % (res.returncode, tag + ".log"))}
+            "records": records, "log": os.path.join(out, tag + ".log"), "error": error}
 
 
 def veth_record(result, host=None):
@@ -493,9 +495,9 @@ def targets(results):
 
 
 def table(results):
+    header = ("N", "role cold", "role no-op", "module only", "shell", "loop", "shell/module", "loop/cold", "1-task")
     lines = ["Containers on one host (wall seconds; module only = container_veth's own 'elapsed')",
-             "%5s %10s %10s %12s %10s %10s %12s %11s %9s" % ("N", "role cold", "role no-op", "module only", "shell",
-                                                            "loop", "shell/module", "loop/cold", "1-task")]
+             "%5s %10s %10s %12s %10s %10s %12s %11s %9s" % header]
     for r in results["single"]:
         lines.append("%5d %10s %10s %12s %10s %10s %12s %11s %9s" % (
             r["n"], fmt(r.get("role_cold")), fmt(r.get("role_noop")), fmt(r.get("module_only")), fmt(r.get("shell")),
@@ -572,7 +574,7 @@ def csv_ints(text):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     ap.add_argument("--sizes", type=csv_ints, default=[10, 50, 100, 200])
     ap.add_argument("--fleet", type=csv_ints, default=[1, 4, 8])
     ap.add_argument("--fleet-containers", type=int, default=20)
