@@ -23,9 +23,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ctypes
 import errno
 import select
 import socket
+import struct
 import threading
 import time
 
@@ -36,6 +38,22 @@ from ansible_collections.lanbridge.core.plugins.module_utils._probe import (
 
 RESEND = 0.25  # a lost first probe must not cost the whole timeout
 _LOST = (errno.ENOBUFS, errno.ENETDOWN, errno.EAGAIN, errno.ENXIO)
+
+# A classic BPF program for the probe sockets: keep only ARP frames whose sender IP is set.
+# Every new interface sits on the same bridge, so without it each probe socket would receive
+# (and Python would parse) every other interface's probe (sender 0.0.0.0): N x N frames a batch.
+#   ldh [12]; jeq #ETH_P_ARP else drop; ld [28] (sender IP); jeq #0 drop; ret all; drop: ret 0
+SO_ATTACH_FILTER = 26
+_SENDER_SET_FILTER = (
+    (0x28, 0, 0, 12),
+    (0x15, 0, 3, 0x0806),
+    (0x20, 0, 0, 28),
+    (0x15, 1, 0, 0),
+    (0x06, 0, 0, 0x40000),
+    (0x06, 0, 0, 0),
+)
+_FILTER_CODE = ctypes.create_string_buffer(b"".join(struct.pack("HBBI", *ins) for ins in _SENDER_SET_FILTER))
+_FILTER_PROG = struct.pack("HL", len(_SENDER_SET_FILTER), ctypes.addressof(_FILTER_CODE))
 
 
 def open_unbound(what="the target"):
@@ -52,8 +70,10 @@ def open_unbound(what="the target"):
 
 
 def _bind(sock, ifname):
-    """Bind ``sock`` to ``ifname`` (looked up in the namespace the socket was opened in)."""
+    """Bind ``sock`` to ``ifname`` (looked up in the namespace the socket was opened in), with
+    the filter that keeps only ARP frames with a sender IP (answers and announcements)."""
     try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, _FILTER_PROG)
         sock.bind((ifname, ETH_P_ARP))
         sock.setblocking(False)
     except OSError as exc:
