@@ -22,8 +22,6 @@ __metaclass__ = type
 
 import ipaddress
 
-from ansible_collections.lanbridge.core.plugins.module_utils._names import parse_label
-
 # The role variables the fleet check reads. ``hostvars`` of a host carry inventory and extra vars
 # but not role defaults, role parameters or play vars; for a variable a host's hostvars do not
 # define, the value the role sees on the host running the check is used (``fallback``): it comes
@@ -317,49 +315,6 @@ def veth_interfaces(entries, bridge, gateway="", docker_host="", runtime="auto")
     return result
 
 
-def _names_container(entry, label):
-    """Whether a listed entry names the container of an attachment label."""
-    wanted = str(entry.get("container") or "")
-    if not wanted:
-        return False
-    kind, _sep, ident = label["id"].partition(":")
-    if kind != "container":
-        return False
-    if wanted == label.get("name") or wanted.lstrip("/") == (label.get("name") or "").lstrip("/"):
-        return True
-    return len(wanted) >= 12 and ident.startswith(wanted)
-
-
-def purge_entries(ports, entries, docker_host="", runtime="auto"):
-    """``state: absent`` entries for the attachments on the bridge that ``entries`` no longer name.
-
-    ``ports`` is the bridge's port list as ``ip -j -d link show master BRIDGE`` prints it; an
-    attachment is one of ours when its ``ifalias`` carries our label. Container attachments are
-    kept when an entry names the container (by name or ID) with the same ``ifname`` (default
-    ``eth1``), or names the port as its ``host_ifname``. Attachments of ``pid`` / ``netns`` targets
-    (label ``id=netns:...``) are never purged: their namespace cannot be matched from here.
-    """
-    listed = [e for e in entries or [] if e.get("state", "present") != "absent"]
-    result = []
-    for port in ports or []:
-        label = parse_label(port.get("ifalias"))
-        if label is None:
-            continue
-        if any(e.get("host_ifname") == port.get("ifname") for e in listed):
-            continue
-        if not label["id"].startswith("container:"):
-            continue  # a pid/netns attachment: its namespace cannot be matched from the controller
-        if any(_names_container(e, label) and (e.get("ifname") or "eth1") == label["ifname"] for e in listed):
-            continue
-        item = {"container": label["id"].partition(":")[2], "ifname": label["ifname"], "state": "absent"}
-        if docker_host:
-            item["docker_host"] = docker_host
-        if runtime and runtime != "auto":
-            item["runtime"] = runtime
-        result.append(item)
-    return result
-
-
 def summary(interfaces):
     """``container  address  host port`` lines from ``container_veth``'s ``interfaces`` result."""
     rows = []
@@ -370,6 +325,8 @@ def summary(interfaces):
         ifname = item.get("ifname") or "-"
         if item.get("failed"):
             status = "FAILED: %s" % item.get("msg", "")
+        elif item.get("purged"):
+            status = "purged"
         elif item.get("state") == "absent":
             status = "removed" if item.get("changed") else "absent"
         else:
@@ -387,5 +344,4 @@ class FilterModule(object):
             "container_lan_fleet_problems": fleet_problems,
             "container_lan_veth_interfaces": veth_interfaces,
             "container_lan_summary": summary,
-            "container_lan_purge_entries": purge_entries,
         }

@@ -351,3 +351,37 @@ def public(steps):
         item.pop("undo", None)
         out.append(dict((k, v) for k, v in item.items() if v is not None))
     return out
+
+
+# --------------------------------------------------------------------------- purge
+
+def purge(links, bridge, named, unresolved=(), host_ifnames=()):
+    """The attachments on ``bridge`` that ``purge`` removes: ``(link, step, before)`` per link.
+
+    ``links`` are the host's links (``master`` by name, ``label`` = ``_names.parse_label`` of the
+    ``ifalias``, absent when it is not ours); only labelled ports of ``bridge`` are candidates, so
+    the uplink and every foreign port are never touched. An attachment is kept when ``named`` (a
+    set of ``(identity, ifname)`` of this call's entries) holds its label's identity and ifname,
+    when an entry names it as its ``host_ifname``, or when it may belong to an entry whose target
+    could not be resolved: ``unresolved`` holds ``(kind, value)`` -- ``('container', name or ID)``
+    keeps attachments whose label carries that name or an ID starting with it; ``('netns', None)``
+    (a pid / netns entry whose namespace cannot be opened) keeps every ``netns:`` attachment.
+    """
+    out = []
+    for link in links:
+        label = link.get("label")
+        if not label or link.get("master") != bridge or link["ifname"] in host_ifnames:
+            continue
+        if (label["id"], label["ifname"]) in named:
+            continue
+        kind, _sep, ident = label["id"].partition(":")
+        if any(k == kind == "netns" or (k == kind == "container" and value and (value == label.get("name")
+                                                                                  or ident.startswith(value)))
+               for k, value in unresolved):
+            continue
+        step = _step("del_link", "host", ifname=link["ifname"])
+        before = {"state": "present",
+                  "host": {"ifname": link["ifname"], "bridge": bridge, "mtu": link.get("mtu"),
+                           "up": bool(link.get("up")), "label": link.get("ifalias")}}
+        out.append((link, step, before))
+    return out

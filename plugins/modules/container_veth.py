@@ -29,6 +29,8 @@ description:
     changes; the task fails if any entry failed, and RV(interfaces) says which and why.
   - Invalid options (a bad CIDR, a gateway outside every address's subnet, a bad name) fail the
     whole task before anything changes.
+  - With O(purge), attachments on O(bridge) that this call's entries no longer name are removed, so
+    the list can be the whole truth of a host's bridge.
   - Uses netlink through pyroute2 and the engine's API through its unix socket; runs no commands.
 author:
   - lanbridge.core developers (@lanbridge)
@@ -117,7 +119,31 @@ options:
       - The bridge in the host's network namespace that the host end joins. It must already exist
         (create it with M(lanbridge.core.host_bridge)).
       - Required with O(state=present).
+      - With O(interfaces), it may be given at the top level too, as the bridge of every
+        entry that does not name its own and the bridge O(purge) acts on.
     type: str
+  purge:
+    description:
+      - Also remove every attachment on O(bridge) (the top-level option) that carries this module's
+        label and that no entry of this call names. An entry names an attachment when its target
+        has the identity the label records (the container's ID, or the namespace's inode for
+        O(pid) / O(netns) targets) and the same O(ifname), or when it names the attachment's host
+        end as its O(host_ifname). An entry with O(state=absent) names its attachment too (and
+        removes it itself).
+      - Ports of O(bridge) without the label (the uplink, anything not made by this module) and
+        attachments on other bridges are never touched.
+      - Removed attachments are listed in RV(interfaces) with RV(interfaces[].state=absent) and
+        RV(interfaces[].purged=true), and in the diff. Check mode reports them and removes nothing.
+      - They are removed before the entries are applied, so an address can move from a purged
+        container to a new one in one run.
+      - When an entry's target cannot be resolved (a stopped or unknown container, a vanished
+        namespace) nothing it may name is purged; attachments labelled with that container name
+        or ID, or for an unresolved O(pid) / O(netns) entry every O(pid) / O(netns) attachment,
+        are kept. A bridge that does not exist has nothing to purge.
+      - With O(interfaces=[]) every labelled attachment on O(bridge) is removed.
+      - Requires O(bridge).
+    type: bool
+    default: false
   ifname:
     description:
       - The interface name inside the container, at most 15 bytes, without C(/), spaces or C(:).
@@ -249,6 +275,18 @@ EXAMPLES = r"""
         bridge: br0
         addresses: [198.51.100.12/24]
 
+- name: The host's whole list; attachments on br0 that it no longer names are removed
+  lanbridge.core.container_veth:
+    bridge: br0
+    purge: true
+    interfaces:
+      - container: web1
+        addresses: [198.51.100.10/24]
+        gateway: 198.51.100.1
+      - container: db1
+        addresses: [198.51.100.11/24]
+        gateway: 198.51.100.1
+
 - name: Detach web1 (removes the pair, nothing else)
   lanbridge.core.container_veth:
     container: web1
@@ -316,6 +354,13 @@ interfaces:
       description: Whether this interface was (or, in check mode, would be) changed.
       type: bool
       sample: true
+    purged:
+      description:
+        - Present and true for an attachment that O(purge) removed (or, in check mode, would
+          remove). RV(interfaces[].container_name) and RV(interfaces[].ifname) then come from
+          its label; RV(interfaces[].container_id) is null for a O(pid) / O(netns) attachment.
+      type: bool
+      sample: true
     failed:
       description: Present and true when this entry failed; its changes were undone.
       type: bool
@@ -377,7 +422,12 @@ ENTRY_RULES = {
 def argument_spec():
     spec = dict(ENTRY_SPEC)
     spec["interfaces"] = dict({"type": "list", "elements": "dict", "options": ENTRY_SPEC}, **ENTRY_RULES)
+    spec["purge"] = {"type": "bool", "default": False}
     return spec
+
+
+# Options of the single form that may also stand next to ``interfaces`` (as the entries' default).
+SHARED_OPTIONS = ("bridge",)
 
 
 class EntryError(Exception):
@@ -626,6 +676,32 @@ def complete(entry, target, reader, live):
     return wanted
 
 
+def purge_plan(planned, reader, bridge):
+    """``(link, step, before)`` for every labelled attachment on ``bridge`` that no entry names."""
+    named, unresolved, host_ifnames = set(), [], set()
+    for entry, target, wanted, _steps, _before, _after, _error in planned:
+        identity = (target or {}).get("identity")
+        if identity:
+            named.add((identity, entry["ifname"]))
+        elif entry.get("container"):
+            unresolved.append(("container", entry["container"]))
+        else:
+            unresolved.append(("netns", None))
+        if wanted.get("host_ifname"):
+            host_ifnames.add(wanted["host_ifname"])
+    return planner.purge(reader.host_links, bridge, named, unresolved, host_ifnames)
+
+
+def purged_entry(link):
+    """The result entry of an attachment removed by purge (what its label says)."""
+    label = link["label"]
+    kind, _sep, ident = label["id"].partition(":")
+    return {"container_id": ident if kind == "container" else None, "container_name": label.get("name"),
+            "pid": None, "netns": None, "ifname": label["ifname"], "state": "absent",
+            "host_ifname": link["ifname"], "bridge": None, "mac": None, "mtu": None, "addresses": [], "routes": [],
+            "purged": True}
+
+
 def unknown_absent_links(reader, name):
     """Host ends labelled for a container that the engine no longer knows (state=absent)."""
     out = []
@@ -815,12 +891,17 @@ def run(module, raw_entries):
             except (EntryError, EngineError, TargetError, planner.PlanError, _netlink.NetlinkError) as exc:
                 planned.append((entry, target, entry, [], None, None, str(exc)))
 
+        purge_bridge = module.params.get("bridge") if module.params.get("purge") else None
+        purged = purge_plan(planned, reader, purge_bridge) if purge_bridge else []
+        purges = [Transaction([step], None) for _link, step, _before in purged]
+
         transactions = {}
         for index, (_entry, target, _wanted, steps, _before, _after, plan_error) in enumerate(planned):
             if plan_error is None and planner.changes(steps):
                 transactions[index] = Transaction(steps, target)
         if not module.check_mode:
-            apply_all([transactions[index] for index in sorted(transactions)], reader)
+            # purge first: an address may move from a purged attachment to a new one
+            apply_all(purges + [transactions[index] for index in sorted(transactions)], reader)
 
         for index, (entry, target, wanted, steps, before, after, plan_error) in enumerate(planned):
             error = plan_error if plan_error is not None else getattr(transactions.get(index), "error", None)
@@ -835,6 +916,17 @@ def run(module, raw_entries):
                 item["changed"] = changed
                 diffs_before[key], diffs_after[key] = before, after
             results.append(item)
+        for (link, _step, before), tx in zip(purged, purges):
+            item = purged_entry(link)
+            if tx.error is not None:
+                item.update({"changed": False, "failed": True, "msg": tx.error})
+                failures.append(tx.error)
+            else:
+                item["changed"] = True
+                key = "purged %s %s (%s)" % (item["container_name"] or link["label"]["id"], item["ifname"],
+                                             link["ifname"])
+                diffs_before[key], diffs_after[key] = before, {"state": "absent"}
+            results.append(item)
     finally:
         reader.close()
         engines.close()
@@ -844,10 +936,10 @@ def run(module, raw_entries):
     if module._diff:
         out["diff"] = {"before": diffs_before, "after": diffs_after}
     if failures:
-        if len(entries) == 1:
+        if len(results) == 1:
             msg = failures[0]
         else:
-            msg = "%d of %d interfaces failed: %s" % (len(failures), len(entries), "; ".join(failures))
+            msg = "%d of %d interfaces failed: %s" % (len(failures), len(results), "; ".join(failures))
         module.fail_json(msg=msg, **out)
     module.exit_json(**out)
 
@@ -869,14 +961,18 @@ def _netlink_reader(module):
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
-        mutually_exclusive=[list(TARGET_OPTIONS)] + [["interfaces", key] for key in ENTRY_SPEC],
+        mutually_exclusive=[list(TARGET_OPTIONS)] + [["interfaces", key] for key in ENTRY_SPEC
+                                                     if key not in SHARED_OPTIONS],
+        required_if=[("purge", True, ("bridge",))],
         supports_check_mode=True,
     )
     if not _netlink.HAS_PYROUTE2:
         module.fail_json(msg=missing_required_lib("pyroute2"), exception=str(_netlink.PYROUTE2_IMPORT_ERROR))
     if module.params.get("interfaces") is not None:
-        raw_entries = module.params["interfaces"]
-        if not raw_entries:
+        shared = dict((k, module.params[k]) for k in SHARED_OPTIONS if module.params.get(k) is not None)
+        raw_entries = [dict(raw, **dict((k, v) for k, v in shared.items() if raw.get(k) is None))
+                       for raw in module.params["interfaces"]]
+        if not raw_entries and not module.params["purge"]:
             module.exit_json(changed=False, interfaces=[])
     else:
         raw_entries = [dict((k, module.params.get(k)) for k in ENTRY_SPEC)]

@@ -238,6 +238,91 @@ def test_absent_removes_only_the_pair(lab, docker_engine):
     assert lab.run(absent)["changed"] is False
 
 
+def test_purge_four_ways_and_unlabelled_ports_untouched(lab, docker_engine, netns_factory):
+    a, _cid = docker_engine.run()
+    b, b_id = docker_engine.run()
+    c, _cid = docker_engine.run()
+    bare = netns_factory("c")
+    lab.host.ip("link", "add", "br1", "type", "bridge")
+    lab.host.ip("link", "set", "br1", "up")
+
+    def entry(name, address, **kw):
+        return dict({"container": name, "docker_host": docker_engine.url, "addresses": [address]}, **kw)
+
+    keep = [entry(a, "198.51.100.101/24"), entry(c, "198.51.100.103/24")]
+    every = keep + [entry(b, "198.51.100.102/24"), {"netns": bare.path, "addresses": ["198.51.100.104/24"]},
+                    entry(a, "198.51.100.105/24", ifname="lan2")]
+    made = lab.run({"bridge": "br0", "interfaces": every})
+    assert not made.failed and made["changed"] is True, made
+    # a labelled attachment on another bridge, and the unlabelled uplink-like port lanp on br0
+    other = lab.run(entry(b, "198.51.100.106/24", bridge="br1", ifname="eth2"))["interfaces"][0]
+    host_ifnames = [item["host_ifname"] for item in made["interfaces"]]
+    gone = host_ifnames[2:]
+    links_before = lab.host.links()
+    snapshot = ns_snapshot(lab.host.path)
+
+    args = {"bridge": "br0", "purge": True, "interfaces": keep}
+    check = lab.run(args, check_mode=True, diff=True)
+    assert not check.failed and check["changed"] is True, check
+    assert ns_snapshot(lab.host.path) == snapshot  # check mode removed nothing
+    items = check["interfaces"]
+    assert [i["changed"] for i in items[:2]] == [False, False]
+    purged = items[2:]
+    assert sorted(i["host_ifname"] for i in purged) == sorted(gone)
+    assert all(i["purged"] and i["state"] == "absent" and i["changed"] for i in purged)
+    by_port = dict((i["host_ifname"], i) for i in purged)
+    assert by_port[gone[0]]["container_id"] == b_id and by_port[gone[0]]["container_name"] == b
+    assert by_port[gone[1]]["container_id"] is None and by_port[gone[2]]["ifname"] == "lan2"
+    keys = [k for k in check["diff"]["before"] if k.startswith("purged ")]
+    assert len(keys) == 3
+    assert all(check["diff"]["after"][k] == {"state": "absent"} for k in keys)
+    assert all(check["diff"]["before"][k]["host"]["bridge"] == "br0" for k in keys)
+
+    real = lab.run(args, diff=True)
+    assert not real.failed and real["changed"] is True, real
+    assert real["interfaces"] == check["interfaces"] and real["diff"] == check["diff"]
+    links = lab.host.links()
+    assert not set(gone) & set(links)
+    assert set(links_before) - set(links) == set(gone)
+    assert links["lanp"]["master"] == "br0" and links[other["host_ifname"]]["master"] == "br1"
+    assert lab.ping("198.51.100.101") and lab.ping("198.51.100.103")
+    assert "eth1" not in {link["ifname"] for link in ns_json(bare.path, "link", "show")}
+
+    again = lab.run(args, check_mode=True, diff=True)
+    assert not again.failed and again["changed"] is False and len(again["interfaces"]) == 2, again
+    last = lab.run(args)
+    assert not last.failed and last["changed"] is False and len(last["interfaces"]) == 2, last
+    assert facts(last) == facts(again) == facts({"interfaces": real["interfaces"][:2]})
+
+    # an empty list purges every labelled port of br0 and still leaves lanp (and br1) alone
+    empty = lab.run({"bridge": "br0", "purge": True, "interfaces": []})
+    assert empty["changed"] is True and len(empty["interfaces"]) == 2
+    links = lab.host.links()
+    assert [n for n, link in links.items() if link.get("master") == "br0"] == ["lanp"]
+    assert links[other["host_ifname"]]["master"] == "br1"
+
+
+def test_purge_keeps_what_an_unresolved_entry_may_name(lab, docker_engine):
+    a, _cid = docker_engine.run()
+    b, _cid = docker_engine.run()
+    made = lab.run({"bridge": "br0", "interfaces": [
+        {"container": a, "docker_host": docker_engine.url, "addresses": ["198.51.100.111/24"]},
+        {"container": b, "docker_host": docker_engine.url, "addresses": ["198.51.100.112/24"]}]})
+    assert not made.failed
+    # b's engine cannot be reached this time: its attachment (found by b's name in the label) stays
+    result = lab.run({"bridge": "br0", "purge": True, "interfaces": [
+        {"container": a, "docker_host": docker_engine.url, "addresses": ["198.51.100.111/24"]},
+        {"container": b, "docker_host": "unix:///run/lbt-nosuch.sock", "addresses": ["198.51.100.112/24"]}]})
+    assert result.failed and "cannot reach the docker engine" in result["msg"]
+    assert len(result["interfaces"]) == 2 and not any(i.get("purged") for i in result["interfaces"])
+    assert made["interfaces"][1]["host_ifname"] in lab.host.links()
+
+
+def test_purge_requires_bridge(lab):
+    result = lab.run({"purge": True, "interfaces": []})
+    assert result.failed and "purge is True but all of the following are missing: bridge" in result["msg"]
+
+
 # --------------------------------------------------------------------------- conflict, errors
 
 def test_conflict_is_refused_and_nothing_left_behind(lab, docker_engine):

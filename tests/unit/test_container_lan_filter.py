@@ -5,7 +5,6 @@ import pytest
 import yaml
 
 from ansible_collections.lanbridge.core.plugins.filter import container_lan as f
-from ansible_collections.lanbridge.core.plugins.module_utils import _names
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -202,10 +201,13 @@ def test_summary_one_line_per_container():
         {"container_name": "app1", "ifname": "eth1", "addresses": ["198.51.100.21/24"], "host_ifname": "vl0123456789a", "changed": True},
         {"container_name": "web-long", "ifname": "eth1", "addresses": ["198.51.100.22/24"], "host_ifname": "vl0123456789b", "changed": False},
         {"container": "bad", "failed": True, "msg": "container bad is not running"},
+        {"container_name": "old", "ifname": "eth1", "addresses": [], "host_ifname": "vl0123456789c", "changed": True,
+         "state": "absent", "purged": True},
     ])
     assert lines[0].split() == ["app1", "eth1", "198.51.100.21/24", "port", "vl0123456789a", "changed"]
     assert lines[1].split() == ["web-long", "eth1", "198.51.100.22/24", "port", "vl0123456789b", "ok"]
     assert lines[2].endswith("FAILED: container bad is not running")
+    assert lines[3].split() == ["old", "eth1", "-", "port", "vl0123456789c", "purged"]
     assert f.summary([]) == ["(no containers listed)"]
 
 
@@ -222,38 +224,6 @@ def test_role_variables_read_by_the_check_have_role_defaults():
         assert key in options, key
         if "default" in options[key]:
             assert options[key]["default"] == value, key
-
-
-
-CID1 = "a" * 64
-CID2 = "b" * 64
-
-
-def port(name, label):
-    return {"ifname": name, "ifalias": label} if label else {"ifname": name}
-
-
-def test_purge_removes_only_unlisted_labelled_container_attachments():
-    ports = [
-        port("em1", None),                                                          # the uplink: no label
-        port("vl1", _names.make_label("container:" + CID1, "eth1", "app1")),       # listed by name
-        port("vl2", _names.make_label("container:" + CID2, "eth1", "app2")),       # dropped from the list
-        port("vl3", _names.make_label("container:" + CID2, "eth2", "app2")),       # listed by ID prefix
-        port("vl4", _names.make_label("netns:4026532999", "eth1")),                 # pid/netns target: kept
-        port("vl5", "someone else's alias"),
-    ]
-    entries = [{"container": "app1", "addresses": ["198.51.100.21/24"]},
-               {"container": CID2[:12], "ifname": "eth2", "addresses": ["198.51.100.22/24"]},
-               {"container": "app2", "state": "absent"}]
-    assert f.purge_entries(ports, entries, "unix:///run/d.sock", "docker") == [
-        {"container": CID2, "ifname": "eth1", "state": "absent", "docker_host": "unix:///run/d.sock", "runtime": "docker"}]
-
-
-def test_purge_keeps_an_explicit_host_ifname_and_handles_no_ports():
-    ports = [port("mine0", _names.make_label("container:" + CID1, "eth1", "old-name"))]
-    assert f.purge_entries(ports, [{"container": "renamed", "host_ifname": "mine0"}]) == []
-    assert f.purge_entries(ports, []) == [{"container": CID1, "ifname": "eth1", "state": "absent"}]
-    assert f.purge_entries([], [{"container": "x"}]) == []
 
 
 def test_play_vars_override_inventory_for_every_host():

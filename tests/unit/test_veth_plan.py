@@ -271,3 +271,53 @@ def test_probes_of_all_new_addresses_come_before_any_address_change():
     assert [(s["op"], s.get("address")) for s in configure][:3] == [
         ("del_address", "198.51.100.99/24"), ("add_address", "198.51.100.12/24"), ("add_address", "2001:db8::10/64")]
     assert [s["address"] for s in announce] == ["198.51.100.12/24", "2001:db8::10/64"]
+
+
+# --------------------------------------------------------------------------- purge
+
+def port(ifname, identity=None, ifname_in="eth1", name=None, master="br0"):
+    link = {"ifname": ifname, "master": master, "mtu": 1500, "up": True, "ifalias": None}
+    if identity:
+        link["ifalias"] = "lanbridge:veth id=%s if=%s" % (identity, ifname_in)
+        link["label"] = {"id": identity, "ifname": ifname_in, "name": name}
+    return link
+
+
+PORTS = [
+    port("em1"),                                                       # the uplink: no label
+    port("vl1", "container:aaa111", name="app1"),
+    port("vl2", "container:bbb222", name="app2"),
+    port("vl3", "container:aaa111", "lan2", name="app1"),              # app1's second interface
+    port("vl4", "netns:4026532999", name="/run/netns/blue"),
+    port("vl5", "container:ccc333", name="app3", master="br1"),        # another bridge
+    port("vl6", "container:ddd444", name="app4", master=None),         # not a port of anything
+]
+
+
+def purged(*args, **kw):
+    return [link["ifname"] for link, _step, _before in planner.purge(PORTS, "br0", *args, **kw)]
+
+
+def test_purge_removes_labelled_ports_of_the_bridge_that_no_entry_names():
+    named = {("container:aaa111", "eth1")}
+    assert purged(named) == ["vl2", "vl3", "vl4"]
+    assert purged(named | {("container:bbb222", "eth1"), ("netns:4026532999", "eth1")}) == ["vl3"]
+    assert purged(set()) == ["vl1", "vl2", "vl3", "vl4"]
+    assert planner.purge(PORTS, "br9", set()) == []
+
+
+def test_purge_step_and_before():
+    (link, step, before), = planner.purge([PORTS[2]], "br0", set())
+    assert step == {"op": "del_link", "ns": "host", "ifname": "vl2", "undo": None}
+    assert before == {"state": "present", "host": {"ifname": "vl2", "bridge": "br0", "mtu": 1500, "up": True,
+                                                   "label": "lanbridge:veth id=container:bbb222 if=eth1"}}
+    assert planner.changes([step])
+
+
+def test_purge_keeps_host_ifname_and_what_unresolved_entries_may_name():
+    assert purged(set(), host_ifnames={"vl2"}) == ["vl1", "vl3", "vl4"]
+    # a stopped or unknown container: by its name or an ID prefix, both of its interfaces
+    assert purged(set(), [("container", "app1")]) == ["vl2", "vl4"]
+    assert purged(set(), [("container", "bbb2")]) == ["vl1", "vl3", "vl4"]
+    # a pid / netns entry whose namespace cannot be opened: no netns attachment is purged
+    assert purged(set(), [("netns", None)]) == ["vl1", "vl2", "vl3"]
