@@ -236,7 +236,7 @@ def _repair_steps(wanted, live):
     cattrs, cold = {}, {}
     if (peer.get("mac") or "").lower() != wanted["mac"].lower():
         cattrs["mac"], cold["mac"] = wanted["mac"], peer.get("mac")
-    if peer.get("mtu") != wanted["mtu"]:
+    if wanted["mtu"] is not None and peer.get("mtu") != wanted["mtu"]:  # None: unknown (check mode, no bridge)
         cattrs["mtu"], cold["mtu"] = wanted["mtu"], peer.get("mtu")
     if not peer.get("up"):
         cattrs["up"], cold["up"] = True, False
@@ -245,7 +245,7 @@ def _repair_steps(wanted, live):
         hattrs["master"], hold["master"] = wanted["bridge"], host.get("master")
     if host.get("ifalias") != wanted["label"]:
         hattrs["ifalias"], hold["ifalias"] = wanted["label"], host.get("ifalias")
-    if host.get("mtu") != wanted["mtu"]:
+    if wanted["mtu"] is not None and host.get("mtu") != wanted["mtu"]:
         hattrs["mtu"], hold["mtu"] = wanted["mtu"], host.get("mtu")
     if not host.get("up"):
         hattrs["up"], hold["up"] = True, False

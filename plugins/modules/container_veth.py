@@ -117,7 +117,9 @@ options:
   bridge:
     description:
       - The bridge in the host's network namespace that the host end joins. It must already exist
-        (create it with M(lanbridge.core.host_bridge)).
+        (create it with M(lanbridge.core.host_bridge)). In check mode a missing bridge is planned
+        as an empty one (see O(mtu)), so the diff shows every attachment a real run would make
+        once the bridge exists; a real run fails.
       - Required with O(state=present).
       - With O(interfaces), it may be given at the top level too, as the bridge of every
         entry that does not name its own and the bridge O(purge) acts on.
@@ -204,6 +206,8 @@ options:
   mtu:
     description:
       - MTU of both ends of the pair. Defaults to the MTU of O(bridge).
+      - In check mode with O(bridge) missing and no O(mtu) given the MTU is unknown; it is reported
+        as V(null) and the result carries a warning.
     type: int
   announce:
     description:
@@ -871,6 +875,7 @@ def run(module, raw_entries):
     here = os.stat("/proc/self/ns/net")
     here = (here.st_dev, here.st_ino)
     results, diffs_before, diffs_after, failures = [], {}, {}, []
+    missing = {}  # bridge -> [MTU unknown?] per entry planned against it although it does not exist
     try:
         planned = []
         for entry in entries:
@@ -881,9 +886,14 @@ def run(module, raw_entries):
                 if entry["state"] == "absent" and target.get("identity") is None:
                     extra = unknown_absent_links(reader, entry["container"])
                     live["stale"] = extra
-                wanted = complete(entry, target, reader, live)
                 if entry["state"] == "present" and not live.get("bridge"):
-                    raise EntryError("bridge %s does not exist" % entry["bridge"])
+                    if not module.check_mode:
+                        raise EntryError("bridge %s does not exist" % entry["bridge"])
+                    # check mode before the bridge is built (host_bridge's check run made nothing):
+                    # plan against an empty bridge, so the diff shows what a real run will do
+                    live["bridge"] = {"ifname": entry["bridge"], "index": None, "mtu": None, "kind": "bridge"}
+                    missing.setdefault(entry["bridge"], []).append(entry.get("mtu") is None)
+                wanted = complete(entry, target, reader, live)
                 if entry["state"] == "present" and live["bridge"].get("kind") != "bridge":
                     raise EntryError("%s is not a bridge (it is a %s)" % (entry["bridge"], live["bridge"].get("kind") or "NIC"))
                 steps, before, after = planner.plan(wanted, live)
@@ -931,6 +941,10 @@ def run(module, raw_entries):
         reader.close()
         engines.close()
 
+    for bridge, unknown_mtu in sorted(missing.items()):
+        module.warn("check mode: bridge %s does not exist yet; %d attachment(s) planned as if it existed without "
+                    "ports%s" % (bridge, len(unknown_mtu), "; their MTU is unknown until it exists (reported as null)"
+                                 if any(unknown_mtu) else ""))
     out = {"changed": any(r["changed"] for r in results), "interfaces": results,
            "elapsed": round(time.time() - started, 4)}
     if module._diff:

@@ -181,6 +181,15 @@ def test_missing_bridge_is_refused():
         planner.plan(wanted(), empty(bridge=None))
 
 
+def test_unknown_mtu_is_left_alone():
+    # check mode before the bridge exists: the module plans with mtu None (unknown)
+    steps, _before, after = planner.plan(wanted(mtu=None), intact(host={"mtu": 9000}, peer={"mtu": 9000}))
+    assert not planner.changes(steps)
+    assert after["container"]["mtu"] is None and after["host"]["mtu"] is None
+    steps, _before, _after = planner.plan(wanted(mtu=None), empty())
+    assert steps[0]["op"] == "add_pair" and steps[0]["mtu"] is None
+
+
 def test_absent_deletes_only_the_pair():
     steps, before, after = planner.plan(wanted(state="absent"), intact())
     assert ops(steps) == [("del_link", "host")] and steps[0]["ifname"] == "vlabc"
