@@ -52,10 +52,11 @@ FLOOR = os.path.join(HERE, "floor.yml")
 MODULE = "ansible_collections.lanbridge.core.plugins.modules.container_veth"
 HOST_PYTHON = "/usr/bin/python3"  # the managed nodes' interpreter (inventory)
 BRIDGE = "br0"
-# Bench containers of the N-per-host part live on a network of their own per lab host (10.99.<i>.0/24,
-# gateway .254): 3 hosts x 200 addresses do not fit the lab's 198.51.100.0/24, and each host needs
-# addresses nobody else on the lab LAN answers for (container_veth probes every new address).
-BENCH_NET = "10.99.0.0/16"
+# Bench containers of the N-per-host part use the lab's second range, 203.0.113.1..N/24 (gateway
+# .254): 200 addresses do not fit beside the lab's own in 198.51.100.0/24. The three hosts take
+# their turn with the same addresses: each host's attachments are deleted before the next host
+# attaches (container_veth probes every new address, so two live owners would be a conflict).
+BENCH_NET = "203.0.113.0/24"
 FLEET_FIRST = 20  # fleet containers: 198.51.100.20 upwards, on the lab LAN with the lab gateway
 
 T0 = time.monotonic()
@@ -324,11 +325,11 @@ def single_host(args, out, n):
         names, pids = start_containers(state, used, n)
         rec["containers_start"] = round(time.monotonic() - t, 1)
 
-        def addrs(i):
-            return dict((c, "10.99.%d.%d/24" % (i, j)) for j, c in enumerate(names, start=1))
+        def addrs(_host_index):
+            return dict((c, "203.0.113.%d/24" % j) for j, c in enumerate(names, start=1))
 
-        def gateway(i):
-            return "10.99.%d.254" % i
+        def gateway(_host_index):
+            return "203.0.113.254"
 
         def entries(host, i):
             docker_host = state["hosts"][host]["docker_host"]
@@ -368,11 +369,13 @@ def single_host(args, out, n):
         elif noop["changed"] != 0:
             changed = sorted({r["task"] for r in noop["records"] if r.get("changed")})
             errors.append("role no-op reported %d change(s): %s" % (noop["changed"], ", ".join(changed)))
+        delete_attachments("bn-h1")  # the next host takes the same addresses
         # h2: the shell baseline
         sh = shell_baseline(state, out, "bn-h2", names, pids["bn-h2"], addrs(2), gateway(2))
         rec["shell"] = sh["wall"]
         if sh["error"]:
             errors.append(sh["error"])
+        delete_attachments("bn-h2")
         # h3: the loop baseline
         if do_loop:
             inv3 = write_inventory(state, out, "n%d-loop" % n, {"bn-h3": dict(
@@ -383,6 +386,7 @@ def single_host(args, out, n):
             rec["loop_module_sum"] = lr[0].get("items_elapsed") if lr else None
             if lp["error"]:
                 errors.append("loop: " + lp["error"])
+            delete_attachments("bn-h3")
         # h1 again, with the pairs deleted: the module as one process (peak RSS; a profile)
         if cold["error"] is None and n in (args.rss_n, args.profile_n):
             for tag, profile in (("rss", False), ("profile", True)):
@@ -600,8 +604,8 @@ def main(argv=None):
             os.remove(os.path.join(out, stale))
     shutil.rmtree(os.path.join(out, "pypath"), ignore_errors=True)
     results = {"machine": machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "single": [], "fleet": [],
-               "addressing": {"single": "10.99.<host index>.<1..N>/24, gateway 10.99.<i>.254 (allowed network %s)"
-                              % BENCH_NET, "fleet": "198.51.100.%d.. /24 on the lab LAN, gateway 198.51.100.254"
+               "addressing": {"single": "203.0.113.<1..N>/24 on each host in turn, gateway 203.0.113.254 "
+                                         "(allowed network %s)" % BENCH_NET, "fleet": "198.51.100.%d.. /24 on the lab LAN, gateway 198.51.100.254"
                               % FLEET_FIRST}}
     results["code_start"] = plugins_digest()
     for n in args.sizes:
