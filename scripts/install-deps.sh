@@ -12,6 +12,7 @@ APT_PACKAGES=(
   iproute2 iptables iputils-ping iputils-arping procps
   python3-pyroute2     # the managed nodes' pyroute2 (Debian 12: 0.7.2), used by /usr/bin/python3
   python3-venv rsync git make
+  shellcheck           # ansible-test sanity checks the shell scripts with it
 )
 if [ "$(id -u)" != 0 ]; then echo "install-deps: run as root" >&2; exit 1; fi
 export DEBIAN_FRONTEND=noninteractive

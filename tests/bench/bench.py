@@ -604,9 +604,10 @@ def main(argv=None):
             os.remove(os.path.join(out, stale))
     shutil.rmtree(os.path.join(out, "pypath"), ignore_errors=True)
     results = {"machine": machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "single": [], "fleet": [],
-               "addressing": {"single": "203.0.113.<1..N>/24 on each host in turn, gateway 203.0.113.254 "
-                                         "(allowed network %s)" % BENCH_NET, "fleet": "198.51.100.%d.. /24 on the lab LAN, gateway 198.51.100.254"
-                              % FLEET_FIRST}}
+               "addressing": {
+                   "single": "203.0.113.<1..N>/24 on each host in turn, gateway 203.0.113.254 (allowed network %s)"
+                             % BENCH_NET,
+                   "fleet": "198.51.100.%d.. /24 on the lab LAN, gateway 198.51.100.254" % FLEET_FIRST}}
     results["code_start"] = plugins_digest()
     for n in args.sizes:
         try:
