@@ -355,6 +355,16 @@ def public(steps):
 
 # --------------------------------------------------------------------------- purge
 
+def _may_name(kind, value, label):
+    """Whether an unresolved entry (``kind``, ``value``) may be the owner of ``label``."""
+    label_kind, _sep, ident = label["id"].partition(":")
+    if kind != label_kind:
+        return False
+    if kind == "netns":
+        return True
+    return bool(value) and (value == label.get("name") or ident.startswith(value))
+
+
 def purge(links, bridge, named, unresolved=(), host_ifnames=()):
     """The attachments on ``bridge`` that ``purge`` removes: ``(link, step, before)`` per link.
 
@@ -374,10 +384,7 @@ def purge(links, bridge, named, unresolved=(), host_ifnames=()):
             continue
         if (label["id"], label["ifname"]) in named:
             continue
-        kind, _sep, ident = label["id"].partition(":")
-        if any(k == kind == "netns" or (k == kind == "container" and value and (value == label.get("name")
-                                                                                  or ident.startswith(value)))
-               for k, value in unresolved):
+        if any(_may_name(kind, value, label) for kind, value in unresolved):
             continue
         step = _step("del_link", "host", ifname=link["ifname"])
         before = {"state": "present",
