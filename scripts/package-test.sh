@@ -12,11 +12,22 @@ echo "package: built $(basename "$tarball") ($(du -k "$tarball" | cut -f1) KiB)"
 if tar -tzf "$tarball" | grep -qE '(^|/)(\.venv|\.build|\.lab|\.git|tests/output)(/|$)'; then
   echo "package: the tarball contains build or lab state" >&2; exit 1
 fi
-"$VENV/bin/ansible-galaxy" collection install -p "$work/collections" "$tarball" >/dev/null
+# Only the fresh install may be seen (--force: a copy elsewhere must not make this a no-op).
 export ANSIBLE_COLLECTIONS_PATH="$work/collections"
+export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false ANSIBLE_NOCOLOR=1
+installed=$work/collections/ansible_collections/lanbridge/core
+"$VENV/bin/ansible-galaxy" collection install --force -p "$work/collections" "$tarball" >/dev/null
 for module in host_bridge container_veth; do
-  "$VENV/bin/ansible-doc" -t module "lanbridge.core.$module" | head -1
+  doc=$("$VENV/bin/ansible-doc" -t module "lanbridge.core.$module" 2>&1)
+  case "$doc" in
+    *"($installed/plugins/modules/$module.py)"*) echo "package: ansible-doc lanbridge.core.$module renders" ;;
+    *) echo "package: ansible-doc lanbridge.core.$module failed: $doc" >&2; exit 1 ;;
+  esac
 done
-"$VENV/bin/ansible-doc" -t role lanbridge.core.container_lan | head -1
+doc=$("$VENV/bin/ansible-doc" -t role lanbridge.core.container_lan 2>&1)
+case "$doc" in
+  *"ENTRY POINT: *main*"*) echo "package: ansible-doc -t role lanbridge.core.container_lan renders" ;;
+  *) echo "package: ansible-doc -t role lanbridge.core.container_lan failed: $doc" >&2; exit 1 ;;
+esac
 "$VENV/bin/ansible-playbook" --syntax-check lanbridge.core.site >/dev/null
 echo "package: installed tarball is usable by FQCN"
