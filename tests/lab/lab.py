@@ -490,6 +490,7 @@ def _write_inventory(state):
         f"    ansible_ssh_private_key_file: {q(state['ssh_key'])}",
         f"    ansible_ssh_common_args: {q(common)}",
         "    ansible_python_interpreter: /usr/bin/python3",
+        "    ansible_pipelining: true  # what the README recommends: one SSH round trip per task",
         f"    lab_gateway: {q(GATEWAY4)}",
         f"    lab_gateway6: {q(GATEWAY6)}",
         f"    lab_gateway_netns: {q(state['netns_of']['gw'])}",
