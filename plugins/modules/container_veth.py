@@ -385,11 +385,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.lanbridge.core.plugins.module_utils import _arp_batch
 from ansible_collections.lanbridge.core.plugins.module_utils import _names
-from ansible_collections.lanbridge.core.plugins.module_utils import _ndisc
 from ansible_collections.lanbridge.core.plugins.module_utils import _netlink
-from ansible_collections.lanbridge.core.plugins.module_utils import _probe
 from ansible_collections.lanbridge.core.plugins.module_utils import _veth_plan as planner
 from ansible_collections.lanbridge.core.plugins.module_utils._engine import EngineError, Engines
 from ansible_collections.lanbridge.core.plugins.module_utils._netns import (
@@ -398,6 +395,8 @@ from ansible_collections.lanbridge.core.plugins.module_utils._netns import (
 from ansible_collections.lanbridge.core.plugins.module_utils._validate import (
     ValidationError, check_ifname, check_mac, check_mtu,
 )
+from ansible_collections.lanbridge.core.plugins.module_utils._veth_apply import EntryError, Transaction, apply_all
+from ansible_collections.lanbridge.core.plugins.module_utils._veth_reader import Reader
 
 ROUTE_SPEC = {"dest": {"type": "str", "required": True}, "via": {"type": "str", "required": True}}
 ENTRY_SPEC = dict(TARGET_SPEC)
@@ -415,7 +414,6 @@ ENTRY_SPEC.update({
     "conflict_check": {"type": "bool"},
     "state": {"type": "str", "choices": ["present", "absent"]},
 })
-PROBE_TIMEOUT = 0.5  # seconds an RFC 5227 probe waits for an answer (a LAN answers within milliseconds)
 DEFAULTS = {"ifname": "eth1", "runtime": "auto", "announce": True, "conflict_check": True, "state": "present"}
 ENTRY_RULES = {
     "mutually_exclusive": [list(TARGET_OPTIONS)],
@@ -432,10 +430,6 @@ def argument_spec():
 
 # Options of the single form that may also stand next to ``interfaces`` (as the entries' default).
 SHARED_OPTIONS = ("bridge",)
-
-
-class EntryError(Exception):
-    """Fails one entry (not the run)."""
 
 
 # --------------------------------------------------------------------------- validate (pure)
@@ -473,173 +467,6 @@ def validate(raw, index=None):
 
 
 # --------------------------------------------------------------------------- read
-
-class Reader:
-    """One netlink socket and one dump (of each kind) per namespace for the whole run.
-
-    Reading and the requests a new attachment needs go through ``_netlink.Raw`` (a plain socket);
-    pyroute2's ``_netlink.Netlink`` of a namespace is opened only for the rarer changes (repairs,
-    deletions, undo)."""
-
-    def __init__(self):
-        self.host = _netlink.Netlink()
-        self.host_raw = _netlink.Raw()
-        self.raw = {}       # inode -> Raw of the target namespace
-        self.host_links = self.host_raw.links()
-        self.by_name = dict((link["ifname"], link) for link in self.host_links)
-        by_index = dict((link["index"], link) for link in self.host_links)
-        for link in self.host_links:
-            master = by_index.get(link.get("master"))
-            link["master"] = master["ifname"] if master else None
-        self.labelled = {}
-        for link in self.host_links:
-            label = _names.parse_label(link.get("ifalias")) if link.get("kind") == "veth" else None
-            if label:
-                link["label"] = label
-                self.labelled.setdefault((label["id"], label["ifname"]), []).append(link)
-        self.sockets = {}   # inode -> Netlink
-        self.dumps = {}     # inode -> (links by name, addresses, routes, links by index)
-        self.indexes = {}   # (inode or None, ifname) -> ifindex, so changes need no lookups
-        self.announcer = _ndisc.Announcer()
-        self.prober = _arp_batch.Prober()
-
-    def netns(self, target, families=(), packet=False):
-        """The target namespace's plain socket and dump: links, and the addresses / routes (main
-        table) read once each, on first need (``families`` names them: ``addresses``, 4, 6). With
-        ``packet``, the one visit to the namespace also opens a packet socket for the probes and
-        announcements of a new interface there."""
-        key = target["inode"]
-        if key not in self.raw:
-            with _netlink.in_netns(target["path"]):
-                self.raw[key] = _netlink.Raw()
-                if packet:
-                    try:
-                        self.prober.adopt(target["path"], _arp_batch.open_unbound())
-                    except _probe.ProbeError:
-                        pass  # opened again (and then reported) when it is needed
-            links = self.raw[key].links()
-            self.dumps[key] = (dict((link["ifname"], link) for link in links), None, {},
-                               dict((link["index"], link) for link in links))
-        raw, dump = self.raw[key], self.dumps[key]
-        if "addresses" in families and dump[1] is None:
-            dump = self.dumps[key] = (dump[0], raw.addresses(), dump[2], dump[3])
-        if (4 in families or 6 in families) and not dump[2]:
-            for route in raw.routes():  # both families in one dump
-                if route.get("table") == 254:
-                    dump[2].setdefault(6 if route["family"] == "inet6" else 4, []).append(route)
-            dump[2].setdefault(4, [])
-            dump[2].setdefault(6, [])
-        return raw, dump
-
-    def netlink(self, target):
-        """pyroute2's socket of the host (``target`` None) or of the target's namespace (opened on first use)."""
-        if target is None:
-            return self.host
-        key = target["inode"]
-        if key not in self.sockets:
-            self.sockets[key] = _netlink.Netlink(target["path"])
-        return self.sockets[key]
-
-    def close(self):
-        self.announcer.close()
-        self.prober.close()
-        for nl in list(self.sockets.values()) + list(self.raw.values()):
-            nl.close()
-        self.host.close()
-        self.host_raw.close()
-
-    def index(self, target, ifname):
-        """ifindex of ``ifname`` in the host (``target`` None) or the target's namespace."""
-        key = (target["inode"] if target else None, ifname)
-        if key not in self.indexes:
-            if target is None:
-                link = self.by_name.get(ifname)
-                self.indexes[key] = link["index"] if link else self.host.link_index(ifname)
-            else:
-                links = self.netns(target)[1][0]
-                link = links.get(ifname)
-                self.indexes[key] = link["index"] if link else self.raw[target["inode"]].link_index(ifname)
-            if self.indexes[key] is None:
-                del self.indexes[key]
-                raise _netlink.NetlinkError("link %s does not exist" % ifname, 19)
-        return self.indexes[key]
-
-    def created(self, target, host_ifname, peer, indexes):
-        """A new pair exists: forget what was read about these names, keep the indexes if known."""
-        self.forget(None, host_ifname)
-        self.forget(target, peer)
-        if indexes[0] is not None:
-            self.indexes[(None, host_ifname)] = indexes[0]
-            self.indexes[(target["inode"], peer)] = indexes[1]
-
-    def forget(self, target, ifname):
-        self.indexes.pop((target["inode"] if target else None, ifname), None)
-        if target is None:
-            self.by_name.pop(ifname, None)
-        elif target["inode"] in self.dumps:
-            self.dumps[target["inode"]][0].pop(ifname, None)
-
-    @staticmethod
-    def ipv6_enabled(target, ifname, exists):
-        """Whether IPv6 is (or, for a new interface, will be) enabled on ``ifname`` in the target."""
-        conf = ifname if exists else "default"
-        with _netlink.in_netns(target["path"]):
-            try:
-                with open("/proc/sys/net/ipv6/conf/%s/disable_ipv6" % conf) as f:
-                    return f.read().strip() == "0"
-            except (IOError, OSError):
-                return None  # no IPv6 in this kernel: adding an IPv6 address will say so
-
-    def live(self, entry, target):
-        """Live facts of one attachment in the shape the planner wants."""
-        key = (target["identity"], entry["ifname"]) if target.get("identity") else None
-        candidates = list(self.labelled.get(key, [])) if key else []
-        peer = None
-        addresses, routes = [], []
-        if target.get("path"):
-            # a new attachment (nothing labelled for it yet) will probe or announce its IPv4 addresses
-            packet = (not candidates and entry["state"] == "present" and (entry["conflict_check"] or entry["announce"])
-                      and any(":" not in a for a in entry.get("addresses") or []))
-            links = self.netns(target, packet=packet)[1][0]
-            peer = links.get(entry["ifname"])
-            # read only what the plan can need: a new interface has no addresses or routes yet
-            defaults = [r["family"] for r in entry.get("routes") or [] if r["dest"] == "default"]
-            families = set([4, 6]) if peer else set(defaults)
-            _nl, (links, addrs, rts, by_index) = self.netns(target, families | (set(["addresses"]) if peer else set()))
-            rts = [r for family in sorted(families) for r in rts.get(family, [])]
-            if peer:
-                addresses = ["%s/%d" % (a["address"], a["prefixlen"]) for a in addrs
-                             if a["index"] == peer["index"] and not (a["family"] == "inet6" and a["scope"] == "link")]
-                addresses = [planner.normalize_address(a) for a in addresses]
-            for r in rts:
-                if r.get("protocol") in ("kernel", "ra", "redirect") or r.get("type") not in (None, "unicast"):
-                    continue
-                on_peer = peer is not None and r.get("oif") == peer["index"]
-                if not on_peer and r["dst"] != "default":
-                    continue
-                dev = by_index.get(r.get("oif"))
-                routes.append({"dest": planner.normalize_dest(r["dst"]), "via": r.get("gateway"),
-                               "dev": dev["ifname"] if dev else None, "family": 6 if r["family"] == "inet6" else 4,
-                               "metric": r.get("metric")})
-        host = None
-        for cand in candidates:
-            if peer and cand.get("peer_index") == peer["index"] and peer.get("peer_index") == cand["index"]:
-                host = cand
-        if host is None and candidates:
-            host = candidates[0]
-        stale = [c for c in candidates if c is not host]
-        wanted_name = entry.get("host_ifname")
-        taken = self.by_name.get(wanted_name) if wanted_name else None
-        if taken and (taken is host or any(taken["ifname"] == c["ifname"] for c in candidates)):
-            taken = None
-        bridge = self.by_name.get(entry.get("bridge")) if entry.get("bridge") else None
-        ipv6 = None
-        if target.get("path") and any(":" in a for a in entry.get("addresses") or []):
-            intact = bool(host and peer and host.get("peer_index") == peer["index"])
-            ipv6 = self.ipv6_enabled(target, entry["ifname"], intact)
-        return {"host": host, "stale": stale, "taken": taken, "peer": peer, "bridge": bridge,
-                "addresses": addresses, "routes": routes, "ipv6": ipv6}
-
 
 def find_target(entry, engines, here):
     """Resolve the target; for state=absent a stopped or unknown container is not an error."""
@@ -715,131 +542,6 @@ def unknown_absent_links(reader, name):
             if label.get("name") == name or label["id"].startswith("container:" + name):
                 out.append(link)
     return out
-
-
-# --------------------------------------------------------------------------- apply
-
-def _route(step):
-    return {"family": "inet6" if step["family"] == 6 else "inet", "dst": step["dest"], "gateway": step.get("via"),
-            "dev": step.get("dev"), "metric": step.get("metric"), "table": 254}
-
-
-def _set_sysctl(target, ifname, value):
-    with _netlink.in_netns(target["path"]):
-        with open("/proc/sys/net/ipv6/conf/%s/disable_ipv6" % ifname, "w") as f:
-            f.write(value)
-
-
-def run_step(step, reader, target):
-    """Apply one step (forward or undo). Links are addressed by cached ifindex: no lookups."""
-    op = step["op"]
-    where = None if step["ns"] == "host" else target
-    if op == "add_pair":
-        fd = os.open(target["path"], os.O_RDONLY)
-        try:
-            indexes = reader.host_raw.add_veth_port(step["ifname"], step["peer"], fd, reader.index(None, step["master"]),
-                                                    mtu=step.get("mtu"), peer_mac=step.get("mac"))
-        finally:
-            os.close(fd)
-        reader.created(target, step["ifname"], step["peer"], indexes)
-    elif op == "del_link":
-        reader.netlink(where).delete_link(reader.index(where, step["ifname"]))
-        reader.forget(where, step["ifname"])
-    elif op == "set_link" and where is None and set(step) == {"op", "ns", "undo", "ifname", "ifalias"}:
-        reader.host_raw.set_ifalias(step["ifname"], step["ifalias"])
-    elif op == "set_link" and where is not None and set(step) == {"op", "ns", "undo", "ifname", "up"} and step["up"]:
-        reader.raw[target["inode"]].set_up(reader.index(where, step["ifname"]), step["ifname"])  # a new peer
-    elif op == "set_link":
-        master = step.get("master")
-        reader.netlink(where).set_link(reader.index(where, step["ifname"]), up=step.get("up"), mtu=step.get("mtu"),
-                                       mac=step.get("mac"), ifalias=step.get("ifalias"),
-                                       master=reader.index(None, master) if master else (0 if "master" in step else None))
-    elif op in ("enable_ipv6", "disable_ipv6"):
-        _set_sysctl(target, step["ifname"], "0" if op == "enable_ipv6" else "1")
-    elif op in ("add_address", "del_address"):
-        address, _sep, prefix = step["address"].partition("/")
-        index = reader.index(where, step["ifname"])
-        if op == "add_address":
-            reader.raw[target["inode"]].add_address(index, address, int(prefix), what=step["ifname"])
-        else:
-            reader.netlink(where).delete_address(index, address, int(prefix))
-    elif op in ("add_route", "del_route"):
-        route = _route(step)
-        if route.get("dev"):
-            route["oif"] = reader.index(where, route.pop("dev"))
-        if op == "add_route":
-            reader.raw[target["inode"]].add_route(route)
-        else:
-            reader.netlink(where).delete_route(route)
-    elif op == "announce":
-        address = step["address"].partition("/")[0]
-        if ":" in address:
-            with _netlink.in_netns(target["path"]):
-                reader.announcer.announce(step["ifname"], address, step["mac"])
-        else:
-            reader.prober.garp(target["path"], step["ifname"], address, step["mac"])
-    else:  # pragma: no cover  (probes run for the whole batch in apply_all)
-        raise EntryError("unknown step %s" % op)
-
-
-APPLY_ERRORS = (EntryError, _netlink.NetlinkError, _probe.ProbeError, _ndisc.NdiscError, OSError)
-
-
-class Transaction:
-    """The applied steps of one entry, so that a failure undoes exactly them (newest first)."""
-
-    def __init__(self, steps, target):
-        self.phases = planner.phases(steps)
-        self.target = target
-        self.done = []
-        self.error = None
-
-    def run(self, steps, reader):
-        """Apply ``steps`` in order; on failure undo everything this entry applied."""
-        try:
-            for step in steps:
-                run_step(step, reader, self.target)
-                self.done.append(step)
-        except APPLY_ERRORS as exc:
-            self.fail(str(exc), reader)
-
-    def fail(self, msg, reader):
-        problems = []
-        for step in reversed(self.done):
-            if step.get("undo"):
-                try:
-                    run_step(step["undo"], reader, self.target)
-                except Exception as undo_exc:  # keep undoing the rest
-                    problems.append(str(undo_exc))
-        self.done = []
-        if problems:
-            msg += " (and undoing failed: %s)" % "; ".join(problems)
-        self.error = msg
-
-
-def apply_all(transactions, reader, probe_timeout=PROBE_TIMEOUT):
-    """Apply the plans of all entries phase by phase: links of every entry, then the conflict probes
-    of all new IPv4 addresses at once (one shared timeout), then addresses and routes, then the
-    announcements. Entries stay independent: a failure undoes that entry's steps only."""
-    prepare, probe, configure, announce = range(4)
-    for tx in transactions:
-        tx.run(tx.phases[prepare], reader)
-    probing = [tx for tx in transactions if tx.error is None and tx.phases[probe]]
-    for index, tx in enumerate(probing):
-        try:
-            for step in tx.phases[probe]:
-                reader.prober.add(index, tx.target["path"], step["ifname"], step["address"].partition("/")[0],
-                                  step["mac"])
-        except APPLY_ERRORS as exc:
-            tx.fail(str(exc), reader)
-    if probing:
-        for index, msg in sorted(reader.prober.run(probe_timeout).items()):
-            if probing[index].error is None:
-                probing[index].fail(msg, reader)
-    for phase in (configure, announce):
-        for tx in transactions:
-            if tx.error is None:
-                tx.run(tx.phases[phase], reader)
 
 
 # --------------------------------------------------------------------------- main
