@@ -51,6 +51,17 @@ def _check_not_here(key, what, here):
                           "(for Docker: --network none)" % what)
 
 
+def _namespace_target(kind, path, what, here, pid=None):
+    """A ``pid`` or ``netns`` target: identified by its namespace's inode, no container."""
+    key = _inode(path, what)
+    _check_not_here(key, what, here)
+    return {
+        "kind": kind, "path": path, "inode": key[1], "netns": path, "pid": pid,
+        "identity": _names.netns_identity(key[1]),
+        "container_id": None, "container_name": None, "what": what,
+    }
+
+
 def resolve(entry, engines, here=None):
     """Resolve ``entry`` (the module's options for one interface) to a target dict.
 
@@ -81,23 +92,11 @@ def resolve(entry, engines, here=None):
         what = "pid %d" % pid
         if not os.path.exists("/proc/%d" % pid):
             raise TargetError("pid %d: no such process" % pid)
-        key = _inode(path, what)
-        _check_not_here(key, what, here)
-        return {
-            "kind": "pid", "path": path, "inode": key[1], "netns": path, "pid": pid,
-            "identity": _names.netns_identity(key[1]),
-            "container_id": None, "container_name": None, "what": what,
-        }
+        return _namespace_target("pid", path, what, here, pid=pid)
     if entry.get("netns"):
         path = netns_path(entry["netns"])
         what = "netns %s" % entry["netns"]
-        key = _inode(path, what)
-        _check_not_here(key, what, here)
-        return {
-            "kind": "netns", "path": path, "inode": key[1], "netns": path, "pid": None,
-            "identity": _names.netns_identity(key[1]),
-            "container_id": None, "container_name": None, "what": what,
-        }
+        return _namespace_target("netns", path, what, here)
     raise TargetError("no target: give one of container, pid or netns")
 
 
