@@ -17,6 +17,9 @@ Per N (containers on one host) one fresh lab with three hosts and N containers e
       task per item).
 Fleet: for H in --fleet, a fresh lab with H hosts x --fleet-containers containers, site.yml
 cold and no-op with default forks (and site.yml's default serial).
+host_bridge waits: in throwaway namespaces (tests/integration/helpers.py, host_bridge_lan.py),
+the rollback after rollback_timeout and STP's forward delay, timed (the integration tests only
+check what happens, not how long it takes).
 
 Writes tests/output/bench/results.json and table.txt and prints the table. Exit status 1 when a
 measurement failed or a no-op run reported changes; the time targets only get a verdict.
@@ -24,6 +27,7 @@ measurement failed or a no-op run reported changes; the time targets only get a 
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -42,6 +46,9 @@ import yaml  # the venv's (ansible's) PyYAML
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "lab"))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+import helpers  # noqa: E402  (tests/integration/helpers.py)
+import host_bridge_lan  # noqa: E402  (tests/integration/host_bridge_lan.py)
 import lab  # noqa: E402  (tests/lab/lab.py)
 
 VENV = os.path.join(REPO, ".venv")
@@ -456,6 +463,45 @@ def fleet(args, out, nhosts):
 
 # --------------------------------------------------------------------------- report
 
+def host_bridge_waits():
+    """How long host_bridge waits where it has to, in throwaway namespaces (tests/integration's topology).
+
+    Moved here from tests/integration/test_host_bridge.py, which no longer asserts on times:
+    a gateway that never answers with ``rollback_timeout: 1.5`` (the module gives up and rolls back
+    after the timeout, not before and not much after), and STP with ``forward_delay: 2`` four ways
+    (the probe waits out listening + learning, 2 x 2 s, in the real run).
+    """
+    rec = {"errors": []}
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (COLLECTIONS, saved) if p)
+    try:
+        with helpers.throwaway_netns() as make:
+            lan = host_bridge_lan.build(make)
+            lan.cut()
+            t = time.monotonic()
+            r = helpers.run_module("host_bridge", lan.host, {"name": "br0", "uplink": "em1", "rollback_timeout": 1.5})
+            rec["rollback"] = {"rollback_timeout": 1.5, "wall": round(time.monotonic() - t, 3),
+                               "rolled_back": r.get("rolled_back"), "msg": r.get("msg")}
+            if not (r.failed and r.get("rolled_back") is True):
+                rec["errors"].append("host_bridge rollback: expected a failed run that rolled back: %s" % r.get("msg"))
+        with helpers.throwaway_netns() as make:
+            lan = host_bridge_lan.build(make)
+            args = {"name": "br0", "uplink": "em1", "stp": True, "forward_delay": 2}
+            t = time.monotonic()
+            try:
+                helpers.four_ways(functools.partial(helpers.run_module, "host_bridge", lan.host), args, ns=lan.host)
+            except AssertionError as exc:
+                rec["errors"].append("host_bridge stp four ways: %s" % exc)
+            rec["stp_four_ways"] = {"forward_delay": 2, "wall": round(time.monotonic() - t, 3)}
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+    log("host_bridge waits: %s" % dict((k, v.get("wall")) for k, v in rec.items() if isinstance(v, dict)))
+    return rec
+
+
 def ratio(a, b):
     if not (a and b):
         return None
@@ -495,6 +541,12 @@ def targets(results):
         for kind in ("role_cold", "role_noop"):
             q = ratio(fl[8].get(kind), fl[1].get(kind))
             target("fleet %s: 8 hosts <= 2 x 1 host" % kind.replace("role_", ""), q, bool(q) and q <= 2)
+    hb = results.get("host_bridge") or {}
+    wall = (hb.get("rollback") or {}).get("wall")
+    target("host_bridge gives up after rollback_timeout 1.5 s: 1.5 s <= run < 6 s", fmt(wall),
+           wall is not None and 1.5 <= wall < 6)
+    wall = (hb.get("stp_four_ways") or {}).get("wall")
+    target("host_bridge stp, forward_delay 2, four ways < 20 s", fmt(wall), wall is not None and wall < 20)
     return out
 
 
@@ -525,11 +577,19 @@ def table(results):
             lines.append("%5d %-30s %9s %9s %13s %8s" % (
                 n, what, fmt(d.get("elapsed")), fmt(d.get("process_wall")),
                 ("%.1f MiB" % (d["peak_rss_kib"] / 1024.0)) if d.get("peak_rss_kib") else "-", d.get("changed")))
+    hb = results.get("host_bridge") or {}
+    if hb.get("rollback") or hb.get("stp_four_ways"):
+        lines += ["", "host_bridge waits (throwaway namespaces, the module run directly)",
+                  "  unreachable gateway, rollback_timeout 1.5: failed and rolled back in %s"
+                  % fmt((hb.get("rollback") or {}).get("wall")),
+                  "  stp, forward_delay 2: check, real, repeat check, repeat real in %s"
+                  % fmt((hb.get("stp_four_ways") or {}).get("wall"))]
     lines += ["", "1-task = ansible-playbook with one ansible.builtin.ping task on the same host (Ansible's floor)",
               "", "Targets"]
     for t in results["targets"]:
         lines.append("  [%s] %s: %s" % ("met" if t["met"] else "MISSED", t["target"], t["measured"]))
-    errors = [e for r in results["single"] + results["fleet"] for e in r.get("errors", [])]
+    errors = [e for r in results["single"] + results["fleet"] + [results.get("host_bridge") or {}]
+              for e in r.get("errors", [])]
     if errors:
         lines += ["", "Errors"] + ["  " + e for e in errors]
     start, end = results.get("code_start") or {}, results.get("code_end") or {}
@@ -622,6 +682,11 @@ def main(argv=None):
             log("fleet %d failed: %s" % (h, exc))
             results["fleet"].append({"hosts": h, "containers_per_host": args.fleet_containers,
                                      "errors": ["fleet %d: %s" % (h, exc)]})
+    try:
+        results["host_bridge"] = host_bridge_waits()
+    except Exception as exc:
+        log("host_bridge waits failed: %s" % exc)
+        results["host_bridge"] = {"errors": ["host_bridge waits: %s" % exc]}
     results["code_end"] = plugins_digest()
     results["targets"] = targets(results)
     results["duration"] = round(time.monotonic() - T0, 1)
@@ -633,7 +698,7 @@ def main(argv=None):
         f.write(text + "\n")
     print(text)
     print("\nbench: %.0fs; results in %s/results.json" % (results["duration"], out))
-    errors = [e for r in results["single"] + results["fleet"] for e in r.get("errors", [])]
+    errors = [e for r in results["single"] + results["fleet"] + [results["host_bridge"]] for e in r.get("errors", [])]
     return 1 if errors else 0
 
 

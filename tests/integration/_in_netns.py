@@ -4,28 +4,14 @@ Usage (the integration harness does this): ``ip netns exec NS python _in_netns.p
 The guard is the safety rule made executable: a module under test must never act on the
 machine's own interfaces, so this refuses to start when /proc/self/ns/net is the initial one.
 """
-import os
 import runpy
 import sys
 
-
-def _netns_id(path):
-    st = os.stat(path)
-    return (st.st_dev, st.st_ino)
-
-
-def root_netns_id():
-    """The initial network namespace: PID 1's, or kthreadd's (PID 2) where PID 1 is not readable."""
-    for pid in (1, 2):
-        try:
-            return _netns_id("/proc/%d/ns/net" % pid)
-        except OSError:
-            continue
-    raise SystemExit("cannot identify the root network namespace: refusing to run")
+from helpers import in_root_netns  # this script's directory is sys.path[0]
 
 
 def main():
-    if _netns_id("/proc/self/ns/net") == root_netns_id():
+    if in_root_netns():
         sys.stderr.write("refusing to run a module in the root network namespace\n")
         sys.exit(99)
     module, args_path = sys.argv[1], sys.argv[2]

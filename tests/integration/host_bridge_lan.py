@@ -113,9 +113,4 @@ def wait_for(predicate, timeout=5.0):
     return predicate()
 
 
-def pings(ns, address, count=1):
-    return subprocess.run(["ip", "netns", "exec", ns.name, "ping", "-c", str(count), "-W", "1", address],
-                          capture_output=True, check=False).returncode == 0
-
-
-__all__ = ["build", "TcpProbe", "pings", "wait_for", "os"]
+__all__ = ["build", "TcpProbe", "wait_for", "os"]
