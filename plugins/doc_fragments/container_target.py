@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Options that name a container's network namespace, shared by the modules that act inside one.
 
-Paired with ``TARGET_SPEC`` in ``plugins/module_utils/_netns.py`` (the argument spec).
+Paired with ``TARGET_SPEC`` in ``plugins/module_utils/_container_veth/targets.py`` (the argument spec).
 """
 
 from __future__ import absolute_import, division, print_function

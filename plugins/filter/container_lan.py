@@ -22,6 +22,8 @@ __metaclass__ = type
 
 import ipaddress
 
+from ansible_collections.lanbridge.core.plugins.module_utils._validate import ValidationError, check_cidr, check_ifname
+
 # The role variables the fleet check reads. ``hostvars`` of a host carry inventory and extra vars
 # but not role defaults, role parameters or play vars; for a variable a host's hostvars do not
 # define, the value the role sees on the host running the check is used (``fallback``): it comes
@@ -29,7 +31,6 @@ import ipaddress
 ROLE_VARS = ("container_lan_bridge", "container_lan_uplink", "container_lan_gateway",
              "container_lan_interfaces", "container_lan_allowed_networks")
 
-IFNAME_MAX = 15
 # Keys of a container_lan_interfaces entry passed through to container_veth unchanged.
 _PASSTHROUGH = ("container", "pid", "netns", "ifname", "host_ifname", "gateway6", "routes", "mac",
                 "mtu", "announce", "conflict_check", "state", "runtime", "docker_host")
@@ -77,13 +78,11 @@ def _target(entry):
 
 
 def _name_problem(what, name):
-    """Why ``name`` is not a valid Linux interface name, or None."""
-    if not isinstance(name, str) or not name:
-        return "%s must be a non-empty string" % what
-    if len(name.encode("utf-8")) > IFNAME_MAX:
-        return "%s '%s' is longer than %d bytes" % (what, name, IFNAME_MAX)
-    if name in (".", "..") or any(c in name for c in "/:") or any(c.isspace() for c in name):
-        return "%s '%s' is not a valid interface name (no '/', ':', whitespace, '.' or '..')" % (what, name)
+    """Why ``name`` is not a valid Linux interface name (the modules' own rule), or None."""
+    try:
+        check_ifname(name, what)
+    except ValidationError as exc:
+        return str(exc)
     return None
 
 
@@ -218,11 +217,9 @@ def _check_host(host, hostvars, fallback, seen_addresses, seen_macs):
         ifaces = []
         for cidr in _addresses(entry):
             try:
-                if "/" not in str(cidr):
-                    raise ValueError("no prefix length")
-                iface = ipaddress.ip_interface(str(cidr))
-            except ValueError:
-                problems.append("%s: address '%s' is not a valid CIDR (like 198.51.100.20/24)" % (where, cidr))
+                iface = ipaddress.ip_interface(check_cidr(cidr, "address")["cidr"])
+            except ValidationError as exc:
+                problems.append("%s: %s" % (where, exc))
                 continue
             ifaces.append(iface)
             if networks and not any(iface.ip in n for n in lan_networks if n.version == iface.version):

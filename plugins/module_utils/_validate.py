@@ -4,7 +4,10 @@
 """Meaning-level checks that argument_spec cannot express. Pure functions, no kernel access.
 
 Each check returns the normalized value or raises ``ValidationError`` with one sentence naming the
-option, the value and the rule. Shared by ``host_bridge`` and ``container_veth``:
+option, the value and the rule. Shared by ``host_bridge``, ``container_veth`` and the role's fleet
+filter (``plugins/filter/container_lan.py``): one definition of each rule in the collection.
+``PlanError`` is the planners' one error class; ``LABEL_PREFIX`` starts every label (``ifalias``)
+this collection writes, so what it made can be told from what it did not.
 
 ``check_ifname(value, what='name')``       -> the name (<= 15 bytes, no '/', ':' or whitespace)
 ``check_mac(value, what='mac')``           -> lower-case ``aa:bb:cc:dd:ee:ff`` (unicast, not zero)
@@ -25,6 +28,8 @@ import ipaddress
 import re
 
 IFNAMSIZ = 16  # the kernel's limit includes the terminating NUL
+IFNAME_MAX = IFNAMSIZ - 1
+LABEL_PREFIX = "lanbridge:"
 MTU_MIN, MTU_MAX = 68, 65535
 _MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 
@@ -33,12 +38,16 @@ class ValidationError(ValueError):
     """A value that cannot be used, in one sentence."""
 
 
+class PlanError(Exception):
+    """The wanted state cannot be reached from the live one (without touching what is not ours)."""
+
+
 def check_ifname(value, what="name"):
     if not isinstance(value, str) or value == "":
         raise ValidationError("%s must be a non-empty interface name" % what)
     size = len(value.encode("utf-8"))
-    if size > IFNAMSIZ - 1:
-        raise ValidationError("%s %r is longer than %d bytes" % (what, value, IFNAMSIZ - 1))
+    if size > IFNAME_MAX:
+        raise ValidationError("%s %r is longer than %d bytes" % (what, value, IFNAME_MAX))
     if value in (".", ".."):
         raise ValidationError("%s %r is not a valid interface name" % (what, value))
     bad = sorted(set(ch for ch in value if ch in "/:" or ch.isspace()))

@@ -40,80 +40,8 @@ requirements:
   - root (CAP_NET_ADMIN and CAP_SYS_ADMIN, to enter network namespaces)
 extends_documentation_fragment:
   - lanbridge.core.container_target
+  - lanbridge.core.container_veth_interfaces
 options:
-  interfaces:
-    description:
-      - Several interfaces in one run, each a dictionary with the options of the single form
-        (O(container), O(pid) or O(netns), O(bridge), O(ifname), O(addresses), ...).
-      - Mutually exclusive with the single form.
-    type: list
-    elements: dict
-    suboptions:
-      container:
-        description: See O(container).
-        type: str
-      runtime:
-        description: See O(runtime).
-        type: str
-        choices: [auto, docker, podman]
-      docker_host:
-        description: See O(docker_host).
-        type: str
-      pid:
-        description: See O(pid).
-        type: int
-      netns:
-        description: See O(netns).
-        type: str
-      bridge:
-        description: See O(bridge).
-        type: str
-      ifname:
-        description: See O(ifname).
-        type: str
-      host_ifname:
-        description: See O(host_ifname).
-        type: str
-      addresses:
-        description: See O(addresses).
-        type: list
-        elements: str
-        aliases: [address]
-      gateway:
-        description: See O(gateway).
-        type: str
-      gateway6:
-        description: See O(gateway6).
-        type: str
-      routes:
-        description: See O(routes).
-        type: list
-        elements: dict
-        suboptions:
-          dest:
-            description: See O(routes[].dest).
-            type: str
-            required: true
-          via:
-            description: See O(routes[].via).
-            type: str
-            required: true
-      mac:
-        description: See O(mac).
-        type: str
-      mtu:
-        description: See O(mtu).
-        type: int
-      announce:
-        description: See O(announce).
-        type: bool
-      conflict_check:
-        description: See O(conflict_check).
-        type: bool
-      state:
-        description: See O(state).
-        type: str
-        choices: [present, absent]
   bridge:
     description:
       - The bridge in the host's network namespace that the host end joins. It must already exist
@@ -385,293 +313,62 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.lanbridge.core.plugins.module_utils import _names
-from ansible_collections.lanbridge.core.plugins.module_utils import _netlink
-from ansible_collections.lanbridge.core.plugins.module_utils import _veth_plan as planner
-from ansible_collections.lanbridge.core.plugins.module_utils._engine import EngineError, Engines
-from ansible_collections.lanbridge.core.plugins.module_utils._netns import (
-    TARGET_OPTIONS, TARGET_SPEC, TargetError, resolve,
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import purge
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.apply import Applier
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import Engines
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.entry import (
+    ENTRY_SPEC, SHARED_OPTIONS, Attachment, argument_spec, validate,
 )
-from ansible_collections.lanbridge.core.plugins.module_utils._validate import (
-    ValidationError, check_ifname, check_mac, check_mtu,
-)
-from ansible_collections.lanbridge.core.plugins.module_utils._veth_apply import EntryError, Transaction, apply_all
-from ansible_collections.lanbridge.core.plugins.module_utils._veth_reader import Reader
-
-ROUTE_SPEC = {"dest": {"type": "str", "required": True}, "via": {"type": "str", "required": True}}
-ENTRY_SPEC = dict(TARGET_SPEC)
-ENTRY_SPEC.update({
-    "bridge": {"type": "str"},
-    "ifname": {"type": "str"},
-    "host_ifname": {"type": "str"},
-    "addresses": {"type": "list", "elements": "str", "aliases": ["address"]},
-    "gateway": {"type": "str"},
-    "gateway6": {"type": "str"},
-    "routes": {"type": "list", "elements": "dict", "options": ROUTE_SPEC},
-    "mac": {"type": "str"},
-    "mtu": {"type": "int"},
-    "announce": {"type": "bool"},
-    "conflict_check": {"type": "bool"},
-    "state": {"type": "str", "choices": ["present", "absent"]},
-})
-DEFAULTS = {"ifname": "eth1", "runtime": "auto", "announce": True, "conflict_check": True, "state": "present"}
-ENTRY_RULES = {
-    "mutually_exclusive": [list(TARGET_OPTIONS)],
-    "required_one_of": [list(TARGET_OPTIONS)],
-}
-
-
-def argument_spec():
-    spec = dict(ENTRY_SPEC)
-    spec["interfaces"] = dict({"type": "list", "elements": "dict", "options": ENTRY_SPEC}, **ENTRY_RULES)
-    spec["purge"] = {"type": "bool", "default": False}
-    return spec
-
-
-# Options of the single form that may also stand next to ``interfaces`` (as the entries' default).
-SHARED_OPTIONS = ("bridge",)
-
-
-# --------------------------------------------------------------------------- validate (pure)
-
-def validate(raw, index=None):
-    """Options of one entry -> a normalised entry; raises ValueError naming the entry."""
-    entry = dict((k, v) for k, v in raw.items() if k in ENTRY_SPEC)
-    for key, value in DEFAULTS.items():
-        if entry.get(key) is None:
-            entry[key] = value
-    where = "" if index is None else "interfaces[%d]: " % index
-    try:
-        given = [k for k in TARGET_OPTIONS if entry.get(k) not in (None, "")]
-        if len(given) != 1:
-            raise ValueError("give exactly one of container, pid or netns (got %s)" % (", ".join(given) or "none"))
-        check_ifname(entry["ifname"], "ifname")
-        if entry.get("host_ifname"):
-            check_ifname(entry["host_ifname"], "host_ifname")
-        if entry["state"] == "present" and not entry.get("bridge"):
-            raise ValueError("bridge is required with state present")
-        if entry.get("bridge"):
-            check_ifname(entry["bridge"], "bridge")
-        if entry.get("mac"):
-            entry["mac"] = check_mac(entry["mac"], "mac")
-        if entry.get("mtu") is not None:
-            check_mtu(entry["mtu"], "mtu")
-        entry["addresses"] = [planner.normalize_address(a) for a in entry.get("addresses") or []]
-        if len(set(entry["addresses"])) != len(entry["addresses"]):
-            raise ValueError("addresses lists an address twice")
-        entry["routes"] = planner.wanted_routes(entry["addresses"], entry.get("gateway"), entry.get("gateway6"),
-                                                entry.get("routes"))
-    except (ValueError, ValidationError) as exc:
-        raise ValueError(where + str(exc)) from None
-    return entry
-
-
-# --------------------------------------------------------------------------- read
-
-def find_target(entry, engines, here):
-    """Resolve the target; for state=absent a stopped or unknown container is not an error."""
-    try:
-        return resolve(entry, engines, here)
-    except EngineError as exc:
-        if entry["state"] != "absent" or not entry.get("container"):
-            raise
-        engine = engines.get(entry["runtime"], entry.get("docker_host"))
-        try:
-            info = engine.inspect(entry["container"])
-        except EngineError:
-            if "no container named" not in str(exc):
-                raise
-            info = None
-        return {"kind": "container", "path": None, "inode": None, "pid": None, "netns": None,
-                "identity": _names.container_identity(info["id"]) if info else None,
-                "container_id": info["id"] if info else None,
-                "container_name": info["name"] if info else entry["container"],
-                "what": "container %s" % entry["container"]}
-
-
-def complete(entry, target, reader, live):
-    """Fill in what depends on identity and the live bridge: names, label, MAC, MTU."""
-    wanted = dict(entry)
-    identity = target["identity"]
-    name = target.get("container_name") or (entry.get("netns") or ("pid%s" % entry.get("pid")))
-    wanted["label"] = _names.make_label(identity, entry["ifname"], name) if identity else None
-    if not wanted.get("host_ifname"):
-        if live.get("host"):
-            wanted["host_ifname"] = live["host"]["ifname"] if identity is None else _names.host_ifname(identity, entry["ifname"])
-        elif identity:
-            wanted["host_ifname"] = _names.host_ifname(identity, entry["ifname"])
-    if not wanted.get("mac") and identity:
-        wanted["mac"] = _names.container_mac(identity, entry["ifname"])
-    if wanted.get("mtu") is None and live.get("bridge"):
-        wanted["mtu"] = live["bridge"].get("mtu")
-    return wanted
-
-
-def purge_plan(planned, reader, bridge):
-    """``(link, step, before)`` for every labelled attachment on ``bridge`` that no entry names."""
-    named, unresolved, host_ifnames = set(), [], set()
-    for entry, target, wanted, _steps, _before, _after, _error in planned:
-        identity = (target or {}).get("identity")
-        if identity:
-            named.add((identity, entry["ifname"]))
-        elif entry.get("container"):
-            unresolved.append(("container", entry["container"]))
-        else:
-            unresolved.append(("netns", None))
-        if wanted.get("host_ifname"):
-            host_ifnames.add(wanted["host_ifname"])
-    return planner.purge(reader.host_links, bridge, named, unresolved, host_ifnames)
-
-
-def purged_entry(link):
-    """The result entry of an attachment removed by purge (what its label says)."""
-    label = link["label"]
-    kind, _sep, ident = label["id"].partition(":")
-    return {"container_id": ident if kind == "container" else None, "container_name": label.get("name"),
-            "pid": None, "netns": None, "ifname": label["ifname"], "state": "absent",
-            "host_ifname": link["ifname"], "bridge": None, "mac": None, "mtu": None, "addresses": [], "routes": [],
-            "purged": True}
-
-
-def unknown_absent_links(reader, name):
-    """Host ends labelled for a container that the engine no longer knows (state=absent)."""
-    out = []
-    for links in reader.labelled.values():
-        for link in links:
-            label = link["label"]
-            if label.get("name") == name or label["id"].startswith("container:" + name):
-                out.append(link)
-    return out
-
-
-# --------------------------------------------------------------------------- main
-
-def result_entry(entry, target, after):
-    target = target or {}
-    item = {
-        "container_id": target.get("container_id"), "container_name": target.get("container_name"),
-        "pid": target.get("pid"), "netns": target.get("netns"), "ifname": entry["ifname"], "state": entry["state"],
-    }
-    if after.get("state") == "present":
-        host, cont = after["host"], after["container"]
-        item.update({"host_ifname": host["ifname"], "bridge": host["bridge"], "mac": cont["mac"], "mtu": cont["mtu"],
-                     "addresses": cont["addresses"],
-                     "routes": [{"dest": r["dest"], "via": r["via"]} for r in cont["routes"] if r["dev"] == entry["ifname"]]})
-    else:
-        item.update({"host_ifname": entry.get("host_ifname"), "bridge": None, "mac": None, "mtu": None,
-                     "addresses": [], "routes": []})
-    return item
-
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.read import Namespaces, Reader
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.report import read_and_plan, summarize
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.targets import TARGET_OPTIONS
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.pyroute import HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR
 
 def run(module, raw_entries):
-    entries = []
+    """Read -> plan -> apply -> report, for every entry of the call."""
+    single = len(raw_entries) == 1 and not module.params.get("interfaces")
+    attachments = []
     for index, raw in enumerate(raw_entries):
         try:
-            entries.append(validate(raw, None if len(raw_entries) == 1 and not module.params.get("interfaces") else index))
+            attachments.append(Attachment(validate(raw, None if single else index)))
         except ValueError as exc:
             module.fail_json(msg=str(exc))
-
     started = time.time()
-    engines = Engines()
-    reader = _netlink_reader(module)
     here = os.stat("/proc/self/ns/net")
-    here = (here.st_dev, here.st_ino)
-    results, diffs_before, diffs_after, failures = [], {}, {}, []
+    engines = Engines()
+    try:
+        namespaces = Namespaces()
+    except KernelError as exc:
+        module.fail_json(msg=str(exc))
+    applier = Applier(namespaces)
     missing = {}  # bridge -> [MTU unknown?] per entry planned against it although it does not exist
     try:
-        planned = []
-        for entry in entries:
-            target = None
-            try:
-                target = find_target(entry, engines, here)
-                live = reader.live(entry, target)
-                if entry["state"] == "absent" and target.get("identity") is None:
-                    extra = unknown_absent_links(reader, entry["container"])
-                    live["stale"] = extra
-                if entry["state"] == "present" and not live.get("bridge"):
-                    if not module.check_mode:
-                        raise EntryError("bridge %s does not exist" % entry["bridge"])
-                    # check mode before the bridge is built (host_bridge's check run made nothing):
-                    # plan against an empty bridge, so the diff shows what a real run will do
-                    live["bridge"] = {"ifname": entry["bridge"], "index": None, "mtu": None, "kind": "bridge"}
-                    missing.setdefault(entry["bridge"], []).append(entry.get("mtu") is None)
-                wanted = complete(entry, target, reader, live)
-                if entry["state"] == "present" and live["bridge"].get("kind") != "bridge":
-                    raise EntryError("%s is not a bridge (it is a %s)" % (entry["bridge"], live["bridge"].get("kind") or "NIC"))
-                steps, before, after = planner.plan(wanted, live)
-                planned.append((entry, target, wanted, steps, before, after, None))
-            except (EntryError, EngineError, TargetError, planner.PlanError, _netlink.NetlinkError) as exc:
-                planned.append((entry, target, entry, [], None, None, str(exc)))
-
+        reader = Reader(namespaces)
+        for item in attachments:
+            read_and_plan(item, engines, reader, (here.st_dev, here.st_ino), module.check_mode, missing)
         purge_bridge = module.params.get("bridge") if module.params.get("purge") else None
-        purged = purge_plan(planned, reader, purge_bridge) if purge_bridge else []
-        purges = [Transaction([step], None) for _link, step, _before in purged]
-
-        transactions = {}
-        for index, (_entry, target, _wanted, steps, _before, _after, plan_error) in enumerate(planned):
-            if plan_error is None and planner.changes(steps):
-                transactions[index] = Transaction(steps, target)
+        removals = purge.for_attachments(attachments, reader.host_links, purge_bridge) if purge_bridge else []
+        purged = [(removal, applier.entry([removal[1]], None)) for removal in removals]
+        for item in attachments:
+            if item.error is None and item.changed:
+                item.transaction = applier.entry(item.steps, item.target)
         if not module.check_mode:
             # purge first: an address may move from a purged attachment to a new one
-            apply_all(purges + [transactions[index] for index in sorted(transactions)], reader)
-
-        for index, (entry, target, wanted, steps, before, after, plan_error) in enumerate(planned):
-            error = plan_error if plan_error is not None else getattr(transactions.get(index), "error", None)
-            key = "%s %s" % ((target or {}).get("what") or _what(entry), entry["ifname"])
-            changed = planner.changes(steps)
-            if error is not None:
-                item = result_entry(wanted, target, {})
-                item.update({"changed": False, "failed": True, "msg": error})
-                failures.append(error)
-            else:
-                item = result_entry(wanted, target, after)
-                item["changed"] = changed
-                diffs_before[key], diffs_after[key] = before, after
-            results.append(item)
-        for (link, _step, before), tx in zip(purged, purges):
-            item = purged_entry(link)
-            if tx.error is not None:
-                item.update({"changed": False, "failed": True, "msg": tx.error})
-                failures.append(tx.error)
-            else:
-                item["changed"] = True
-                key = "purged %s %s (%s)" % (item["container_name"] or link["label"]["id"], item["ifname"],
-                                             link["ifname"])
-                diffs_before[key], diffs_after[key] = before, {"state": "absent"}
-            results.append(item)
-    finally:
-        reader.close()
-        engines.close()
-
-    for bridge, unknown_mtu in sorted(missing.items()):
-        module.warn("check mode: bridge %s does not exist yet; %d attachment(s) planned as if it existed without "
-                    "ports%s" % (bridge, len(unknown_mtu), "; their MTU is unknown until it exists (reported as null)"
-                                 if any(unknown_mtu) else ""))
-    out = {"changed": any(r["changed"] for r in results), "interfaces": results,
-           "elapsed": round(time.time() - started, 4)}
-    if module._diff:
-        out["diff"] = {"before": diffs_before, "after": diffs_after}
-    if failures:
-        if len(results) == 1:
-            msg = failures[0]
-        else:
-            msg = "%d of %d interfaces failed: %s" % (len(failures), len(results), "; ".join(failures))
-        module.fail_json(msg=msg, **out)
-    module.exit_json(**out)
-
-
-def _what(entry):
-    for key in TARGET_OPTIONS:
-        if entry.get(key) is not None:
-            return "%s %s" % (key, entry[key])
-    return "?"
-
-
-def _netlink_reader(module):
-    try:
-        return Reader()
-    except _netlink.NetlinkError as exc:
+            applier.apply_all([tx for _removal, tx in purged]
+                              + [item.transaction for item in attachments if item.transaction is not None])
+    except KernelError as exc:
         module.fail_json(msg=str(exc))
+    finally:
+        applier.close()
+        namespaces.close()
+        engines.close()
+    out, warnings, failure = summarize(attachments, purged, missing, started, module._diff)
+    for warning in warnings:
+        module.warn(warning)
+    if failure:
+        module.fail_json(msg=failure, **out)
+    module.exit_json(**out)
 
 
 def main():
@@ -682,8 +379,8 @@ def main():
         required_if=[("purge", True, ("bridge",))],
         supports_check_mode=True,
     )
-    if not _netlink.HAS_PYROUTE2:
-        module.fail_json(msg=missing_required_lib("pyroute2"), exception=str(_netlink.PYROUTE2_IMPORT_ERROR))
+    if not HAS_PYROUTE2:
+        module.fail_json(msg=missing_required_lib("pyroute2"), exception=str(PYROUTE2_IMPORT_ERROR))
     if module.params.get("interfaces") is not None:
         shared = dict((k, module.params[k]) for k in SHARED_OPTIONS if module.params.get(k) is not None)
         raw_entries = [dict(raw, **dict((k, v) for k, v in shared.items() if raw.get(k) is None))

@@ -259,14 +259,16 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.lanbridge.core.plugins.module_utils import _bridge_plan as planner
-from ansible_collections.lanbridge.core.plugins.module_utils._netlink import (
-    HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR, Netlink, NetlinkError,
-)
-from ansible_collections.lanbridge.core.plugins.module_utils._probe import ProbeError
-from ansible_collections.lanbridge.core.plugins.module_utils._transaction import TransactionError, apply, lock
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import facts as bridge_facts
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.apply import apply
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.plan import plan as make_plan
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netlink import Netlink
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.pyroute import HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR
+from ansible_collections.lanbridge.core.plugins.module_utils._lock import lock
+from ansible_collections.lanbridge.core.plugins.module_utils._transaction import TransactionError
 from ansible_collections.lanbridge.core.plugins.module_utils._validate import (
-    ValidationError, check_cidr, check_forward_delay, check_ifname, check_ip, check_mac, check_mtu, is_mac,
+    PlanError, ValidationError, check_cidr, check_forward_delay, check_ifname, check_ip, check_mac, check_mtu, is_mac,
 )
 
 ARGUMENT_SPEC = dict(
@@ -319,25 +321,25 @@ def _probe_timeout(want, steps, facts):
                                                           for s in steps):
         delay = want["forward_delay"]
         if delay is None:
-            delay = facts["links"].get(want["name"], {}).get("forward_delay") or planner.DEFAULT_FORWARD_DELAY
+            delay = facts["links"].get(want["name"], {}).get("forward_delay") or bridge_facts.DEFAULT_FORWARD_DELAY
         timeout += 2 * delay  # listening + learning before the port forwards
     return timeout
 
 
 def run(module, nl, want):
-    facts = planner.facts_from_dump(nl.dump())
-    plan = planner.plan(facts, want)
+    facts = bridge_facts.facts_from_dump(nl.dump())
+    plan = make_plan(facts, want)
     steps = plan["steps"]
     result = dict(changed=bool(steps), rolled_back=False, uplink=plan["uplink"], migrated=plan["migrated"],
                   plan=[s["text"] for s in steps], probe=None)
     if module._diff:
         result["diff"] = dict(before=plan["before"], after=plan["after"])
     if module.check_mode or not steps:
-        result["bridge"] = planner.view(plan["facts_after"], want["name"])["bridge"]
+        result["bridge"] = bridge_facts.view(plan["facts_after"], want["name"])["bridge"]
         return result
     outcome = apply(nl, steps, probe=plan["probe"], probe_timeout=_probe_timeout(want, steps, facts))
     result["probe"] = outcome["probe"]
-    result["bridge"] = planner.view(planner.facts_from_dump(nl.dump()), want["name"])["bridge"]
+    result["bridge"] = bridge_facts.view(bridge_facts.facts_from_dump(nl.dump()), want["name"])["bridge"]
     return result
 
 
@@ -353,7 +355,7 @@ def main():
                 result = run(module, nl, want)
     except TransactionError as exc:
         module.fail_json(msg=str(exc), changed=not exc.rolled_back, rolled_back=exc.rolled_back)
-    except (ValidationError, planner.PlanError, NetlinkError, ProbeError) as exc:
+    except (ValidationError, PlanError, KernelError) as exc:
         module.fail_json(msg=str(exc), changed=False, rolled_back=False)
     module.exit_json(**result)
 

@@ -4,7 +4,7 @@
 """Resolve a target -- a container (through its engine), a PID, or a network namespace name or
 path -- to the path of its network namespace and a stable identity.
 
-Nothing here enters a namespace (``_netlink`` does that); this only finds it. Standard library only.
+Nothing here enters a namespace (``_kernel.netns`` does that); this only finds it. Standard library only.
 
 A resolved target is a plain dict::
 
@@ -19,8 +19,8 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.lanbridge.core.plugins.module_utils import _names
-from ansible_collections.lanbridge.core.plugins.module_utils._engine import EngineError
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import names as _names
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import EngineError
 
 NETNS_RUN_DIR = "/run/netns"
 SELF_NETNS = "/proc/self/ns/net"

@@ -23,26 +23,24 @@ Live::
      'ipv6': True/False: IPv6 enabled on ifname (or, before it exists, by default) -- read only when
              IPv6 addresses are wanted, else None}
 
-A step is ``{'op': ..., 'ns': 'host'|'container', ...}``; ``undo`` (a step or None) restores what
-the step changed. ``probe`` and ``announce`` change nothing and do not make a plan "changed".
+Steps are ``_transaction`` steps (``{'op', 'args', 'undo': [steps], 'text', 'ns'}``), ``ns`` saying
+where they act (``host`` or ``container``); ``undo`` restores what the step changed (empty where the
+step needs no undo of its own, such as the address of a pair that its deletion removes too).
+``probe`` and ``announce`` change nothing and do not make a plan "changed".
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import copy
 import ipaddress
 
+from ansible_collections.lanbridge.core.plugins.module_utils._transaction import changes_anything, step as make_step
 from ansible_collections.lanbridge.core.plugins.module_utils._validate import (
-    ValidationError, check_cidr, check_ip, subnet_of,
+    PlanError, ValidationError, check_cidr, check_ip, subnet_of,
 )
 
 QUIET_OPS = ("probe", "announce")
-
-
-class PlanError(Exception):
-    """The wanted state cannot be reached from the live one without touching what is not ours."""
 
 
 # --------------------------------------------------------------------------- wanted-state rules
@@ -157,15 +155,31 @@ def _wanted_facts(wanted, other_defaults):
 
 # --------------------------------------------------------------------------- steps
 
-def _step(op, ns, undo=None, **kw):
-    kw.update({"op": op, "ns": ns, "undo": undo})
-    return kw
+def _step(op, ns, text, undo=None, **args):
+    """A ``_transaction`` step; ``undo`` is one step or None."""
+    return make_step(op, text, undo=[undo] if undo else [], ns=ns, **args)
 
 
 def _route_step(op, route, dev):
-    return {"op": op, "ns": "container", "dest": route["dest"], "via": route.get("via"), "dev": dev,
-            "family": route.get("family") or (6 if ":" in (route.get("via") or route["dest"]) else 4),
-            "metric": route.get("metric")}
+    family = route.get("family") or (6 if ":" in (route.get("via") or route["dest"]) else 4)
+    text = "%s route %s%s%s" % ("add" if op == "add_route" else "delete", route["dest"],
+                                " via %s" % route["via"] if route.get("via") else "", " dev %s" % dev if dev else "")
+    return _step(op, "container", text, dest=route["dest"], via=route.get("via"), dev=dev, family=family,
+                 metric=route.get("metric"))
+
+
+def _set_link_step(ns, ifname, undo=None, **attrs):
+    shown = ", ".join("%s %s" % (k, "nomaster" if k == "master" and not v else v) for k, v in sorted(attrs.items()))
+    return _step("set_link", ns, "set %s %s" % (ifname, shown), undo=undo, ifname=ifname, **attrs)
+
+
+def _address_step(op, ifname, address, undo=None):
+    verb = "add address %s to %s" if op == "add_address" else "delete address %s from %s"
+    return _step(op, "container", verb % (address, ifname), undo=undo, ifname=ifname, address=address)
+
+
+def delete_link_step(ifname):
+    return _step("del_link", "host", "delete veth %s (and its peer)" % ifname, ifname=ifname)
 
 
 def _route_steps(wanted, live_routes, ifname):
@@ -182,15 +196,15 @@ def _route_steps(wanted, live_routes, ifname):
             kept.add(key)
             continue
         if ours or (route["dest"] == "default" and route.get("family") in default_families):
-            step = _route_step("del_route", route, route.get("dev"))
-            step["undo"] = _route_step("add_route", route, route.get("dev"))
-            steps.append(step)
+            item = _route_step("del_route", route, route.get("dev"))
+            item["undo"] = [_route_step("add_route", route, route.get("dev"))]
+            steps.append(item)
     for route in want:
         key = (route["dest"], route["via"], route["family"])
         if key not in kept:
-            step = _route_step("add_route", route, ifname)
-            step["undo"] = _route_step("del_route", route, ifname)
-            steps.append(step)
+            item = _route_step("add_route", route, ifname)
+            item["undo"] = [_route_step("del_route", route, ifname)]
+            steps.append(item)
     return steps
 
 
@@ -199,15 +213,15 @@ def _address_steps(wanted, have, ifname, fresh):
     probes, steps, added = [], [], []
     for addr in sorted(have):
         if addr not in wanted["addresses"]:
-            steps.append(_step("del_address", "container", ifname=ifname, address=addr,
-                               undo=_step("add_address", "container", ifname=ifname, address=addr)))
+            steps.append(_address_step("del_address", ifname, addr, undo=_address_step("add_address", ifname, addr)))
     for addr in wanted["addresses"]:
         if addr in have:
             continue
         if wanted.get("conflict_check", True) and ipaddress.ip_interface(addr).version == 4:
-            probes.append(_step("probe", "container", ifname=ifname, address=addr, mac=wanted["mac"]))
-        steps.append(_step("add_address", "container", ifname=ifname, address=addr,
-                           undo=None if fresh else _step("del_address", "container", ifname=ifname, address=addr)))
+            probes.append(_step("probe", "container", "probe the LAN for %s from %s" % (addr, ifname),
+                                ifname=ifname, address=addr, mac=wanted["mac"]))
+        steps.append(_address_step("add_address", ifname, addr,
+                                   undo=None if fresh else _address_step("del_address", ifname, addr)))
         added.append(addr)
     return probes + steps, added
 
@@ -217,12 +231,12 @@ def _create_steps(wanted):
     the target namespace with its MAC and MTU. The kernel takes neither the label (``ifalias``) nor
     the peer's ``up`` at creation (a veth cannot open before its pair is complete): two more requests."""
     ifname, host = wanted["ifname"], wanted["host_ifname"]
-    undo = _step("del_link", "host", ifname=host)
     return [
-        _step("add_pair", "host", undo=undo, ifname=host, peer=ifname, mac=wanted["mac"], mtu=wanted["mtu"],
+        _step("add_pair", "host", "add veth %s (peer %s) to %s" % (host, ifname, wanted["bridge"]),
+              undo=delete_link_step(host), ifname=host, peer=ifname, mac=wanted["mac"], mtu=wanted["mtu"],
               master=wanted["bridge"]),
-        _step("set_link", "host", ifname=host, ifalias=wanted["label"]),
-        _step("set_link", "container", ifname=ifname, up=True),
+        _set_link_step("host", host, ifalias=wanted["label"]),
+        _set_link_step("container", ifname, up=True),
     ]
 
 
@@ -250,11 +264,10 @@ def _repair_steps(wanted, live):
     if not host.get("up"):
         hattrs["up"], hold["up"] = True, False
     if cattrs:
-        steps.append(_step("set_link", "container", ifname=peer["ifname"],
-                           undo=_step("set_link", "container", ifname=peer["ifname"], **cold), **cattrs))
+        steps.append(_set_link_step("container", peer["ifname"], undo=_set_link_step("container", peer["ifname"], **cold),
+                                    **cattrs))
     if hattrs:
-        steps.append(_step("set_link", "host", ifname=host["ifname"],
-                           undo=_step("set_link", "host", ifname=host["ifname"], **hold), **hattrs))
+        steps.append(_set_link_step("host", host["ifname"], undo=_set_link_step("host", host["ifname"], **hold), **hattrs))
     return steps
 
 
@@ -265,11 +278,11 @@ def plan(wanted, live):
     intact = pair_intact(live)
     steps = []
     for link in live.get("stale", []):
-        steps.append(_step("del_link", "host", ifname=link["ifname"]))
+        steps.append(delete_link_step(link["ifname"]))
 
     if wanted["state"] == "absent":
         if live.get("host"):
-            steps.append(_step("del_link", "host", ifname=live["host"]["ifname"]))
+            steps.append(delete_link_step(live["host"]["ifname"]))
         return steps, before, {"state": "absent"}
 
     if not live.get("bridge"):
@@ -278,7 +291,7 @@ def plan(wanted, live):
         intact = False  # host_ifname changed: recreate under the new name
     if not intact:
         if live.get("host"):
-            steps.append(_step("del_link", "host", ifname=live["host"]["ifname"]))
+            steps.append(delete_link_step(live["host"]["ifname"]))
         peer = live.get("peer")
         if peer and not (live.get("host") and peer.get("peer_index") == live["host"].get("index")):
             raise PlanError("the target already has an interface %s that this module did not create" % ifname)
@@ -296,19 +309,21 @@ def plan(wanted, live):
         have, routes = [], [r for r in live.get("routes", []) if r.get("dev") != ifname]
     if wants_ipv6(wanted) and live.get("ipv6") is False:
         # e.g. Docker disables IPv6 in the namespaces of containers without an IPv6 network
-        steps.append(_step("enable_ipv6", "container", ifname=ifname,
-                           undo=_step("disable_ipv6", "container", ifname=ifname) if intact else None))
+        steps.append(_step("enable_ipv6", "container", "enable IPv6 on %s" % ifname, ifname=ifname,
+                           undo=_step("disable_ipv6", "container", "disable IPv6 on %s" % ifname, ifname=ifname)
+                           if intact else None))
     addr_steps, added = _address_steps(wanted, have, ifname, fresh=not intact)
     steps += addr_steps
     route_steps = _route_steps(wanted, routes, ifname)
     steps += route_steps
     if wanted.get("announce", True):
         for addr in added:
-            steps.append(_step("announce", "container", ifname=ifname, address=addr, mac=wanted["mac"]))
+            steps.append(_step("announce", "container", "announce %s on %s" % (addr, ifname), ifname=ifname,
+                               address=addr, mac=wanted["mac"]))
 
     other = [_route_fact(r) for r in routes if r["dest"] == "default" and r.get("dev") != ifname
-             and not any(s["op"] == "del_route" and s["dest"] == "default" and s["dev"] == r.get("dev")
-                         and s["via"] == r.get("via") for s in route_steps)]
+             and not any(s["op"] == "del_route" and s["args"]["dest"] == "default" and s["args"]["dev"] == r.get("dev")
+                         and s["args"]["via"] == r.get("via") for s in route_steps)]
     after = _wanted_facts(wanted, other)
     if wants_ipv6(wanted):
         after["container"]["ipv6"] = True
@@ -340,55 +355,4 @@ def phases(steps):
 
 def changes(steps):
     """True when applying ``steps`` changes the system (probes and announcements do not)."""
-    return any(step["op"] not in QUIET_OPS for step in steps)
-
-
-def public(steps):
-    """Steps without their ``undo`` part, for the result (``plan`` in check mode)."""
-    out = []
-    for step in steps:
-        item = copy.deepcopy(step)
-        item.pop("undo", None)
-        out.append(dict((k, v) for k, v in item.items() if v is not None))
-    return out
-
-
-# --------------------------------------------------------------------------- purge
-
-def _may_name(kind, value, label):
-    """Whether an unresolved entry (``kind``, ``value``) may be the owner of ``label``."""
-    label_kind, _sep, ident = label["id"].partition(":")
-    if kind != label_kind:
-        return False
-    if kind == "netns":
-        return True
-    return bool(value) and (value == label.get("name") or ident.startswith(value))
-
-
-def purge(links, bridge, named, unresolved=(), host_ifnames=()):
-    """The attachments on ``bridge`` that ``purge`` removes: ``(link, step, before)`` per link.
-
-    ``links`` are the host's links (``master`` by name, ``label`` = ``_names.parse_label`` of the
-    ``ifalias``, absent when it is not ours); only labelled ports of ``bridge`` are candidates, so
-    the uplink and every foreign port are never touched. An attachment is kept when ``named`` (a
-    set of ``(identity, ifname)`` of this call's entries) holds its label's identity and ifname,
-    when an entry names it as its ``host_ifname``, or when it may belong to an entry whose target
-    could not be resolved: ``unresolved`` holds ``(kind, value)`` -- ``('container', name or ID)``
-    keeps attachments whose label carries that name or an ID starting with it; ``('netns', None)``
-    (a pid / netns entry whose namespace cannot be opened) keeps every ``netns:`` attachment.
-    """
-    out = []
-    for link in links:
-        label = link.get("label")
-        if not label or link.get("master") != bridge or link["ifname"] in host_ifnames:
-            continue
-        if (label["id"], label["ifname"]) in named:
-            continue
-        if any(_may_name(kind, value, label) for kind, value in unresolved):
-            continue
-        step = _step("del_link", "host", ifname=link["ifname"])
-        before = {"state": "present",
-                  "host": {"ifname": link["ifname"], "bridge": bridge, "mtu": link.get("mtu"),
-                           "up": bool(link.get("up")), "label": link.get("ifalias")}}
-        out.append((link, step, before))
-    return out
+    return changes_anything(steps, QUIET_OPS)

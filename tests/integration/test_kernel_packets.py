@@ -1,10 +1,15 @@
-"""``_probe`` on a real kernel: ARP, gratuitous ARP and ICMP echo between two throwaway namespaces."""
+"""The packet side of the kernel layer on a real kernel: ARP, announcements and ICMP echo between two
+throwaway namespaces (``_kernel.reachability``, ``_kernel.neighbours``, ``_kernel.packet_io``)."""
 import os
+import time
 
 import pytest
 
-from ansible_collections.lanbridge.core.plugins.module_utils import _probe
-from ansible_collections.lanbridge.core.plugins.module_utils._netlink import in_netns
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel import packet_io
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel import reachability as _probe
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.neighbours import Neighbours
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netns import in_netns
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")
 
@@ -22,32 +27,50 @@ def pair(netns_factory):
     return a, b
 
 
-def test_frames_round_trip():
-    frame = _probe.arp_frame(1, "02:00:00:00:00:0a", "02:00:00:00:00:0a", "198.51.100.1", _probe.ZERO_MAC, "198.51.100.2")
-    assert len(frame) == 60
-    assert _probe.parse_arp(frame) == {"op": 1, "sender_mac": "02:00:00:00:00:0a", "sender_ip": "198.51.100.1",
-                                       "target_mac": "00:00:00:00:00:00", "target_ip": "198.51.100.2"}
-    assert _probe.parse_arp(b"\x00" * 10) is None
-    assert _probe.parse_arp(b"\x00" * 12 + b"\x08\x00" + b"\x00" * 46) is None
-
-
 def test_arp_request_and_rfc5227_probe(pair):
     a, _b = pair
     with in_netns(a.path):
-        assert _probe.interface_mac("eth0") == "02:00:00:00:00:0a"
+        sock = packet_io.open_arp_socket("eth0")
+        assert packet_io.own_mac(sock) == "02:00:00:00:00:0a"
+        sock.close()
         assert _probe.arp_request("eth0", "198.51.100.2", "198.51.100.1", timeout=1) == "02:00:00:00:00:0b"
         assert _probe.arp_request("eth0", "198.51.100.2", "0.0.0.0", timeout=1) == "02:00:00:00:00:0b"
         assert _probe.arp_request("eth0", "198.51.100.9", "0.0.0.0", timeout=0.3) is None
-        with pytest.raises(_probe.ProbeError, match="interface nope"):
+        with pytest.raises(KernelError, match="interface nope"):
             _probe.arp_request("nope", "198.51.100.2", "198.51.100.1")
 
 
-def test_gratuitous_arp_updates_the_neighbour(pair):
+def wait_until_up(*namespaces):
+    """Until both ends carry IPv6 (a frame sent the moment a veth comes up can be dropped)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if all("ff00::/8 dev eth0" in ns.ip("-6", "route", "show", "table", "local") and
+               "LOWER_UP" in ns.ip("link", "show", "eth0") for ns in namespaces):
+            return
+        time.sleep(0.05)
+    raise AssertionError("eth0 never came up")
+
+
+def test_announcements_update_the_neighbour(pair):
     a, b = pair
     b.ip("neigh", "replace", "198.51.100.1", "lladdr", "02:00:00:00:00:99", "dev", "eth0", "nud", "stale")
-    with in_netns(a.path):
-        _probe.gratuitous_arp("eth0", "198.51.100.1", count=2, interval=0.05)
+    b.ip("neigh", "replace", "2001:db8::1", "lladdr", "02:00:00:00:00:99", "dev", "eth0", "nud", "stale")
+    wait_until_up(a, b)
+    with Neighbours() as lan:
+        lan.announce(a.path, "eth0", "198.51.100.1", "02:00:00:00:00:0a")
+        lan.announce(a.path, "eth0", "2001:db8::1", "02:00:00:00:00:0a")
     assert "02:00:00:00:00:0a" in b.ip("neigh", "show", "198.51.100.1", "dev", "eth0")
+    assert "02:00:00:00:00:0a" in b.ip("neigh", "show", "2001:db8::1", "dev", "eth0")
+
+
+def test_conflict_probes_in_one_wait(pair):
+    a, b = pair
+    with Neighbours() as lan:
+        lan.add_probe("taken", a.path, "eth0", "198.51.100.2", "02:00:00:00:00:0a")
+        lan.add_probe("free", a.path, "eth0", "198.51.100.77", "02:00:00:00:00:0a")
+        assert lan.run_probes(0.5) == {"taken": "198.51.100.2 is already in use on the LAN by 02:00:00:00:00:0b"}
+        with pytest.raises(KernelError, match="cannot use interface nope for ARP"):
+            lan.add_probe("bad", b.path, "nope", "198.51.100.78", "02:00:00:00:00:0b")
 
 
 def test_icmp_echo_v4_v6_and_probe_any(pair):

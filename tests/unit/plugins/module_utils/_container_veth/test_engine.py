@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from ansible_collections.lanbridge.core.plugins.module_utils import _engine
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import engine as _engine
 
 CID = "a" * 64
 CONTAINERS = {

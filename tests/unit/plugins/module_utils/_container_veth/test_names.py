@@ -1,7 +1,7 @@
 """Names from identity: host-side veth name, pinned MAC, ifalias label."""
 import pytest
 
-from ansible_collections.lanbridge.core.plugins.module_utils import _names
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import names as _names
 
 CID = "3f2a91c0e1d54b7a9e0c7f0b5f0e6a1d2c3b4a5968778695a4b3c2d1e0f9a8b7"
 

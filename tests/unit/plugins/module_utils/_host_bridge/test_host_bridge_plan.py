@@ -3,9 +3,17 @@ import copy
 
 import pytest
 
-from ansible_collections.lanbridge.core.plugins.module_utils import _bridge_plan as bp
-from ansible_collections.lanbridge.core.plugins.module_utils._bridge_plan import PlanError
-from ansible_collections.lanbridge.core.plugins.module_utils._validate import check_cidr
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import facts as bp
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.plan import plan
+from ansible_collections.lanbridge.core.plugins.module_utils._validate import PlanError, check_cidr
+
+
+def simulate(facts, steps):
+    """The facts after ``steps``, as the planner itself sees them (``facts.apply_step``)."""
+    state = copy.deepcopy(facts)
+    for step in steps:
+        bp.apply_step(state, step)
+    return state
 
 EM1_MAC = "02:00:00:00:01:01"
 
@@ -60,7 +68,7 @@ def texts(result):
 
 def test_seed_migration_order_and_facts():
     facts = seed_host()
-    result = bp.plan(facts, want())
+    result = plan(facts, want())
     done = texts(result)
     assert done == [
         "add bridge br0",
@@ -100,10 +108,10 @@ def test_seed_migration_order_and_facts():
 
 def test_undo_of_every_step_restores_the_facts():
     facts = seed_host()
-    result = bp.plan(facts, want())
-    state = bp.simulate(facts, result["steps"])
+    result = plan(facts, want())
+    state = simulate(facts, result["steps"])
     for step in reversed(result["steps"]):
-        state = bp.simulate(state, step["undo"])
+        state = simulate(state, step["undo"])
     assert bp.view(facts, "br0", "em1") == bp.view(state, "br0", "em1")
     assert state["links"].keys() == facts["links"].keys()
     assert sorted((a["ifname"], bp.cidr(a)) for a in state["addresses"]) == \
@@ -112,13 +120,13 @@ def test_undo_of_every_step_restores_the_facts():
 
 def test_second_run_is_empty():
     facts = seed_host()
-    first = bp.plan(facts, want(gateway="198.51.100.254", addresses=[check_cidr("203.0.113.1/24")]))
-    second = bp.plan(first["facts_after"], want(gateway="198.51.100.254", addresses=[check_cidr("203.0.113.1/24")]))
+    first = plan(facts, want(gateway="198.51.100.254", addresses=[check_cidr("203.0.113.1/24")]))
+    second = plan(first["facts_after"], want(gateway="198.51.100.254", addresses=[check_cidr("203.0.113.1/24")]))
     assert second["steps"] == [] and second["before"] == second["after"] and second["probe"] == []
     assert second["migrated"] == {"addresses": [], "routes": []}
-    again_auto = bp.plan(first["facts_after"], want(uplink="auto"))
+    again_auto = plan(first["facts_after"], want(uplink="auto"))
     assert again_auto["steps"] == [] and again_auto["uplink"] == "em1"
-    by_mac = bp.plan(first["facts_after"], want(uplink=EM1_MAC.upper()))
+    by_mac = plan(first["facts_after"], want(uplink=EM1_MAC.upper()))
     assert by_mac["steps"] == [] and by_mac["uplink"] == "em1"
 
 
@@ -132,15 +140,15 @@ def test_second_run_is_empty():
 ])
 def test_drift_fixes_only_that(drift, expected):
     w = want(addresses=[check_cidr("203.0.113.1/24")])
-    facts = bp.plan(seed_host(), w)["facts_after"]
+    facts = plan(seed_host(), w)["facts_after"]
     drift(facts)
-    result = bp.plan(facts, w)
+    result = plan(facts, w)
     assert texts(result) == expected
 
 
 def test_options_change_bridge_properties():
-    facts = bp.plan(seed_host(), want())["facts_after"]
-    result = bp.plan(facts, want(stp=True, forward_delay=4, mtu=9000, mac="02:12:34:56:78:9a"))
+    facts = plan(seed_host(), want())["facts_after"]
+    result = plan(facts, want(stp=True, forward_delay=4, mtu=9000, mac="02:12:34:56:78:9a"))
     assert texts(result) == [
         "set bridge br0 forward_delay 4, stp True", "set br0 mtu 9000", "set br0 mac 02:12:34:56:78:9a",
         "set em1 mtu 9000"]
@@ -150,7 +158,7 @@ def test_options_change_bridge_properties():
 
 def test_bridge_without_uplink_with_addresses_and_gateway():
     facts = {"links": {"lo": link(1)}, "addresses": [], "routes": []}
-    result = bp.plan(facts, want(uplink=None, addresses=[check_cidr("203.0.113.1/24")], gateway="203.0.113.254"))
+    result = plan(facts, want(uplink=None, addresses=[check_cidr("203.0.113.1/24")], gateway="203.0.113.254"))
     assert texts(result) == [
         "add bridge br0", "set br0 up True", "add address 203.0.113.1/24 to br0",
         "add route default via 203.0.113.254 dev br0"]
@@ -160,7 +168,7 @@ def test_bridge_without_uplink_with_addresses_and_gateway():
 
 
 def test_gateway_replaces_existing_default_in_place():
-    result = bp.plan(seed_host(), want(gateway="198.51.100.1"))
+    result = plan(seed_host(), want(gateway="198.51.100.1"))
     moved = [s for s in result["steps"] if s["op"] == "replace_route" and s["args"]["route"]["dst"] == "default"
              and s["args"]["route"]["family"] == "inet"]
     assert len(moved) == 1 and moved[0]["args"]["route"]["gateway"] == "198.51.100.1"
@@ -169,17 +177,17 @@ def test_gateway_replaces_existing_default_in_place():
 
 
 def test_migrate_false_keeps_addresses_on_uplink():
-    result = bp.plan(seed_host(), want(migrate=False))
+    result = plan(seed_host(), want(migrate=False))
     assert texts(result) == ["add bridge br0", "set br0 up True", "set em1 master br0"]
     assert result["after"]["uplink"]["addresses"] == ["198.51.100.11/24", "198.51.100.12/24", "2001:db8::11/64"]
 
 
 def test_absent_reverses_present():
     facts = seed_host()
-    present = bp.plan(facts, want())["facts_after"]
+    present = plan(facts, want())["facts_after"]
     present["links"]["br0"]["index"] = 9
     present["links"]["vlabc"] = link(10, kind="veth", master="br0", alias="lanbridge:veth id=x")
-    result = bp.plan(present, want(state="absent", uplink=None))
+    result = plan(present, want(state="absent", uplink=None))
     assert result["uplink"] == "em1"
     done = texts(result)
     assert done[:3] == [
@@ -190,19 +198,19 @@ def test_absent_reverses_present():
     assert bp.view(after, "br0", "em1")["uplink"] == bp.view(facts, "br0", "em1")["uplink"]
     undo = result["steps"][-1]["undo"]
     assert [u["op"] for u in undo] == ["add_bridge", "set_link"] and undo[0]["args"]["mac"] == EM1_MAC
-    again = bp.plan(after, want(state="absent", uplink=None))
+    again = plan(after, want(state="absent", uplink=None))
     assert again["steps"] == [] and again["before"]["bridge"]["state"] == "absent"
 
 
 def test_absent_without_migrate_deletes_routes_explicitly():
-    present = bp.plan(seed_host(), want())["facts_after"]
-    result = bp.plan(present, want(state="absent", migrate=False))
+    present = plan(seed_host(), want())["facts_after"]
+    result = plan(present, want(state="absent", migrate=False))
     assert [s["op"] for s in result["steps"]][:3] == ["delete_route"] * 3
     assert result["steps"][0]["undo"][0]["op"] == "add_route"
 
 
 def test_check_mode_without_bridge_reports_change():
-    result = bp.plan(seed_host(), want())
+    result = plan(seed_host(), want())
     assert result["steps"] and result["before"] != result["after"]
 
 
@@ -223,15 +231,15 @@ def test_errors(mutate, options, message):
         mutate(facts)
     snapshot = copy.deepcopy(facts)
     with pytest.raises(PlanError, match=message):
-        bp.plan(facts, want(**options))
+        plan(facts, want(**options))
     assert facts == snapshot
 
 
 def test_auto_uplink_several_candidates_is_an_error():
-    facts = bp.plan(seed_host(), want())["facts_after"]
+    facts = plan(seed_host(), want())["facts_after"]
     facts["links"]["em2"]["master"] = "br0"
     with pytest.raises(PlanError, match=r"several ports that could be the uplink \(em1, em2\)"):
-        bp.plan(facts, want(uplink="auto"))
+        plan(facts, want(uplink="auto"))
 
 
 def test_facts_from_dump_uses_names():

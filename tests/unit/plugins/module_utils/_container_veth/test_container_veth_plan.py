@@ -1,9 +1,12 @@
 """The container_veth planner on plain data: live facts + wanted state -> steps, before, after."""
 import copy
+import json
 
 import pytest
 
-from ansible_collections.lanbridge.core.plugins.module_utils import _veth_plan as planner
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import plan as planner
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import purge
+from ansible_collections.lanbridge.core.plugins.module_utils._validate import PlanError
 
 LABEL = "lanbridge:veth id=container:abc if=eth1 name=web1"
 MAC = "02:11:22:33:44:55"
@@ -52,10 +55,11 @@ def test_fresh_attach_orders_steps():
         ("add_pair", "host"), ("set_link", "host"), ("set_link", "container"),
         ("probe", "container"), ("add_address", "container"), ("add_route", "container"), ("announce", "container"),
     ]
-    assert steps[0]["peer"] == "eth1" and steps[0]["mac"] == MAC and steps[0]["mtu"] == 1500
-    assert steps[0]["master"] == "br0"
-    assert steps[0]["undo"] == {"op": "del_link", "ns": "host", "ifname": "vlabc", "undo": None}
-    assert steps[1]["ifalias"] == LABEL and steps[2]["up"] is True
+    assert steps[0]["args"]["peer"] == "eth1" and steps[0]["args"]["mac"] == MAC and steps[0]["args"]["mtu"] == 1500
+    assert steps[0]["args"]["master"] == "br0"
+    assert steps[0]["undo"] == [{"op": "del_link", "ns": "host", "args": {"ifname": "vlabc"}, "undo": [],
+                                 "text": "delete veth vlabc (and its peer)"}]
+    assert steps[1]["args"]["ifalias"] == LABEL and steps[2]["args"]["up"] is True
     assert after["container"]["addresses"] == ["198.51.100.10/24"]
     assert after["container"]["routes"] == [{"dest": "default", "via": "198.51.100.1", "dev": "eth1"}]
     assert planner.changes(steps)
@@ -100,15 +104,15 @@ def test_drift_is_fixed_individually(drift, expected):
     for step, (op, ns, attrs) in zip(steps, expected):
         assert (step["op"], step["ns"]) == (op, ns)
         for key, value in attrs.items():
-            assert step[key] == value
+            assert step["args"][key] == value
     assert before != after
     assert after == planner.plan(wanted(), intact())[2]
 
 
 def test_repair_steps_carry_their_inverse():
     steps, _b, _a = planner.plan(wanted(), intact(peer={"mtu": 1400, "up": False}))
-    assert steps[0]["undo"] == {"op": "set_link", "ns": "container", "ifname": "eth1", "mtu": 1400, "up": False,
-                                "undo": None}
+    assert steps[0]["undo"] == [{"op": "set_link", "ns": "container", "args": {"ifname": "eth1", "mtu": 1400, "up": False},
+                                 "undo": [], "text": "set eth1 mtu 1400, up False"}]
 
 
 def test_other_default_route_is_replaced_and_restorable():
@@ -116,8 +120,8 @@ def test_other_default_route_is_replaced_and_restorable():
     steps, before, after = planner.plan(wanted(), empty(routes=[docker]))
     dels = [s for s in steps if s["op"] == "del_route"]
     adds = [s for s in steps if s["op"] == "add_route"]
-    assert dels[0]["dev"] == "eth0" and dels[0]["undo"]["op"] == "add_route"
-    assert adds[0]["via"] == "198.51.100.1" and adds[0]["undo"]["op"] == "del_route"
+    assert dels[0]["args"]["dev"] == "eth0" and dels[0]["undo"][0]["op"] == "add_route"
+    assert adds[0]["args"]["via"] == "198.51.100.1" and adds[0]["undo"][0]["op"] == "del_route"
     assert steps.index(dels[0]) < steps.index(adds[0])
     assert after["container"]["routes"] == [{"dest": "default", "via": "198.51.100.1", "dev": "eth1"}]
 
@@ -133,21 +137,21 @@ def test_unlisted_route_on_ifname_is_removed():
     extra = {"dest": "203.0.113.0/24", "via": "198.51.100.254", "dev": "eth1", "family": 4, "metric": None}
     live = intact(routes=intact()["routes"] + [extra])
     steps, _b, _a = planner.plan(wanted(), live)
-    assert ops(steps) == [("del_route", "container")] and steps[0]["dest"] == "203.0.113.0/24"
+    assert ops(steps) == [("del_route", "container")] and steps[0]["args"]["dest"] == "203.0.113.0/24"
 
 
 def test_extra_route_is_added():
     w = wanted(routes=planner.wanted_routes(["198.51.100.10/24"], "198.51.100.1", None,
                                             [{"dest": "203.0.113.0/24", "via": "198.51.100.254"}]))
     steps, _b, after = planner.plan(w, intact())
-    assert ops(steps) == [("add_route", "container")] and steps[0]["dest"] == "203.0.113.0/24"
+    assert ops(steps) == [("add_route", "container")] and steps[0]["args"]["dest"] == "203.0.113.0/24"
     assert {"dest": "203.0.113.0/24", "via": "198.51.100.254", "dev": "eth1"} in after["container"]["routes"]
 
 
 def test_restart_recreates_with_same_names():
     # the container restarted: new namespace, pair gone, no labelled host link left
     steps, before, after = planner.plan(wanted(), empty())
-    assert steps[0]["op"] == "add_pair" and steps[0]["ifname"] == "vlabc" and steps[0]["mac"] == MAC
+    assert steps[0]["op"] == "add_pair" and steps[0]["args"]["ifname"] == "vlabc" and steps[0]["args"]["mac"] == MAC
 
 
 def test_stale_host_side_is_deleted_then_recreated():
@@ -160,24 +164,24 @@ def test_stale_host_side_is_deleted_then_recreated():
 def test_host_ifname_change_recreates():
     steps, _b, after = planner.plan(wanted(host_ifname="vlnew"), intact())
     assert ops(steps)[:2] == [("del_link", "host"), ("add_pair", "host")]
-    assert steps[0]["ifname"] == "vlabc" and steps[1]["ifname"] == "vlnew"
+    assert steps[0]["args"]["ifname"] == "vlabc" and steps[1]["args"]["ifname"] == "vlnew"
     assert after["host"]["ifname"] == "vlnew"
 
 
 def test_foreign_interface_with_our_ifname_is_refused():
     live = empty(peer={"ifname": "eth1", "index": 2, "mac": "x", "mtu": 1500, "up": True, "kind": "veth", "peer_index": 40})
-    with pytest.raises(planner.PlanError, match="already has an interface eth1"):
+    with pytest.raises(PlanError, match="already has an interface eth1"):
         planner.plan(wanted(), live)
 
 
 def test_host_ifname_taken_is_refused():
     live = empty(taken={"ifname": "vlabc", "ifalias": None})
-    with pytest.raises(planner.PlanError, match="host_ifname vlabc already exists"):
+    with pytest.raises(PlanError, match="host_ifname vlabc already exists"):
         planner.plan(wanted(), live)
 
 
 def test_missing_bridge_is_refused():
-    with pytest.raises(planner.PlanError, match="bridge br0 does not exist"):
+    with pytest.raises(PlanError, match="bridge br0 does not exist"):
         planner.plan(wanted(), empty(bridge=None))
 
 
@@ -187,20 +191,23 @@ def test_unknown_mtu_is_left_alone():
     assert not planner.changes(steps)
     assert after["container"]["mtu"] is None and after["host"]["mtu"] is None
     steps, _before, _after = planner.plan(wanted(mtu=None), empty())
-    assert steps[0]["op"] == "add_pair" and steps[0]["mtu"] is None
+    assert steps[0]["op"] == "add_pair" and steps[0]["args"]["mtu"] is None
 
 
 def test_absent_deletes_only_the_pair():
     steps, before, after = planner.plan(wanted(state="absent"), intact())
-    assert ops(steps) == [("del_link", "host")] and steps[0]["ifname"] == "vlabc"
+    assert ops(steps) == [("del_link", "host")] and steps[0]["args"]["ifname"] == "vlabc"
     assert before["state"] == "present" and after == {"state": "absent"}
     steps, before, after = planner.plan(wanted(state="absent"), empty(bridge=None))
     assert steps == [] and before == after
 
 
-def test_public_drops_undo():
-    steps, _b, _a = planner.plan(wanted(), empty())
-    assert all("undo" not in s for s in planner.public(steps))
+def test_steps_are_plain_data():
+    # the undo of a change can be written down before the change: every step survives JSON unchanged
+    for live in (empty(), intact(peer={"mtu": 1400, "up": False}, addresses=[]), intact(host={"master": None})):
+        steps, _b, _a = planner.plan(wanted(), live)
+        assert steps and json.loads(json.dumps(steps)) == steps
+        assert all(set(s) == {"op", "ns", "args", "undo", "text"} and isinstance(s["undo"], list) for s in steps)
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -247,7 +254,7 @@ def test_ipv6_enabled_when_disabled():
     assert after["container"]["ipv6"] is True
     live = intact(addresses=["198.51.100.10/24", "2001:db8::10/64"], ipv6=False)
     steps, before, after = planner.plan(w, live)
-    assert ops(steps) == [("enable_ipv6", "container")] and steps[0]["undo"]["op"] == "disable_ipv6"
+    assert ops(steps) == [("enable_ipv6", "container")] and steps[0]["undo"][0]["op"] == "disable_ipv6"
     assert before != after
     live["ipv6"] = True
     steps, before, after = planner.plan(w, live)
@@ -276,10 +283,10 @@ def test_probes_of_all_new_addresses_come_before_any_address_change():
     steps, _b, _a = planner.plan(w, intact(addresses=["198.51.100.10/24", "198.51.100.99/24"]))
     prepare, probe, configure, announce = planner.phases(steps)
     assert prepare == []
-    assert [(s["op"], s["address"]) for s in probe] == [("probe", "198.51.100.12/24")]
-    assert [(s["op"], s.get("address")) for s in configure][:3] == [
+    assert [(s["op"], s["args"]["address"]) for s in probe] == [("probe", "198.51.100.12/24")]
+    assert [(s["op"], s["args"].get("address")) for s in configure][:3] == [
         ("del_address", "198.51.100.99/24"), ("add_address", "198.51.100.12/24"), ("add_address", "2001:db8::10/64")]
-    assert [s["address"] for s in announce] == ["198.51.100.12/24", "2001:db8::10/64"]
+    assert [s["args"]["address"] for s in announce] == ["198.51.100.12/24", "2001:db8::10/64"]
 
 
 # --------------------------------------------------------------------------- purge
@@ -304,7 +311,7 @@ PORTS = [
 
 
 def purged(*args, **kw):
-    return [link["ifname"] for link, _step, _before in planner.purge(PORTS, "br0", *args, **kw)]
+    return [link["ifname"] for link, _step, _before in purge.removals(PORTS, "br0", *args, **kw)]
 
 
 def test_purge_removes_labelled_ports_of_the_bridge_that_no_entry_names():
@@ -312,12 +319,13 @@ def test_purge_removes_labelled_ports_of_the_bridge_that_no_entry_names():
     assert purged(named) == ["vl2", "vl3", "vl4"]
     assert purged(named | {("container:bbb222", "eth1"), ("netns:4026532999", "eth1")}) == ["vl3"]
     assert purged(set()) == ["vl1", "vl2", "vl3", "vl4"]
-    assert planner.purge(PORTS, "br9", set()) == []
+    assert purge.removals(PORTS, "br9", set()) == []
 
 
 def test_purge_step_and_before():
-    (link, step, before), = planner.purge([PORTS[2]], "br0", set())
-    assert step == {"op": "del_link", "ns": "host", "ifname": "vl2", "undo": None}
+    (link, step, before), = purge.removals([PORTS[2]], "br0", set())
+    assert step == {"op": "del_link", "ns": "host", "args": {"ifname": "vl2"}, "undo": [],
+                    "text": "delete veth vl2 (and its peer)"}
     assert before == {"state": "present", "host": {"ifname": "vl2", "bridge": "br0", "mtu": 1500, "up": True,
                                                    "label": "lanbridge:veth id=container:bbb222 if=eth1"}}
     assert planner.changes([step])

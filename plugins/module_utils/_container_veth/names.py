@@ -26,7 +26,9 @@ import hashlib
 
 from urllib.parse import quote, unquote
 
-LABEL_PREFIX = "lanbridge:veth"
+from ansible_collections.lanbridge.core.plugins.module_utils._validate import LABEL_PREFIX as COLLECTION_LABEL_PREFIX
+
+LABEL_PREFIX = COLLECTION_LABEL_PREFIX + "veth"
 HOST_PREFIX = "vl"
 IFALIAS_MAX = 255
 

@@ -1,4 +1,5 @@
-"""The netlink layer (``_netlink``) on a real kernel, inside throwaway namespaces only.
+"""The kernel layer's facade (``_kernel.netlink.Netlink``) on a real kernel, inside throwaway
+namespaces only, under the pyroute2 of this test run (0.9 or 0.7.2) for the changes it serves.
 
 The test process stays in the root namespace; every socket is opened inside a namespace the test
 created (``Netlink(netns=path)``), so nothing here can touch the machine's own interfaces.
@@ -8,8 +9,10 @@ import socket
 
 import pytest
 
-from ansible_collections.lanbridge.core.plugins.module_utils import _netlink
-from ansible_collections.lanbridge.core.plugins.module_utils._netlink import Netlink, NetlinkError, in_netns
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel import pyroute
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError as NetlinkError
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netlink import Netlink
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netns import in_netns
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")
 
@@ -152,4 +155,4 @@ def test_in_netns_enters_and_always_leaves(netns):
 
 
 def test_version_is_supported():
-    assert _netlink.HAS_PYROUTE2 and _netlink.PYROUTE2_IMPORT_ERROR is None
+    assert pyroute.HAS_PYROUTE2 and pyroute.PYROUTE2_IMPORT_ERROR is None

@@ -1,0 +1,191 @@
+# -*- coding: utf-8 -*-
+# Copyright: lanbridge.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One entry of ``container_veth`` (the single form or one item of ``interfaces``), from its options
+to its result.
+
+``argument_spec()``, ``ENTRY_SPEC``, ``ENTRY_RULES``, ``SHARED_OPTIONS``: the module's options.
+``validate(raw, index=None)`` the options of one entry -> a normalised entry (pure; ``ValueError``
+    naming the entry).
+``find_target(entry, engines, here)`` the entry's target (``targets.resolve``); with
+    ``state: absent`` a stopped or unknown container is not an error.
+``complete(entry, target, live)`` what depends on identity and the live bridge: names, label, MAC, MTU.
+``Attachment`` the record of one entry through the run: ``entry``, ``target``, ``wanted``,
+    ``steps``, ``before``, ``after``, ``error``, and its ``result()``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import names as _names
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import plan as planner
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import EngineError
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.targets import (
+    TARGET_OPTIONS, TARGET_SPEC, resolve,
+)
+from ansible_collections.lanbridge.core.plugins.module_utils._validate import (
+    ValidationError, check_ifname, check_mac, check_mtu,
+)
+
+ROUTE_SPEC = {"dest": {"type": "str", "required": True}, "via": {"type": "str", "required": True}}
+ENTRY_SPEC = dict(TARGET_SPEC)
+ENTRY_SPEC.update({
+    "bridge": {"type": "str"},
+    "ifname": {"type": "str"},
+    "host_ifname": {"type": "str"},
+    "addresses": {"type": "list", "elements": "str", "aliases": ["address"]},
+    "gateway": {"type": "str"},
+    "gateway6": {"type": "str"},
+    "routes": {"type": "list", "elements": "dict", "options": ROUTE_SPEC},
+    "mac": {"type": "str"},
+    "mtu": {"type": "int"},
+    "announce": {"type": "bool"},
+    "conflict_check": {"type": "bool"},
+    "state": {"type": "str", "choices": ["present", "absent"]},
+})
+DEFAULTS = {"ifname": "eth1", "runtime": "auto", "announce": True, "conflict_check": True, "state": "present"}
+ENTRY_RULES = {
+    "mutually_exclusive": [list(TARGET_OPTIONS)],
+    "required_one_of": [list(TARGET_OPTIONS)],
+}
+# Options of the single form that may also stand next to ``interfaces`` (as the entries' default).
+SHARED_OPTIONS = ("bridge",)
+
+
+def argument_spec():
+    spec = dict(ENTRY_SPEC)
+    spec["interfaces"] = dict({"type": "list", "elements": "dict", "options": ENTRY_SPEC}, **ENTRY_RULES)
+    spec["purge"] = {"type": "bool", "default": False}
+    return spec
+
+
+def validate(raw, index=None):
+    """Options of one entry -> a normalised entry; raises ValueError naming the entry."""
+    entry = dict((k, v) for k, v in raw.items() if k in ENTRY_SPEC)
+    for key, value in DEFAULTS.items():
+        if entry.get(key) is None:
+            entry[key] = value
+    where = "" if index is None else "interfaces[%d]: " % index
+    try:
+        given = [k for k in TARGET_OPTIONS if entry.get(k) not in (None, "")]
+        if len(given) != 1:
+            raise ValueError("give exactly one of container, pid or netns (got %s)" % (", ".join(given) or "none"))
+        check_ifname(entry["ifname"], "ifname")
+        if entry.get("host_ifname"):
+            check_ifname(entry["host_ifname"], "host_ifname")
+        if entry["state"] == "present" and not entry.get("bridge"):
+            raise ValueError("bridge is required with state present")
+        if entry.get("bridge"):
+            check_ifname(entry["bridge"], "bridge")
+        if entry.get("mac"):
+            entry["mac"] = check_mac(entry["mac"], "mac")
+        if entry.get("mtu") is not None:
+            check_mtu(entry["mtu"], "mtu")
+        entry["addresses"] = [planner.normalize_address(a) for a in entry.get("addresses") or []]
+        if len(set(entry["addresses"])) != len(entry["addresses"]):
+            raise ValueError("addresses lists an address twice")
+        entry["routes"] = planner.wanted_routes(entry["addresses"], entry.get("gateway"), entry.get("gateway6"),
+                                                entry.get("routes"))
+    except (ValueError, ValidationError) as exc:
+        raise ValueError(where + str(exc)) from None
+    return entry
+
+
+def describe(entry):
+    """``container web1`` / ``pid 4242`` / ``netns blue``: the entry's target as given."""
+    for key in TARGET_OPTIONS:
+        if entry.get(key) is not None:
+            return "%s %s" % (key, entry[key])
+    return "?"
+
+
+def find_target(entry, engines, here):
+    """Resolve the target; for state=absent a stopped or unknown container is not an error."""
+    try:
+        return resolve(entry, engines, here)
+    except EngineError as exc:
+        if entry["state"] != "absent" or not entry.get("container"):
+            raise
+        engine = engines.get(entry["runtime"], entry.get("docker_host"))
+        try:
+            info = engine.inspect(entry["container"])
+        except EngineError:
+            if "no container named" not in str(exc):
+                raise
+            info = None
+        return {"kind": "container", "path": None, "inode": None, "pid": None, "netns": None,
+                "identity": _names.container_identity(info["id"]) if info else None,
+                "container_id": info["id"] if info else None,
+                "container_name": info["name"] if info else entry["container"],
+                "what": "container %s" % entry["container"]}
+
+
+def complete(entry, target, live):
+    """Fill in what depends on identity and the live bridge: names, label, MAC, MTU."""
+    wanted = dict(entry)
+    identity = target["identity"]
+    name = target.get("container_name") or (entry.get("netns") or ("pid%s" % entry.get("pid")))
+    wanted["label"] = _names.make_label(identity, entry["ifname"], name) if identity else None
+    if not wanted.get("host_ifname"):
+        if live.get("host"):
+            wanted["host_ifname"] = live["host"]["ifname"] if identity is None else _names.host_ifname(identity, entry["ifname"])
+        elif identity:
+            wanted["host_ifname"] = _names.host_ifname(identity, entry["ifname"])
+    if not wanted.get("mac") and identity:
+        wanted["mac"] = _names.container_mac(identity, entry["ifname"])
+    if wanted.get("mtu") is None and live.get("bridge"):
+        wanted["mtu"] = live["bridge"].get("mtu")
+    return wanted
+
+
+class Attachment(object):
+    """One entry through the run: read, planned, applied (or failed), reported."""
+
+    def __init__(self, entry):
+        self.entry = entry
+        self.target = None
+        self.wanted = entry
+        self.steps = []
+        self.before = self.after = None
+        self.error = None
+        self.transaction = None
+
+    @property
+    def key(self):
+        """The entry's name in the diff: ``container web1 eth1``."""
+        return "%s %s" % ((self.target or {}).get("what") or describe(self.entry), self.entry["ifname"])
+
+    @property
+    def changed(self):
+        return planner.changes(self.steps)
+
+    def failure(self):
+        if self.error is not None:
+            return self.error
+        return self.transaction.error if self.transaction is not None else None
+
+    def result(self):
+        target = self.target or {}
+        wanted = self.wanted
+        item = {
+            "container_id": target.get("container_id"), "container_name": target.get("container_name"),
+            "pid": target.get("pid"), "netns": target.get("netns"), "ifname": wanted["ifname"],
+            "state": wanted["state"],
+        }
+        error = self.failure()
+        after = self.after if error is None else {}
+        if after.get("state") == "present":
+            host, cont = after["host"], after["container"]
+            item.update({"host_ifname": host["ifname"], "bridge": host["bridge"], "mac": cont["mac"],
+                         "mtu": cont["mtu"], "addresses": cont["addresses"],
+                         "routes": [{"dest": r["dest"], "via": r["via"]} for r in cont["routes"]
+                                    if r["dev"] == wanted["ifname"]]})
+        else:
+            item.update({"host_ifname": wanted.get("host_ifname"), "bridge": None, "mac": None, "mtu": None,
+                         "addresses": [], "routes": []})
+        if error is not None:
+            item.update({"changed": False, "failed": True, "msg": error})
+        else:
+            item["changed"] = self.changed
+        return item

@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright: lanbridge.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""``purge`` and ``state: absent`` by name: which labelled attachments an entry list no longer
+names, and what the result says of one removed by purge. Pure functions on plain data.
+
+``removals(links, bridge, named, unresolved=(), host_ifnames=())`` -> ``[(link, step, before)]``
+``for_attachments(attachments, host_links, bridge)`` the same for this run's ``entry.Attachment`` list
+``purged_result(link)`` the result entry of a removed attachment (what its label says)
+``unknown_container_links(labelled, name)`` host ends labelled for a container the engine no longer knows
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.plan import delete_link_step
+
+
+def _may_name(kind, value, label):
+    """Whether an unresolved entry (``kind``, ``value``) may be the owner of ``label``."""
+    label_kind, _sep, ident = label["id"].partition(":")
+    if kind != label_kind:
+        return False
+    if kind == "netns":
+        return True
+    return bool(value) and (value == label.get("name") or ident.startswith(value))
+
+
+def removals(links, bridge, named, unresolved=(), host_ifnames=()):
+    """The attachments on ``bridge`` that ``purge`` removes: ``(link, step, before)`` per link.
+
+    ``links`` are the host's links (``master`` by name, ``label`` = ``_names.parse_label`` of the
+    ``ifalias``, absent when it is not ours); only labelled ports of ``bridge`` are candidates, so
+    the uplink and every foreign port are never touched. An attachment is kept when ``named`` (a
+    set of ``(identity, ifname)`` of this call's entries) holds its label's identity and ifname,
+    when an entry names it as its ``host_ifname``, or when it may belong to an entry whose target
+    could not be resolved: ``unresolved`` holds ``(kind, value)`` -- ``('container', name or ID)``
+    keeps attachments whose label carries that name or an ID starting with it; ``('netns', None)``
+    (a pid / netns entry whose namespace cannot be opened) keeps every ``netns:`` attachment.
+    """
+    out = []
+    for link in links:
+        label = link.get("label")
+        if not label or link.get("master") != bridge or link["ifname"] in host_ifnames:
+            continue
+        if (label["id"], label["ifname"]) in named:
+            continue
+        if any(_may_name(kind, value, label) for kind, value in unresolved):
+            continue
+        item = delete_link_step(link["ifname"])
+        before = {"state": "present",
+                  "host": {"ifname": link["ifname"], "bridge": bridge, "mtu": link.get("mtu"),
+                           "up": bool(link.get("up")), "label": link.get("ifalias")}}
+        out.append((link, item, before))
+    return out
+
+
+def for_attachments(attachments, host_links, bridge):
+    """``removals`` for every labelled attachment on ``bridge`` that no attachment of this run names."""
+    named, unresolved, host_ifnames = set(), [], set()
+    for item in attachments:
+        identity = (item.target or {}).get("identity")
+        if identity:
+            named.add((identity, item.entry["ifname"]))
+        elif item.entry.get("container"):
+            unresolved.append(("container", item.entry["container"]))
+        else:
+            unresolved.append(("netns", None))
+        if item.wanted.get("host_ifname"):
+            host_ifnames.add(item.wanted["host_ifname"])
+    return removals(host_links, bridge, named, unresolved, host_ifnames)
+
+
+def purged_result(link):
+    """The result entry of an attachment removed by purge (what its label says)."""
+    label = link["label"]
+    kind, _sep, ident = label["id"].partition(":")
+    return {"container_id": ident if kind == "container" else None, "container_name": label.get("name"),
+            "pid": None, "netns": None, "ifname": label["ifname"], "state": "absent",
+            "host_ifname": link["ifname"], "bridge": None, "mac": None, "mtu": None, "addresses": [], "routes": [],
+            "purged": True}
+
+
+def unknown_container_links(labelled, name):
+    """Host ends labelled for a container that the engine no longer knows (``state: absent``)."""
+    out = []
+    for links in labelled.values():
+        for link in links:
+            label = link["label"]
+            if label.get("name") == name or label["id"].startswith("container:" + name):
+                out.append(link)
+    return out

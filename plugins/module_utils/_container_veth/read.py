@@ -1,0 +1,143 @@
+# -*- coding: utf-8 -*-
+# Copyright: lanbridge.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Live-state reading of ``container_veth``: one netlink socket and one dump (of each kind) per
+network namespace for the whole run, turned into the live facts the planner (``plan``) wants.
+
+``Namespaces()`` the run's ``_kernel.netlink.Netlink`` sockets: ``host`` and ``of(target)`` (opened on
+    first need, inside the target's namespace, which it then holds open); ``close()``.
+``Reader(namespaces)`` reads the host's links once (veth host ends parsed for their ``names`` label).
+``Reader.live(entry, target)`` -> ``{'host', 'stale', 'taken', 'peer', 'bridge', 'addresses', 'routes', 'ipv6'}``
+    the live facts of one attachment, reading the target namespace on first need.
+Reading never changes anything; ``apply`` changes through the same sockets.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import names as _names
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import plan as planner
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.constants import MAIN_TABLE
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netlink import Netlink
+
+
+class Namespaces(object):
+    """The host's netlink socket and one per target namespace, for the whole run."""
+
+    def __init__(self):
+        self.host = Netlink()
+        self._targets = {}  # inode -> Netlink
+
+    def of(self, target):
+        """The socket of ``target``'s namespace (``None``: the host's)."""
+        if target is None:
+            return self.host
+        key = target["inode"]
+        if key not in self._targets:
+            self._targets[key] = Netlink(target["path"])
+        return self._targets[key]
+
+    def close(self):
+        for nl in list(self._targets.values()) + [self.host]:
+            nl.close()
+        self._targets = {}
+
+
+class _Dump(object):
+    """What was read of one target namespace: links always, addresses and routes on first need."""
+
+    def __init__(self, nl):
+        self.nl = nl
+        self.links = dict((link["ifname"], link) for link in nl.links())
+        self.by_index = dict((link["index"], link) for link in self.links.values())
+        self._addresses = None
+        self._routes = None
+
+    def addresses(self):
+        if self._addresses is None:
+            self._addresses = self.nl.addresses()
+        return self._addresses
+
+    def routes(self, family):
+        if self._routes is None:
+            self._routes = {4: [], 6: []}
+            for route in self.nl.routes():  # both families in one dump
+                if route.get("table") == MAIN_TABLE:
+                    self._routes[6 if route["family"] == "inet6" else 4].append(route)
+        return self._routes[family]
+
+
+class Reader(object):
+    """The live facts of the run's attachments."""
+
+    def __init__(self, namespaces):
+        self.namespaces = namespaces
+        self.host_links = namespaces.host.links()
+        self.by_name = dict((link["ifname"], link) for link in self.host_links)
+        by_index = dict((link["index"], link) for link in self.host_links)
+        for link in self.host_links:
+            master = by_index.get(link.get("master"))
+            link["master"] = master["ifname"] if master else None
+        self.labelled = {}
+        for link in self.host_links:
+            label = _names.parse_label(link.get("ifalias")) if link.get("kind") == "veth" else None
+            if label:
+                link["label"] = label
+                self.labelled.setdefault((label["id"], label["ifname"]), []).append(link)
+        self._dumps = {}  # inode -> _Dump
+
+    def _dump(self, target):
+        key = target["inode"]
+        if key not in self._dumps:
+            self._dumps[key] = _Dump(self.namespaces.of(target))
+        return self._dumps[key]
+
+    def _container_side(self, entry, target):
+        """``(peer, addresses, routes)`` inside the target, reading only what the plan can need:
+        a new interface has no addresses or routes yet."""
+        dump = self._dump(target)
+        peer = dump.links.get(entry["ifname"])
+        defaults = set(r["family"] for r in entry.get("routes") or [] if r["dest"] == "default")
+        families = set([4, 6]) if peer else defaults
+        addresses, routes = [], []
+        if peer:
+            addresses = [planner.normalize_address("%s/%d" % (a["address"], a["prefixlen"])) for a in dump.addresses()
+                         if a["index"] == peer["index"] and not (a["family"] == "inet6" and a["scope"] == "link")]
+        for r in [r for family in sorted(families) for r in dump.routes(family)]:
+            if r.get("protocol") in ("kernel", "ra", "redirect") or r.get("type") not in (None, "unicast"):
+                continue
+            on_peer = peer is not None and r.get("oif") == peer["index"]
+            if not on_peer and r["dst"] != "default":
+                continue
+            dev = dump.by_index.get(r.get("oif"))
+            routes.append({"dest": planner.normalize_dest(r["dst"]), "via": r.get("gateway"),
+                           "dev": dev["ifname"] if dev else None, "family": 6 if r["family"] == "inet6" else 4,
+                           "metric": r.get("metric")})
+        return peer, addresses, routes
+
+    def live(self, entry, target):
+        """Live facts of one attachment in the shape the planner wants."""
+        key = (target["identity"], entry["ifname"]) if target.get("identity") else None
+        candidates = list(self.labelled.get(key, [])) if key else []
+        peer, addresses, routes = None, [], []
+        if target.get("path"):
+            peer, addresses, routes = self._container_side(entry, target)
+        host = None
+        for cand in candidates:
+            if peer and cand.get("peer_index") == peer["index"] and peer.get("peer_index") == cand["index"]:
+                host = cand
+        if host is None and candidates:
+            host = candidates[0]
+        stale = [c for c in candidates if c is not host]
+        wanted_name = entry.get("host_ifname")
+        taken = self.by_name.get(wanted_name) if wanted_name else None
+        if taken and (taken is host or any(taken["ifname"] == c["ifname"] for c in candidates)):
+            taken = None
+        bridge = self.by_name.get(entry.get("bridge")) if entry.get("bridge") else None
+        ipv6 = None
+        if target.get("path") and any(":" in a for a in entry.get("addresses") or []):
+            intact = bool(host and peer and host.get("peer_index") == peer["index"])
+            ipv6 = self.namespaces.of(target).ipv6_enabled(entry["ifname"] if intact else "default")
+        return {"host": host, "stale": stale, "taken": taken, "peer": peer, "bridge": bridge,
+                "addresses": addresses, "routes": routes, "ipv6": ipv6}

@@ -1,0 +1,220 @@
+# -*- coding: utf-8 -*-
+# Copyright: lanbridge.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The facts ``host_bridge`` plans from, and the views it reports: pure functions on plain data.
+
+``facts_from_dump(dump)``
+    ``_kernel.netlink.Netlink.dump()`` -> ``{'links': {ifname: {...}}, 'addresses': [...],
+    'routes': [...]}`` with interface *names* instead of indexes (``master``, ``dev``), so plans and
+    facts read well.
+``apply_step(facts, step)`` changes ``facts`` as ``step`` will change the kernel: the planner
+    plans each step against the facts its earlier steps leave, and check mode reports them.
+``view(facts, name, uplink)`` -> ``{'bridge': {...}, 'uplink': {...}}``, the facts the module
+    reports; ``diff_view`` the same without the ifindex (the diff's before/after).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.constants import LOCAL_TABLE, MAIN_TABLE
+
+DEFAULT_FORWARD_DELAY = 15
+DEFAULT_BRIDGE_MTU = 1500
+
+
+def facts_from_dump(dump):
+    names = dict((link["index"], link["ifname"]) for link in dump["links"])
+    links = {}
+    for link in dump["links"]:
+        links[link["ifname"]] = {
+            "index": link["index"],
+            "kind": link["kind"],
+            "master": names.get(link["master"]) if link["master"] else None,
+            "mac": link["mac"],
+            "mtu": link["mtu"],
+            "up": link["up"],
+            "stp": None if link["stp_state"] is None else bool(link["stp_state"]),
+            "forward_delay": link["forward_delay"],
+            "ifalias": link["ifalias"],
+        }
+    addresses = []
+    for addr in dump["addresses"]:
+        entry = dict((k, v) for k, v in addr.items() if k not in ("index", "label"))
+        entry["ifname"] = names.get(addr["index"])
+        addresses.append(entry)
+    routes = []
+    for route in dump["routes"]:
+        entry = dict((k, v) for k, v in route.items() if k != "oif")
+        entry["dev"] = names.get(route["oif"]) if route["oif"] else None
+        routes.append(entry)
+    return {"links": links, "addresses": addresses, "routes": routes}
+
+
+def cidr(addr):
+    return "%s/%s" % (addr["address"], addr["prefixlen"])
+
+
+def global_addresses(facts, ifname):
+    return [a for a in facts["addresses"] if a["ifname"] == ifname and a["scope"] == "global"]
+
+
+def _route_key(route):
+    return (route["family"], route["dst"], route.get("table") or MAIN_TABLE, route.get("metric"))
+
+
+def movable_routes(facts, ifname):
+    """Routes that belong to whoever configured ``ifname`` (not the kernel's own)."""
+    found = []
+    for route in facts["routes"]:
+        if route.get("dev") != ifname or route.get("protocol") == "kernel":
+            continue
+        if route.get("table") == LOCAL_TABLE or route.get("type") not in (None, "unicast"):
+            continue
+        if route["dst"] != "default" and ipaddress.ip_network(route["dst"], strict=False).is_multicast:
+            continue
+        found.append(route)
+    return found
+
+
+def default_routes(facts, family="inet", table=MAIN_TABLE):
+    found = [r for r in facts["routes"] if r["family"] == family and r["dst"] == "default"
+             and (r.get("table") or MAIN_TABLE) == table and r.get("type") in (None, "unicast")]
+    return sorted(found, key=lambda r: r.get("metric") or 0)
+
+
+def ports(facts, name):
+    return sorted(n for n, link in facts["links"].items() if link["master"] == name)
+
+
+def _route_order(view):
+    return (view["family"], view["table"], view["dst"] != "default", view["dst"], view["metric"] or 0)
+
+
+def _views(routes):
+    return sorted((route_view(r) for r in routes), key=_route_order)
+
+
+def _cidrs(addresses):
+    """CIDRs, IPv4 first, each family in the kernel's order (primary before secondary)."""
+    return [cidr(a) for a in sorted(addresses, key=lambda a: a["family"] != "inet")]
+
+
+def route_view(route):
+    return {
+        "family": route["family"], "dst": route["dst"], "gateway": route.get("gateway"),
+        "metric": route.get("metric"), "table": route.get("table") or MAIN_TABLE,
+        "protocol": route.get("protocol"), "scope": route.get("scope"),
+    }
+
+
+def view(facts, name, uplink=None):
+    link = facts["links"].get(name)
+    if link is None:
+        bridge = {"name": name, "index": None, "state": "absent", "mac": None, "mtu": None, "stp": None,
+                  "forward_delay": None, "ports": [], "addresses": [], "routes": []}
+    else:
+        bridge = {
+            "name": name, "index": link.get("index"), "state": "up" if link["up"] else "down",
+            "mac": link["mac"], "mtu": link["mtu"], "stp": link["stp"], "forward_delay": link["forward_delay"],
+            "ports": ports(facts, name),
+            "addresses": _cidrs(global_addresses(facts, name)),
+            "routes": _views(movable_routes(facts, name)),
+        }
+    result = {"bridge": bridge, "uplink": None}
+    if uplink and uplink in facts["links"]:
+        up = facts["links"][uplink]
+        result["uplink"] = {
+            "name": uplink, "master": up["master"], "mac": up["mac"], "mtu": up["mtu"],
+            "addresses": _cidrs(global_addresses(facts, uplink)),
+            "routes": _views(movable_routes(facts, uplink)),
+        }
+    return result
+
+
+def diff_view(facts, name, uplink=None):
+    """``view`` without what only the kernel can know (the ifindex): the diff's before/after."""
+    result = view(facts, name, uplink)
+    result["bridge"] = dict(result["bridge"])
+    result["bridge"].pop("index")
+    return result
+
+
+# -- what a step does to the facts ---------------------------------------------------------
+
+def _sim_add_bridge(facts, args):
+    facts["links"][args["name"]] = {
+        "index": None, "kind": "bridge", "master": None, "mac": args.get("mac"),
+        "mtu": args.get("mtu") or DEFAULT_BRIDGE_MTU, "up": False, "stp": bool(args.get("stp")),
+        "forward_delay": DEFAULT_FORWARD_DELAY if args.get("forward_delay") is None else args["forward_delay"],
+        "ifalias": None,
+    }
+
+
+def _sim_set_bridge(facts, args):
+    link = facts["links"][args["link"]]
+    if args.get("stp") is not None:
+        link["stp"] = bool(args["stp"])
+    if args.get("forward_delay") is not None:
+        link["forward_delay"] = args["forward_delay"]
+
+
+def _sim_set_link(facts, args):
+    link = facts["links"][args["link"]]
+    if args.get("master") is not None:
+        link["master"] = args["master"] or None
+    for key in ("mtu", "mac", "up"):
+        if args.get(key) is not None:
+            link[key] = args[key]
+
+
+def _sim_delete_link(facts, args):
+    name = args["link"]
+    facts["links"].pop(name, None)
+    for link in facts["links"].values():
+        if link["master"] == name:
+            link["master"] = None
+    facts["addresses"] = [a for a in facts["addresses"] if a["ifname"] != name]
+    facts["routes"] = [r for r in facts["routes"] if r.get("dev") != name]
+
+
+def _sim_add_address(facts, args):
+    facts["addresses"].append({
+        "ifname": args["link"], "family": "inet6" if ":" in args["address"] else "inet",
+        "address": args["address"], "prefixlen": args["prefixlen"], "broadcast": args.get("broadcast"),
+        "scope": "global", "flags": list(args.get("flags") or []), "valid_lft": args.get("valid_lft"),
+        "preferred_lft": args.get("preferred_lft"),
+    })
+
+
+def _sim_delete_address(facts, args):
+    facts["addresses"] = [a for a in facts["addresses"] if not (
+        a["ifname"] == args["link"] and a["address"] == args["address"] and a["prefixlen"] == args["prefixlen"])]
+
+
+def _sim_delete_route(facts, args):
+    key = _route_key(args["route"])
+    facts["routes"] = [r for r in facts["routes"] if _route_key(r) != key]
+
+
+def _sim_add_route(facts, args):
+    facts["routes"].append(dict(args["route"]))
+
+
+def _sim_replace_route(facts, args):
+    _sim_delete_route(facts, args)
+    _sim_add_route(facts, args)
+
+
+_SIMULATE = {
+    "add_bridge": _sim_add_bridge, "set_bridge": _sim_set_bridge, "set_link": _sim_set_link,
+    "delete_link": _sim_delete_link, "add_address": _sim_add_address, "delete_address": _sim_delete_address,
+    "add_route": _sim_add_route, "replace_route": _sim_replace_route, "delete_route": _sim_delete_route,
+}
+
+
+def apply_step(facts, step):
+    """Change ``facts`` in place as ``step`` changes the kernel."""
+    _SIMULATE[step["op"]](facts, step["args"])

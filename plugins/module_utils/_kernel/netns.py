@@ -1,0 +1,76 @@
+# -*- coding: utf-8 -*-
+# Copyright: lanbridge.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Entering and leaving network namespaces (standard library only).
+
+``open_netns(path)`` -> a file descriptor of the namespace at ``path`` (``/run/netns/x``,
+    ``/proc/PID/ns/net``); a missing namespace is an error, never created.
+``in_netns(path)`` (context manager): run the block inside that namespace (``None``: stay here)
+    and always come back, also on errors. Sockets keep the namespace they were opened in, so a
+    socket opened inside the block serves that namespace after it.
+
+``setns(2)`` acts on the calling thread only; it is ``os.setns`` on Python 3.12 and later and
+libc's ``setns`` through ctypes before (what pyroute2's ``pushns`` does too, for 0.5 ms less).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
+
+CLONE_NEWNET = 0x40000000
+CURRENT_NETNS = "/proc/thread-self/ns/net" if os.path.exists("/proc/thread-self/ns/net") else "/proc/self/ns/net"
+_LIBC = []
+
+
+def _setns(fd):
+    if hasattr(os, "setns"):
+        os.setns(fd, CLONE_NEWNET)  # pylint: disable=no-member
+        return
+    if not _LIBC:
+        _LIBC.append(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True))
+    if _LIBC[0].setns(fd, CLONE_NEWNET) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
+def open_netns(path):
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise KernelError("network namespace %s cannot be opened: [%d] %s" % (path, exc.errno, exc.strerror),
+                          exc.errno) from exc
+
+
+def _own_netns():
+    return os.open(CURRENT_NETNS, os.O_RDONLY | os.O_CLOEXEC)
+
+
+@contextlib.contextmanager
+def in_netns(path):
+    """Run the block inside the network namespace at ``path`` (``None``: here), then come back."""
+    if path is None:
+        yield
+        return
+    target = open_netns(path)
+    home = _own_netns()
+    try:
+        try:
+            _setns(target)
+        except OSError as exc:
+            raise KernelError("failed to enter network namespace %s: [%d] %s" % (path, exc.errno, exc.strerror),
+                              exc.errno) from exc
+        finally:
+            os.close(target)
+        try:
+            yield
+        finally:
+            _setns(home)  # coming back cannot fail: home is where this thread was a moment ago
+    finally:
+        os.close(home)

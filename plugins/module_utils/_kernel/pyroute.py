@@ -1,0 +1,91 @@
+# -*- coding: utf-8 -*-
+# Copyright: lanbridge.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The pyroute2 adapter: the only file of the collection that imports pyroute2.
+
+It serves the changes the plain socket (``rtnl``) does not encode: creating and tuning bridges,
+a veth pair in its general form, and a link's MAC, MTU, master, name or namespace. It reads
+nothing (every dump goes through ``rtnl``, which retries interrupted dumps), so it needs no
+decoder of its own. It hides the differences between pyroute2 0.7.2 (Debian 12) and 0.9.x.
+The facade (``netlink.Netlink``) opens its socket only when a step needs it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+try:
+    from pyroute2 import IPRoute
+
+    HAS_PYROUTE2 = True
+    PYROUTE2_IMPORT_ERROR = None
+except ImportError as _exc:  # pragma: no cover - exercised only without pyroute2
+    IPRoute = None
+    HAS_PYROUTE2 = False
+    PYROUTE2_IMPORT_ERROR = _exc
+
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel import codec
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError, failing
+
+
+class Pyroute(object):
+    """pyroute2's socket of the namespace it is opened in (open it inside ``netns.in_netns``)."""
+
+    def __init__(self):
+        if not HAS_PYROUTE2:
+            raise KernelError("pyroute2 is required: %s" % PYROUTE2_IMPORT_ERROR)
+        with failing("open a pyroute2 netlink socket"):
+            self._ipr = IPRoute()
+
+    def close(self):
+        if self._ipr is not None:
+            try:
+                self._ipr.close()
+            finally:
+                self._ipr = None
+
+    @staticmethod
+    def _bridge_kwargs(stp, forward_delay):
+        kwargs = {}
+        if stp is not None:
+            kwargs["br_stp_state"] = 1 if stp else 0
+        if forward_delay is not None:
+            kwargs["br_forward_delay"] = codec.centiseconds(forward_delay)
+        return kwargs
+
+    def add_bridge(self, name, stp=None, forward_delay=None, mtu=None, mac=None):
+        kwargs = dict(self._bridge_kwargs(stp, forward_delay), ifname=name, kind="bridge")
+        if mtu is not None:
+            kwargs["mtu"] = mtu
+        if mac is not None:
+            kwargs["address"] = mac
+        with failing("add bridge %s" % name):
+            self._ipr.link("add", **kwargs)
+
+    def set_bridge(self, index, what, stp=None, forward_delay=None):
+        kwargs = self._bridge_kwargs(stp, forward_delay)
+        if kwargs:
+            with failing("set bridge %s (%s)" % (what, ", ".join("%s=%s" % kv for kv in sorted(kwargs.items())))):
+                self._ipr.link("set", index=index, kind="bridge", **kwargs)
+
+    def add_veth(self, name, peer, peer_netns_fd=None, mtu=None, mac=None, peer_mac=None):
+        peer_spec = {"ifname": peer}
+        if peer_netns_fd is not None:
+            peer_spec["net_ns_fd"] = peer_netns_fd
+        if peer_mac is not None:
+            peer_spec["address"] = peer_mac
+        if mtu is not None:
+            peer_spec["mtu"] = mtu
+        kwargs = {"ifname": name, "kind": "veth", "peer": peer_spec}
+        if mtu is not None:
+            kwargs["mtu"] = mtu
+        if mac is not None:
+            kwargs["address"] = mac
+        with failing("add veth %s (peer %s)" % (name, peer)):
+            self._ipr.link("add", **kwargs)
+
+    def set_link(self, index, what, changes):
+        """Apply ``changes`` (``[(text, {attribute: value})]``) to link ``index``, one request each."""
+        for text, kwargs in changes:
+            with failing("set link %s %s" % (what, text)):
+                self._ipr.link("set", index=index, **kwargs)
