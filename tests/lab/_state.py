@@ -5,6 +5,7 @@ process and cgroup the lab made, so ``down`` removes exactly those, also
 after a crashed ``up``.
 """
 
+import fcntl
 import json
 import os
 import threading
@@ -34,14 +35,40 @@ def load_state(state_dir=None):
         return None
 
 
+LIST_KEYS = ("netns", "dirs", "processes", "cgroups", "mounts", "files",
+             "rmdir_if_empty")
+
+
 def save(state):
+    """Write the state; a state scoped to one host writes back only that host.
+
+    ``reboot`` and ``flap`` load the state and work on one host
+    (``state["_scope"]``); several of them may run at once, in threads or
+    processes, so their writes merge into what is on disk under a lock on
+    the state directory, instead of replacing it.
+    """
     with lock:
         path = state_path(state["state_dir"])
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(state, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
+        fd = os.open(state["state_dir"], os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            out = {k: v for k, v in state.items() if k != "_scope"}
+            scope = state.get("_scope")
+            if scope:
+                with open(path) as f:
+                    disk = json.load(f)
+                disk["hosts"][scope] = state["hosts"][scope]
+                for key in LIST_KEYS:
+                    items = disk.setdefault(key, [])
+                    items += [i for i in state.get(key, []) if i not in items]
+                out = disk
+            tmp = f"{path}.tmp"
+            with open(tmp, "w") as f:
+                json.dump(out, f, indent=2, sort_keys=True)
+                f.write("\n")
+            os.replace(tmp, path)
+        finally:
+            os.close(fd)
 
 
 def record(state, key, item):

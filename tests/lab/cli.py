@@ -77,13 +77,21 @@ def _parser():
                           help="run a command on a host (inside the booted "
                                "system; in the namespace of a bare host)")
     p_ex.add_argument("host")
-    p_ex.add_argument("command", nargs=argparse.REMAINDER)
+    p_ex.add_argument("command", nargs="*",
+                      help="the command, after -- (lab.py exec HOST -- CMD ...)")
     sub.add_parser("image", help="build the booted hosts' image (cached)")
     return ap
 
 
 def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    tail = []
+    if "--" in argv:  # everything after the first -- is exec's command
+        cut = argv.index("--")
+        argv, tail = argv[:cut], argv[cut + 1:]
     args = _parser().parse_args(argv)
+    if tail and args.cmd != "exec":
+        _parser().error(f"{args.cmd}: unexpected arguments after --")
     try:
         if args.cmd == "up":
             t0 = time.monotonic()
@@ -110,7 +118,7 @@ def main(argv=None):
             print(json.dumps(lifecycle.flap(args.state_dir, args.host,
                                             args.seconds), indent=2))
         elif args.cmd == "exec":
-            cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
+            cmd = args.command + tail
             if not cmd:
                 raise LabError("exec: no command (lab.py exec HOST -- CMD ...)")
             prefix, env = lifecycle.exec_argv(args.state_dir, args.host)

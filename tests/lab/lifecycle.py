@@ -289,6 +289,7 @@ def _need(state_dir):
 
 
 def _host(state, host):
+    """(name, host dict) for ``host`` ("{P}-h2", "h2" or "2"); scopes ``state`` to it."""
     if host not in state["hosts"]:
         # accept "h2" or "2" for "{P}-h2"
         alt = f"{state['prefix']}-{host if host.startswith('h') else 'h' + host}"
@@ -296,6 +297,7 @@ def _host(state, host):
             raise LabError(f"no host {host!r} in this lab "
                            f"({', '.join(state['hosts'])})")
         host = alt
+    state["_scope"] = host
     return host, state["hosts"][host]
 
 

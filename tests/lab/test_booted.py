@@ -1,0 +1,236 @@
+"""Booted lab hosts (run as root): Debian 12 under systemd-nspawn, one per manager and addressing.
+
+One lab (prefix ``bt``) boots six hosts in parallel: networkd, ifupdown and NetworkManager, each
+static and DHCP. The image is built on first use and cached outside the repository
+(osimage.py); the tests never time anything.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lab
+
+from .test_lab import _alive, _assert_same, _ns_ino, root_netns_snapshot
+
+PREFIX = os.environ.get("LANBRIDGE_LAB_BOOTED_PREFIX", "bt")
+SPECS = ("networkd", "networkd:dhcp", "ifupdown", "ifupdown:dhcp", "networkmanager", "networkmanager:dhcp")
+UNITS = ("systemd-networkd.service", "networking.service", "NetworkManager.service")
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
+    pytest.mark.skipif(not (shutil.which("systemd-nspawn") and shutil.which("mmdebstrap")),
+                       reason="systemd-nspawn and mmdebstrap are not installed (make deps)"),
+    pytest.mark.skipif(not os.path.isdir("/sys/fs/cgroup/unified"), reason="no cgroup2 hierarchy for nspawn"),
+]
+
+
+def _in(state, host, *cmd, check=True):
+    argv, env = lab.exec_argv(state["state_dir"], host)
+    return subprocess.run(argv + list(cmd), env=env, capture_output=True, text=True, timeout=60, check=check)
+
+
+def _ssh(state, host, *cmd):
+    res = subprocess.run(lab.ssh_command(state, host, *cmd), capture_output=True, text=True, timeout=30, check=False)
+    assert res.returncode == 0, f"{host}: {res.stderr}"
+    return res.stdout
+
+
+def _em1(host):
+    return subprocess.run(["ip", "-n", host, "-o", "addr", "show", "dev", "em1", "scope", "global"],
+                          capture_output=True, text=True, check=True).stdout
+
+
+def _port_index(state, host):
+    """ifindex of the host's switch port (in the LAN namespace)."""
+    port = f"p-h{state['hosts'][host]['index']}"
+    return int(lab.ip(state["lan_netns"], "-o", "link", "show", port).stdout.split(":")[0])
+
+
+def _by_spec(state):
+    return {f"{h['manager']}:{h['addressing']}": host for host, h in state["hosts"].items()}
+
+
+@pytest.fixture(scope="module")
+def before():
+    return root_netns_snapshot()
+
+
+@pytest.fixture(scope="module")
+def lab_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("lanbridge-booted") / "lab")
+
+
+@pytest.fixture(scope="module")
+def state(before, lab_dir):
+    st = lab.up(lab_dir, PREFIX, containers=1, booted=SPECS)
+    yield st
+    lab.down(lab_dir)
+
+
+def test_each_host_booted_with_exactly_one_manager(state):
+    for host, h in state["hosts"].items():
+        assert h["booted"] and h["system_state"] in ("running", "degraded"), (host, h.get("failed_units"))
+        assert _in(state, host, "cat", "/proc/1/comm").stdout.strip() == "systemd"
+        enabled = [u for u in UNITS if _in(state, host, "systemctl", "is-enabled", "--quiet", u, check=False).returncode == 0]
+        assert enabled == [lab.MANAGERS[h["manager"]]], host
+        assert _in(state, host, "systemctl", "is-active", lab.MANAGERS[h["manager"]]).stdout.strip() == "active"
+        assert _in(state, host, "systemctl", "is-active", "ssh.service", "docker.service").stdout.split() == ["active"] * 2
+
+
+def test_hosts_answer_on_the_lan_and_by_ssh(state):
+    client = state["netns_of"]["client"]
+    for host, h in state["hosts"].items():
+        for addr in (h["address4"], h["address6"]):
+            res = lab.ns_exec(client, "ping", "-c1", "-W2", addr, check=False)
+            assert res.returncode == 0, f"client cannot ping {host} at {addr}: {res.stdout}"
+        out = _ssh(state, host, "hostname; cat /proc/1/comm; readlink /proc/self/ns/net; echo $SSH_CONNECTION")
+        name, init, netns, conn = out.splitlines()
+        assert (name, init) == (host, "systemd")
+        assert netns == f"net:[{_ns_ino('/run/netns/' + host)}]"
+        assert conn.startswith(f"{lab.CTL4} ")
+
+
+def test_em1_has_the_address_its_manager_gave_it(state):
+    leases = {}
+    with open(state["dhcp"]["leases"]) as f:
+        for line in f:
+            leases[line.split()[1]] = line.split()[2]
+    for host, h in state["hosts"].items():
+        lines = [line for line in _em1(host).splitlines() if f" {h['address4']}/24 " in line]
+        assert lines, f"{host}: {_em1(host)}"
+        if h["addressing"] == "dhcp":
+            assert "dynamic" in lines[0] and "valid_lft forever" not in lines[0], lines[0]
+            assert leases.get(h["mac"]) == h["address4"]
+        else:
+            assert "valid_lft forever" in lines[0], lines[0]
+            assert h["mac"] not in leases
+        assert f" {h['address6']}/64 " in _em1(host)
+        assert f"link/ether {h['mac']} " in lab.ip(host, "-o", "link", "show", "em1").stdout
+        if h["manager"] == "networkd":
+            assert "State: routable (configured)" in _in(state, host, "networkctl", "status", "--no-pager", "em1").stdout
+        elif h["manager"] == "ifupdown":
+            assert _in(state, host, "ifquery", "--state", "em1").stdout.strip() == "em1=em1"
+        else:
+            assert _in(state, host, "nmcli", "-g", "GENERAL.STATE", "device", "show", "em1").stdout.strip() == "100 (connected)"
+        route = lab.ip(host, "route", "show", "default").stdout
+        assert f"via {lab.GATEWAY4} dev em1" in route, route
+
+
+def test_managed_node_python_and_docker(state):
+    for host, h in state["hosts"].items():
+        out = _ssh(state, host, "/usr/bin/python3 -c 'import pyroute2.iproute'; dpkg-query -W -f '${Version}\\n' python3-pyroute2; "
+                                "ls -l /run/docker.sock")
+        assert out.splitlines()[0].startswith("0.7.2-"), out
+        assert "/run/docker.sock" in out
+        assert lab.docker(state, host, "run", "--rm", "--network", "bridge", lab.IMAGE, "echo", "hello").stdout.strip() == "hello"
+        app = h["container_info"]["app1"]
+        assert _alive(app["pid"])
+        assert _ns_ino(f"/proc/{app['pid']}/ns/net") not in (_ns_ino(f"/run/netns/{host}"), lab.root_netns_inode())
+        assert "docker0" in lab.ip(host, "-br", "link").stdout
+        page = lab.ns_exec(host, "busybox", "wget", "-qO-", f"http://{app['address']}/").stdout
+        assert page.strip() == "app1"
+
+
+def test_inventory_of_booted_hosts(state):
+    text = open(state["inventory"]).read()
+    for host, h in state["hosts"].items():
+        assert f"    {host}:\n      ansible_host: \"{h['address4']}\"" in text
+        assert f"      lab_manager: \"{h['manager']}\"\n      lab_addressing: \"{h['addressing']}\"" in text
+    assert text.count('container_lan_docker_host: "unix:///run/docker.sock"') == len(SPECS)
+    assert "ansible_python_interpreter: /usr/bin/python3" in text
+
+
+def test_reboot_keeps_the_disk_and_loses_runtime_state(state, lab_dir):
+    by = _by_spec(state)
+    hosts = [by["networkd:static"], by["networkd:dhcp"], by["ifupdown:dhcp"], by["networkmanager:dhcp"]]
+    old = {}
+    for host in hosts:
+        _ssh(state, host, f"echo {host} > /root/written-before-reboot; ip link add brtest type bridge; ip link set brtest up")
+        assert "brtest" in lab.ip(host, "-br", "link").stdout
+        old[host] = (_port_index(state, host), _in(state, host, "cat", "/proc/sys/kernel/random/boot_id").stdout)
+    with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
+        list(pool.map(lambda host: lab.reboot(lab_dir, host), hosts))
+    state.update(lab.load_state(lab_dir))
+    for host in hosts:
+        h = state["hosts"][host]
+        assert _ssh(state, host, "cat /root/written-before-reboot").strip() == host
+        assert "brtest" not in lab.ip(host, "-br", "link").stdout
+        port, boot_id = old[host]
+        assert _port_index(state, host) != port  # a new cable: the old one died with the old namespace
+        assert _in(state, host, "cat", "/proc/sys/kernel/random/boot_id").stdout != boot_id
+        assert f" {h['address4']}/24 " in _em1(host), host  # the DHCP hosts get their lease again
+        assert f"link/ether {h['mac']} " in lab.ip(host, "-o", "link", "show", "em1").stdout
+        assert len(h["boots"]) == 2
+        names = lab.docker(state, host, "ps", "--format", "{{.Names}}").stdout.split()
+        assert names == ["app1"]  # --restart always: Docker brought it back
+    client = state["netns_of"]["client"]
+    for host in hosts:
+        assert lab.ns_exec(client, "ping", "-c1", "-W2", state["hosts"][host]["address4"], check=False).returncode == 0
+
+
+def test_flap_makes_the_manager_react(state, lab_dir, record_property):
+    hosts = list(state["hosts"])
+    with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
+        results = list(pool.map(lambda host: lab.flap(lab_dir, host, 5, settle=60), hosts))
+    record = {}
+    for res in results:
+        h = state["hosts"][res["host"]]
+        record[f"{h['manager']}:{h['addressing']}"] = {k: res[k] for k in ("before", "while_down", "after", "restored_after")}
+        assert res["restored"], res
+    record_property("flap", json.dumps(record, sort_keys=True))
+    print("flap:", json.dumps(record, indent=1, sort_keys=True))
+    # systemd-networkd drops em1's addresses on carrier loss and adds them back with the carrier
+    networkd = record["networkd:static"]
+    assert networkd["while_down"][-1] == []
+    assert sorted(networkd["after"]) == sorted(networkd["before"])
+    client = state["netns_of"]["client"]
+    for h in state["hosts"].values():
+        assert lab.ns_exec(client, "ping", "-c1", "-W2", h["address4"], check=False).returncode == 0
+
+
+def _leftovers(state):
+    hosts = [h for h in state["hosts"].values() if h.get("booted")]
+    return {
+        "netns": [ns for ns in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout.split()
+                  if ns.startswith(PREFIX + "-")],
+        "mounts": [line for line in open("/proc/mounts") if any(h["root"] in line for h in hosts)
+                   or state["run_dir"] in line or state["state_dir"] in line],
+        "cgroups": [d for h in state["hosts"].values() for d in lab._cgroup_dirs(h["cgroup_parent"])],
+        "nspawn dirs": [h["netns"] for h in hosts if os.path.exists(f"/run/systemd/nspawn/propagate/{h['netns']}")],
+        "dirs": [d for d in (state["state_dir"], state["run_dir"]) if os.path.exists(d)],
+    }
+
+
+def test_down_leaves_nothing(state, lab_dir):
+    """Must stay after the tests that use the running lab (it tears it down)."""
+    pids = []
+    for host, h in state["hosts"].items():
+        pids += [int(p) for p in subprocess.run(["ip", "netns", "pids", host], capture_output=True, text=True, check=True).stdout.split()]
+        pids.append(int(open(h["nspawn_pidfile"]).read()))
+        pids += [c["pid"] for c in h["container_info"].values()]
+    pids.append(int(open(state["dhcp"]["pidfile"]).read()))
+    assert len(pids) >= len(SPECS) * 5 and all(_alive(p) for p in pids)
+    assert lab.down(lab_dir) is True
+    assert not [p for p in pids if _alive(p)]
+    assert _leftovers(state) == {"netns": [], "mounts": [], "cgroups": [], "nspawn dirs": [], "dirs": []}
+    assert not os.path.exists(lab.osimage.lock_path())
+    assert lab.osimage.is_built()  # the cached image stays
+    assert lab.down(lab_dir) is False
+
+
+def test_root_namespace_unchanged_after_two_cycles(before, lab_dir):
+    _assert_same(before, root_netns_snapshot())
+    st = lab.up(lab_dir, PREFIX, 2, 0, booted=["networkmanager:dhcp"])
+    try:
+        assert _ssh(st, f"{PREFIX}-h1", "hostname").strip() == f"{PREFIX}-h1"
+        assert "em1" in _ssh(st, f"{PREFIX}-h2", "ip -br link")
+    finally:
+        lab.down(lab_dir)
+    assert _leftovers(st) == {"netns": [], "mounts": [], "cgroups": [], "nspawn dirs": [], "dirs": []}
+    _assert_same(before, root_netns_snapshot())
