@@ -76,8 +76,9 @@ lint: venv collection
 molecule: venv collection
 	bash scripts/molecule.sh
 
+# make lab-up BOOTED=networkd,ifupdown:dhcp,networkmanager  (booted hosts 1..3; HOSTS=N for more, bare)
 lab-up:
-	python3 tests/lab/lab.py up
+	python3 tests/lab/lab.py up $(if $(HOSTS),--hosts $(HOSTS)) $(if $(BOOTED),--booted $(BOOTED))
 
 lab-down:
 	python3 tests/lab/lab.py down

@@ -13,6 +13,8 @@ APT_PACKAGES=(
   python3-pyroute2     # the managed nodes' pyroute2 (Debian 12: 0.7.2), used by /usr/bin/python3
   python3-venv rsync git make
   shellcheck           # ansible-test sanity checks the shell scripts with it
+  mmdebstrap systemd-container   # the lab's booted hosts: their Debian 12 image, systemd-nspawn
+  dnsmasq-base         # DHCP on the lab LAN (runs only inside the lab's switch namespace)
 )
 if [ "$(id -u)" != 0 ]; then echo "install-deps: run as root" >&2; exit 1; fi
 export DEBIAN_FRONTEND=noninteractive

@@ -144,6 +144,14 @@ def test_inventory_of_booted_hosts(state):
         assert f"      lab_manager: \"{h['manager']}\"\n      lab_addressing: \"{h['addressing']}\"" in text
     assert text.count('container_lan_docker_host: "unix:///run/docker.sock"') == len(SPECS)
     assert "ansible_python_interpreter: /usr/bin/python3" in text
+    ansible = shutil.which("ansible")
+    if not ansible:
+        pytest.skip("ansible is not installed: inventory not exercised")
+    res = subprocess.run([ansible, "-i", state["inventory"], "all", "-m", "ansible.builtin.command",
+                          "-a", "/usr/bin/python3 -c 'import pyroute2.iproute'"],
+                         capture_output=True, text=True, timeout=180, check=False)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.count("CHANGED") == len(SPECS)
 
 
 def test_reboot_keeps_the_disk_and_loses_runtime_state(state, lab_dir):
