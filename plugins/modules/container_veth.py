@@ -325,6 +325,7 @@ from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.tar
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.pyroute import HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR
 
+
 def run(module, raw_entries):
     """Read -> plan -> apply -> report, for every entry of the call."""
     single = len(raw_entries) == 1 and not module.params.get("interfaces")

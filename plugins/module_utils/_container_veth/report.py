@@ -77,9 +77,9 @@ def summarize(attachments, purged, missing, started, diff):
             before[key], after[key] = was, {"state": "absent"}
         results.append(result)
     for bridge, unknown_mtu in sorted(missing.items()):
+        unknown = "; their MTU is unknown until it exists (reported as null)" if any(unknown_mtu) else ""
         warnings.append("check mode: bridge %s does not exist yet; %d attachment(s) planned as if it existed without "
-                    "ports%s" % (bridge, len(unknown_mtu), "; their MTU is unknown until it exists (reported as null)"
-                                 if any(unknown_mtu) else ""))
+                        "ports%s" % (bridge, len(unknown_mtu), unknown))
     out = {"changed": any(r["changed"] for r in results), "interfaces": results,
            "elapsed": round(time.time() - started, 4)}
     if diff:

@@ -247,8 +247,8 @@ class Netlink(object):
                 with open(self._ipv6_conf(ifname), "w") as f:
                     f.write("0" if enabled else "1")
         except (IOError, OSError) as exc:
-            raise KernelError("failed to %s IPv6 on %s: %s" % ("enable" if enabled else "disable", ifname,
-                                                                exc.strerror or exc), exc.errno) from exc
+            verb = "enable" if enabled else "disable"
+            raise KernelError("failed to %s IPv6 on %s: %s" % (verb, ifname, exc.strerror or exc), exc.errno) from exc
 
 
 __all__ = ["Netlink", "KernelError", "C"]

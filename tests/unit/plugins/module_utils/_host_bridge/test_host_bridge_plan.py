@@ -15,6 +15,7 @@ def simulate(facts, steps):
         bp.apply_step(state, step)
     return state
 
+
 EM1_MAC = "02:00:00:00:01:01"
 
 
