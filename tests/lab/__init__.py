@@ -30,7 +30,7 @@ Nothing is ever created in the root network namespace. Standard library
 only; run as root.
 """
 
-from . import images, osimage
+from . import booted, images, osimage
 from ._const import (APP_CMD, CGROUP_ROOT, CLIENT4, CLIENT6, CTL4, CTL6,
                      DEFAULT_STATE_DIR, GATEWAY4, GATEWAY6, LAN4, LAN6,
                      MAX_CONTAINERS, MAX_HOSTS, PLEN4, PLEN6, REPO, RUN_ROOT,
@@ -53,7 +53,7 @@ __all__ = [
     "DEFAULT_STATE_DIR", "GATEWAY4", "GATEWAY6", "IMAGE", "LAN4", "LAN6",
     "MANAGERS", "MAX_CONTAINERS", "MAX_HOSTS", "PLEN4", "PLEN6", "REPO",
     "RUN_ROOT", "SWITCH", "SWITCH4", "UPLINK", "LabError", "_cgroup_dirs",
-    "assert_not_root_netns", "docker", "down", "exec_argv", "flap", "images",
+    "assert_not_root_netns", "booted", "docker", "down", "exec_argv", "flap", "images",
     "ip", "load_state", "main", "netns_exists", "ns_exec", "osimage", "reboot",
     "resolve_state_dir", "root_netns_inode", "set_gateway", "ssh_command",
     "status", "summary", "up",

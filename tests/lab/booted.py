@@ -45,7 +45,7 @@ NSPAWN_RUN = "/run/systemd/nspawn"
 
 def parse_spec(text):
     """``MANAGER[:ADDRESSING]`` -> (manager, addressing)."""
-    manager, _, addressing = (text or "").strip().partition(":")
+    manager, _sep, addressing = (text or "").strip().partition(":")
     manager = {"nm": "networkmanager", "NetworkManager": "networkmanager",
                "systemd-networkd": "networkd"}.get(manager, manager)
     addressing = addressing or "static"

@@ -64,7 +64,7 @@ def _new_state(state_dir, prefix, hosts, containers, forward_drop, podman,
         }
         if i <= len(booted_specs):
             h.update(_boot.host_fields(state_dir, run_dir, prefix, i,
-                                        booted_specs[i - 1]))
+                                       booted_specs[i - 1]))
     return state
 
 

@@ -7,8 +7,10 @@ static and DHCP. The image is built on first use and cached outside the reposito
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -240,5 +242,36 @@ def test_root_namespace_unchanged_after_two_cycles(before, lab_dir):
         assert "em1" in _ssh(st, f"{PREFIX}-h2", "ip -br link")
     finally:
         lab.down(lab_dir)
+    assert _leftovers(st) == {"netns": [], "mounts": [], "cgroups": [], "nspawn dirs": [], "dirs": []}
+    _assert_same(before, root_netns_snapshot())
+
+
+def test_down_after_a_crashed_up(before, tmp_path):
+    """SIGKILL `lab.py up` while its booted host is booting; `down` still removes everything."""
+    lab_dir = str(tmp_path / "crashed")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lab.py")
+    proc = subprocess.Popen([sys.executable, script, "up", "--state-dir", lab_dir, "--prefix", "bc",
+                             "--booted", "networkd:dhcp", "--containers", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    st = None
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and proc.poll() is None:
+            st = lab.load_state(lab_dir)
+            if st and any(h.get("booted") and lab.booted.leader(h) for h in st["hosts"].values()):
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, "up finished before it could be killed"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    st = lab.load_state(lab_dir)
+    assert st["status"] == "creating"
+    h = st["hosts"]["bc-h1"]
+    nspawn = int(open(h["nspawn_pidfile"]).read())
+    dnsmasq = int(open(st["dhcp"]["pidfile"]).read())
+    assert _alive(nspawn) and _alive(dnsmasq)
+    assert lab.down(lab_dir) is True
+    assert not _alive(nspawn) and not _alive(dnsmasq)
     assert _leftovers(st) == {"netns": [], "mounts": [], "cgroups": [], "nspawn dirs": [], "dirs": []}
     _assert_same(before, root_netns_snapshot())
