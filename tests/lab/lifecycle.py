@@ -352,20 +352,21 @@ def flap(state_dir=None, host=None, seconds=5.0, settle=30.0):
     """Take ``host``'s switch port down for ``seconds``, then up; watch em1.
 
     Returns what the host's network manager did with em1's global addresses:
-    before, at the end of the carrier loss, and once it settled again (the
-    addresses it had before are back, or ``settle`` seconds passed).
+    before, every change while the carrier was lost (with the seconds since
+    the port went down), and once it settled again (the addresses it had
+    before are back, or ``settle`` seconds passed).
     """
     state = _need(state_dir)
     host, _h = _host(state, host)
     before = _em1_addresses(state, host)
     topology.set_port(state, host, False)
-    while_down = []
+    while_down = []  # [seconds since the port went down, em1's addresses], on each change
     try:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
+        t_down = time.monotonic()
+        while time.monotonic() < t_down + seconds:
             now = _em1_addresses(state, host)
-            if not while_down or while_down[-1] != now:
-                while_down.append(now)
+            if not while_down or while_down[-1][1] != now:
+                while_down.append([round(time.monotonic() - t_down, 1), now])
             time.sleep(0.2)
     finally:
         topology.set_port(state, host, True)

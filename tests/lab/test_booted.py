@@ -197,7 +197,7 @@ def test_flap_makes_the_manager_react(state, lab_dir, record_property):
     print("flap:", json.dumps(record, indent=1, sort_keys=True))
     # systemd-networkd drops em1's addresses on carrier loss and adds them back with the carrier
     networkd = record["networkd:static"]
-    assert networkd["while_down"][-1] == []
+    assert networkd["while_down"][-1][1] == []
     assert sorted(networkd["after"]) == sorted(networkd["before"])
     client = state["netns_of"]["client"]
     for h in state["hosts"].values():
