@@ -9,15 +9,23 @@ filter (``plugins/filter/container_lan.py``): one definition of each rule in the
 ``PlanError`` is the planners' one error class; ``LABEL_PREFIX`` starts every label (``ifalias``)
 this collection writes, so what it made can be told from what it did not.
 
-``check_ifname(value, what='name')``       -> the name (<= 15 bytes, no '/', ':' or whitespace)
-``check_mac(value, what='mac')``           -> lower-case ``aa:bb:cc:dd:ee:ff`` (unicast, not zero)
+``check_ifname(value, what='name')``       -> the name (1..15 bytes of printable ASCII, no '/', ':' or space)
+``check_mac(value, what='mac')``           -> lower-case ``aa:bb:cc:dd:ee:ff`` (unicast, not zero, nothing after it)
 ``is_mac(value)``                          -> bool
 ``check_ip(value, what='address')``        -> the address, compressed (IPv4 or IPv6, no prefix)
-``check_cidr(value, what='address')``      -> ``{'address', 'prefixlen', 'family', 'cidr'}``
+``check_cidr(value, what='address')``      -> ``{'address', 'prefixlen', 'family', 'cidr'}`` of a usable host
+                                              address: prefix length > 0; not loopback, multicast or
+                                              unspecified; for IPv4 below /31 not the subnet's network
+                                              or broadcast address (/31 and /32 have neither)
+``check_next_hop(value, cidrs, what, version=None)`` -> a gateway / route ``via`` that is usable from
+                                              ``cidrs``: on one of their subnets (IPv6 link-local is on
+                                              every link), not one of the addresses themselves, not the
+                                              subnet's network or broadcast address
 ``check_mtu(value, what='mtu')``           -> int in 68..65535
 ``check_forward_delay(value, stp)``        -> number of seconds (2..30 with STP, 0..30 without)
 ``subnet_of(ip, cidrs)``                   -> the first CIDR whose subnet holds ``ip``, or None
 ``check_gateway(gateway, cidrs, device)``  -> the gateway; raises unless it is on a subnet of them
+                                              (and not one of them)
 """
 
 from __future__ import absolute_import, division, print_function
@@ -31,7 +39,7 @@ IFNAMSIZ = 16  # the kernel's limit includes the terminating NUL
 IFNAME_MAX = IFNAMSIZ - 1
 LABEL_PREFIX = "lanbridge:"
 MTU_MIN, MTU_MAX = 68, 65535
-_MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+_MAC_RE = re.compile(r"[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}")  # used with fullmatch: no trailing newline
 
 
 class ValidationError(ValueError):
@@ -42,23 +50,36 @@ class PlanError(Exception):
     """The wanted state cannot be reached from the live one (without touching what is not ours)."""
 
 
+def _byte_name(byte):
+    if byte == 0x20:
+        return "space"
+    if byte < 0x20 or byte == 0x7F:
+        return "control character 0x%02x" % byte
+    if byte > 0x7F:
+        return "non-ASCII byte 0x%02x" % byte
+    return repr(chr(byte))
+
+
 def check_ifname(value, what="name"):
+    """An interface name the kernel takes as given: 1..15 bytes, each printable ASCII other than
+    ``/`` and ``:`` (no space, no control character, no NUL), and not ``.`` or ``..``."""
     if not isinstance(value, str) or value == "":
         raise ValidationError("%s must be a non-empty interface name" % what)
-    size = len(value.encode("utf-8"))
-    if size > IFNAME_MAX:
+    raw = value.encode("utf-8", "surrogateescape")
+    if len(raw) > IFNAME_MAX:
         raise ValidationError("%s %r is longer than %d bytes" % (what, value, IFNAME_MAX))
     if value in (".", ".."):
         raise ValidationError("%s %r is not a valid interface name" % (what, value))
-    bad = sorted(set(ch for ch in value if ch in "/:" or ch.isspace()))
+    bad = sorted(set(b for b in bytearray(raw) if not 0x21 <= b <= 0x7E or b in b"/:"))
     if bad:
-        shown = ", ".join("space" if ch == " " else repr(ch) for ch in bad)
-        raise ValidationError("%s %r contains %s, not allowed in interface names" % (what, value, shown))
+        shown = ", ".join(_byte_name(b) for b in bad)
+        raise ValidationError("%s %r contains %s, not allowed in interface names (printable ASCII only, "
+                              "without '/', ':' or spaces)" % (what, value, shown))
     return value
 
 
 def is_mac(value):
-    return isinstance(value, str) and bool(_MAC_RE.match(value))
+    return isinstance(value, str) and bool(_MAC_RE.fullmatch(value))
 
 
 def check_mac(value, what="mac"):
@@ -80,6 +101,30 @@ def check_ip(value, what="address"):
         raise ValidationError("%s %r is not an IPv4 or IPv6 address" % (what, value)) from None
 
 
+def _unusable(ip):
+    """Why ``ip`` (an ``ipaddress`` address) cannot be an interface's address, or None."""
+    if ip.is_unspecified:
+        return "the unspecified address"
+    if ip.is_loopback:
+        return "a loopback address"
+    if ip.is_multicast:
+        return "a multicast address"
+    if ip.version == 4 and ip == ipaddress.IPv4Address("255.255.255.255"):
+        return "the limited broadcast address"
+    return None
+
+
+def _network_or_broadcast(ip, network):
+    """``'network'`` / ``'broadcast'`` when IPv4 ``ip`` is that address of ``network`` (below /31)."""
+    if network.version != 4 or network.prefixlen >= 31:
+        return None
+    if ip == network.network_address:
+        return "network"
+    if ip == network.broadcast_address:
+        return "broadcast"
+    return None
+
+
 def check_cidr(value, what="address"):
     text = str(value)
     if "/" not in text:
@@ -88,8 +133,16 @@ def check_cidr(value, what="address"):
         iface = ipaddress.ip_interface(text)
     except ValueError:
         raise ValidationError("%s %r is not a valid CIDR address" % (what, value)) from None
-    if iface.ip.is_multicast or iface.ip.is_unspecified:
-        raise ValidationError("%s %r is not a usable host address" % (what, value))
+    reason = _unusable(iface.ip)
+    if reason:
+        raise ValidationError("%s %r is not a usable host address (%s)" % (what, value, reason))
+    if iface.network.prefixlen == 0:
+        raise ValidationError("%s %r is not a usable host address (prefix length 0 would put the whole "
+                              "address space on one link)" % (what, value))
+    which = _network_or_broadcast(iface.ip, iface.network)
+    if which:
+        raise ValidationError("%s %r is not a usable host address (it is the %s address of %s)"
+                              % (what, value, which, iface.network))
     return {
         "address": str(iface.ip),
         "prefixlen": iface.network.prefixlen,
@@ -125,8 +178,36 @@ def subnet_of(ip, cidrs):
     return None
 
 
+def check_next_hop(value, cidrs, what="gateway", version=None):
+    """A gateway or route ``via`` for an interface with the addresses ``cidrs``: an address of
+    ``version`` (4, 6 or None: either), usable, on one of their subnets (an IPv6 link-local address
+    is on every link), and neither one of the addresses themselves nor the network or broadcast
+    address of the subnet. Returns it compressed."""
+    ip = ipaddress.ip_address(check_ip(str(value).strip(), what))
+    if version and ip.version != version:
+        raise ValidationError("%s %s is not an IPv%d address" % (what, ip, version))
+    shown = ", ".join(cidrs) or "none"
+    reason = _unusable(ip)
+    if reason:
+        raise ValidationError("%s %s is not usable as a next hop (%s)" % (what, ip, reason))
+    if any(ipaddress.ip_interface(cidr).ip == ip for cidr in cidrs):
+        raise ValidationError("%s %s is one of the interface's own addresses (%s)" % (what, ip, shown))
+    if ip.version == 6 and ip.is_link_local:
+        return str(ip)  # fe80::/10 is on every IPv6 link
+    cidr = subnet_of(str(ip), cidrs)
+    if cidr is None:
+        raise ValidationError("%s %s is not on any subnet of the addresses (%s)" % (what, ip, shown))
+    which = _network_or_broadcast(ip, ipaddress.ip_interface(cidr).network)
+    if which:
+        raise ValidationError("%s %s is the %s address of %s, not a host"
+                              % (what, ip, which, ipaddress.ip_interface(cidr).network))
+    return str(ip)
+
+
 def check_gateway(gateway, cidrs, device):
     gateway = check_ip(gateway, "gateway")
+    if any(ipaddress.ip_interface(cidr).ip == ipaddress.ip_address(gateway) for cidr in cidrs):
+        raise ValidationError("gateway %s is one of the addresses of %s" % (gateway, device))
     if ipaddress.ip_address(gateway).is_link_local and ":" in gateway:
         return gateway  # fe80::/10 is on every IPv6 link
     if subnet_of(gateway, cidrs) is None:

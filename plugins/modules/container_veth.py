@@ -317,11 +317,13 @@ from ansible_collections.lanbridge.core.plugins.module_utils._container_veth imp
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.apply import Applier
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import Engines
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.entry import (
-    ENTRY_SPEC, SHARED_OPTIONS, Attachment, argument_spec, validate,
+    ENTRY_SPEC, SHARED_OPTIONS, Attachment, argument_spec, check_batch, check_resolved, validate,
 )
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.read import Namespaces, Reader
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.report import read_and_plan, summarize
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.targets import TARGET_OPTIONS
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.targets import (
+    TARGET_OPTIONS, raise_nofile_limit, close as close_target,
+)
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.pyroute import HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR
 
@@ -330,12 +332,14 @@ def run(module, raw_entries):
     """Read -> plan -> apply -> report, for every entry of the call."""
     single = len(raw_entries) == 1 and not module.params.get("interfaces")
     attachments = []
-    for index, raw in enumerate(raw_entries):
-        try:
+    try:
+        for index, raw in enumerate(raw_entries):
             attachments.append(Attachment(validate(raw, None if single else index)))
-        except ValueError as exc:
-            module.fail_json(msg=str(exc))
+        check_batch([(None if single else index, item.entry) for index, item in enumerate(attachments)])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     started = time.time()
+    raise_nofile_limit(len(attachments))
     here = os.stat("/proc/self/ns/net")
     engines = Engines()
     try:
@@ -348,6 +352,10 @@ def run(module, raw_entries):
         reader = Reader(namespaces)
         for item in attachments:
             read_and_plan(item, engines, reader, (here.st_dev, here.st_ino), module.check_mode, missing)
+        try:
+            check_resolved(attachments, single)
+        except ValueError as exc:
+            module.fail_json(msg=str(exc))
         purge_bridge = module.params.get("bridge") if module.params.get("purge") else None
         removals = purge.for_attachments(attachments, reader.host_links, purge_bridge) if purge_bridge else []
         purged = [(removal, applier.entry([removal[1]], None)) for removal in removals]
@@ -364,6 +372,8 @@ def run(module, raw_entries):
         applier.close()
         namespaces.close()
         engines.close()
+        for item in attachments:
+            close_target(item.target)
     out, warnings, failure = summarize(attachments, purged, missing, started, module._diff)
     for warning in warnings:
         module.warn(warning)

@@ -3,7 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A very small client for the Docker Engine API (which Podman's service also speaks) over a unix
 socket, with the standard library only: ``GET /containers/{name}/json`` gives the container's ID,
-name, PID and whether it runs. No CLI, no docker SDK.
+name, PID, whether it runs, and its network mode (``HostConfig.NetworkMode``: ``none``, ``bridge``,
+``host``, ``container:<id>``; Podman's own fields ``Pod`` and ``IsInfra`` where it sends them).
+No CLI, no docker SDK.
 
 One ``Engine`` per socket per module run: it keeps one HTTP/1.1 connection open and caches every
 answer, so looking up 100 containers costs 100 small requests on one connection, and looking up the
@@ -119,9 +121,10 @@ class Engine:
             return resp.status, data
         raise EngineError("cannot reach the %s engine at %s" % (self.runtime, self.url))  # pragma: no cover
 
-    def inspect(self, name):
-        """``{'id', 'name', 'pid', 'running'}`` of container ``name`` (a name or an ID)."""
-        if name in self._cache:
+    def inspect(self, name, fresh=False):
+        """``{'id', 'name', 'pid', 'running', 'network_mode', 'pod', 'is_infra'}`` of container ``name``
+        (a name or an ID); ``fresh`` asks the engine again instead of answering from the cache."""
+        if name in self._cache and not fresh:
             return self._cache[name]
         status, data = self._get("/containers/%s/json" % quote(name, safe=""))
         if status == 404:
@@ -130,13 +133,7 @@ class Engine:
             message = data.get("message") if isinstance(data, dict) else None
             raise EngineError("the %s engine at %s answered %d for container %s%s"
                               % (self.runtime, self.url, status, name, ": " + message if message else ""))
-        state = data.get("State") or {}
-        info = {
-            "id": data.get("Id"),
-            "name": (data.get("Name") or "").lstrip("/") or name,
-            "pid": int(state.get("Pid") or 0),
-            "running": bool(state.get("Running")),
-        }
+        info = parse_inspect(data, name)
         self._cache[name] = info
         self._cache[info["id"]] = info
         return info
@@ -147,6 +144,22 @@ class Engine:
         if not info["running"] or info["pid"] <= 0:
             raise EngineError("container %s is not running" % name)
         return info
+
+
+def parse_inspect(data, name):
+    """The part of an inspect answer the module uses (see ``Engine.inspect``)."""
+    state = data.get("State") or {}
+    host_config = data.get("HostConfig") or {}
+    is_infra = data.get("IsInfra")
+    return {
+        "id": data.get("Id"),
+        "name": (data.get("Name") or "").lstrip("/") or name,
+        "pid": int(state.get("Pid") or 0),
+        "running": bool(state.get("Running")),
+        "network_mode": host_config.get("NetworkMode") or "",
+        "pod": data.get("Pod") or None,
+        "is_infra": bool(is_infra) if is_infra is not None else None,
+    }
 
 
 def _reason(exc):

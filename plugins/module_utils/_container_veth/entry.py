@@ -7,6 +7,10 @@ to its result.
 ``argument_spec()``, ``ENTRY_SPEC``, ``ENTRY_RULES``, ``SHARED_OPTIONS``: the module's options.
 ``validate(raw, index=None)`` the options of one entry -> a normalised entry (pure; ``ValueError``
     naming the entry).
+``check_batch(entries)`` the entries of one call as a whole: an address, a MAC or a host-side name
+    claimed twice, two entries for one target and ``ifname`` (pure; ``ValueError`` naming both).
+``check_resolved(attachments)`` the same once targets are known (one container named two ways,
+    derived names and MACs).
 ``find_target(entry, engines, here)`` the entry's target (``targets.resolve``); with
     ``state: absent`` a stopped or unknown container is not an error.
 ``complete(entry, target, live)`` what depends on identity and the live bridge: names, label, MAC, MTU.
@@ -71,6 +75,8 @@ def validate(raw, index=None):
         given = [k for k in TARGET_OPTIONS if entry.get(k) not in (None, "")]
         if len(given) != 1:
             raise ValueError("give exactly one of container, pid or netns (got %s)" % (", ".join(given) or "none"))
+        for key in ("container", "netns", "docker_host"):
+            _check_text(entry.get(key), key)
         check_ifname(entry["ifname"], "ifname")
         if entry.get("host_ifname"):
             check_ifname(entry["host_ifname"], "host_ifname")
@@ -90,6 +96,65 @@ def validate(raw, index=None):
     except (ValueError, ValidationError) as exc:
         raise ValueError(where + str(exc)) from None
     return entry
+
+
+def _check_text(value, what):
+    """A container name, namespace path or socket: no control characters (a NUL included)."""
+    if isinstance(value, str) and any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        raise ValidationError("%s %r contains a control character" % (what, value))
+
+
+def _where(index):
+    return "the entry" if index is None else "interfaces[%d]" % index
+
+
+def _claims(entry):
+    """What one entry claims that no other entry of the call may claim too."""
+    out = [("target", (describe(entry), entry.get("docker_host"), entry["ifname"]),
+            "%s %s" % (describe(entry), entry["ifname"]))]
+    if entry.get("host_ifname"):
+        out.append(("host_ifname", entry["host_ifname"], "host_ifname %s" % entry["host_ifname"]))
+    if entry["state"] == "present":
+        if entry.get("mac"):
+            out.append(("mac", entry["mac"], "mac %s" % entry["mac"]))
+        for cidr in entry.get("addresses") or []:
+            address = cidr.partition("/")[0]
+            out.append(("address", address, "address %s" % address))
+    return out
+
+
+def check_batch(entries, claims=_claims):
+    """Refuse a call whose entries claim one thing twice; ``entries`` are ``(index, entry)`` pairs.
+
+    One sentence per clash, naming both entries: ``interfaces[1]: address 198.51.100.10 is also
+    claimed by interfaces[0]``. Pure; raises ``ValueError`` with all clashes."""
+    seen, problems = {}, []
+    for index, entry in entries:
+        for kind, key, text in claims(entry):
+            first = seen.setdefault((kind, key), index)
+            if first != index:
+                problems.append("%s: %s is also claimed by %s" % (_where(index), text, _where(first)))
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+def _resolved_claims(item):
+    entry, target, wanted = item.entry, item.target or {}, item.wanted
+    out = []
+    if target.get("identity"):
+        out.append(("target", (target["identity"], entry["ifname"]), "%s %s (the namespace of %s)"
+                    % (target["what"], entry["ifname"], target.get("container_name") or target["identity"])))
+    if wanted.get("host_ifname"):
+        out.append(("host_ifname", wanted["host_ifname"], "host_ifname %s" % wanted["host_ifname"]))
+    if entry["state"] == "present" and wanted.get("mac"):
+        out.append(("mac", wanted["mac"].lower(), "mac %s" % wanted["mac"].lower()))
+    return out
+
+
+def check_resolved(attachments, single):
+    """``check_batch`` for the resolved attachments (those without an error)."""
+    check_batch([(None if single else index, item) for index, item in enumerate(attachments) if item.error is None],
+                claims=_resolved_claims)
 
 
 def describe(entry):
@@ -114,7 +179,7 @@ def find_target(entry, engines, here):
             if "no container named" not in str(exc):
                 raise
             info = None
-        return {"kind": "container", "path": None, "inode": None, "pid": None, "netns": None,
+        return {"kind": "container", "fd": None, "fd_path": None, "inode": None, "pid": None, "netns": None,
                 "identity": _names.container_identity(info["id"]) if info else None,
                 "container_id": info["id"] if info else None,
                 "container_name": info["name"] if info else entry["container"],

@@ -37,7 +37,7 @@ import ipaddress
 
 from ansible_collections.lanbridge.core.plugins.module_utils._transaction import changes_anything, step as make_step
 from ansible_collections.lanbridge.core.plugins.module_utils._validate import (
-    PlanError, ValidationError, check_cidr, check_ip, subnet_of,
+    PlanError, ValidationError, check_cidr, check_ip, check_next_hop, subnet_of,
 )
 
 QUIET_OPS = ("probe", "announce")
@@ -75,30 +75,26 @@ def on_link(ip, addresses):
 def wanted_routes(addresses, gateway=None, gateway6=None, routes=None):
     """The routes the container must have on ``ifname``: defaults first, each via an on-link address.
 
-    Raises ValidationError (a ValueError) for a gateway outside every address's subnet, in one clear sentence.
+    Raises ValidationError (a ValueError) in one clear sentence for a next hop that cannot serve
+    (``_validate.check_next_hop``: off every subnet, one of the container's own addresses, the
+    subnet's network or broadcast address) and for a route whose ``via`` is of the other family
+    than its ``dest`` (``0.0.0.0/0`` via an IPv6 address is not an IPv6 default).
     """
     out = []
     if gateway:
-        gw = normalize_ip(gateway, "gateway", 4)
-        if not on_link(gw, addresses):
-            raise ValidationError("gateway %s is not on any subnet of the addresses (%s)" % (gw, ", ".join(addresses) or "none"))
-        out.append({"dest": "default", "via": gw, "family": 4})
+        out.append({"dest": "default", "via": check_next_hop(gateway, addresses, "gateway", 4), "family": 4})
     if gateway6:
-        gw6 = normalize_ip(gateway6, "gateway6", 6)
-        if not on_link(gw6, addresses) and not ipaddress.ip_address(gw6).is_link_local:
-            raise ValidationError("gateway6 %s is not on any subnet of the addresses (%s)" % (gw6, ", ".join(addresses) or "none"))
-        out.append({"dest": "default", "via": gw6, "family": 6})
-    for route in routes or []:
+        out.append({"dest": "default", "via": check_next_hop(gateway6, addresses, "gateway6", 6), "family": 6})
+    for index, route in enumerate(routes or []):
+        where = "routes[%d]" % index
         dest = normalize_dest(route.get("dest"))
-        via = normalize_ip(route.get("via"), "route via")
+        via = normalize_ip(route.get("via"), where + " via")
         version = ipaddress.ip_address(via).version
+        if dest != "default" and ipaddress.ip_network(dest).version != version:
+            raise ValidationError("%s: dest %s via %s mixes IPv4 and IPv6" % (where, dest, via))
         if dest in ("0.0.0.0/0", "::/0"):
             dest = "default"
-        if dest != "default" and ipaddress.ip_network(dest).version != version:
-            raise ValidationError("route %s via %s mixes IPv4 and IPv6" % (dest, via))
-        if not on_link(via, addresses) and not ipaddress.ip_address(via).is_link_local:
-            raise ValidationError("route %s: via %s is not on any subnet of the addresses (%s)"
-                                  % (dest, via, ", ".join(addresses) or "none"))
+        via = check_next_hop(via, addresses, "%s (dest %s) via" % (where, dest))
         item = {"dest": dest, "via": via, "family": version}
         if item not in out:
             out.append(item)

@@ -36,7 +36,8 @@ def removals(links, bridge, named, unresolved=(), host_ifnames=()):
     set of ``(identity, ifname)`` of this call's entries) holds its label's identity and ifname,
     when an entry names it as its ``host_ifname``, or when it may belong to an entry whose target
     could not be resolved: ``unresolved`` holds ``(kind, value)`` -- ``('container', name or ID)``
-    keeps attachments whose label carries that name or an ID starting with it; ``('netns', None)``
+    keeps attachments whose label carries that name or an ID starting with it (keeping errs on the
+    safe side: what an unresolved entry may name is never removed); ``('netns', None)``
     (a pid / netns entry whose namespace cannot be opened) keeps every ``netns:`` attachment.
     """
     out = []
@@ -82,12 +83,20 @@ def purged_result(link):
             "purged": True}
 
 
-def unknown_container_links(labelled, name):
-    """Host ends labelled for a container that the engine no longer knows (``state: absent``)."""
+def unknown_container_links(labelled, name, ifname=None):
+    """Host ends labelled for a container that the engine no longer knows (``state: absent``).
+
+    Exact matches only: the label's container name, or its full container ID, is ``name``; never
+    a prefix of an ID (another engine's container may start with the same letters), never an
+    attachment of another target kind (a ``netns: blue`` attachment is not ``container: blue``).
+    With ``ifname``, only the attachment of that interface."""
     out = []
     for links in labelled.values():
         for link in links:
             label = link["label"]
-            if label.get("name") == name or label["id"].startswith("container:" + name):
+            kind, _sep, ident = label["id"].partition(":")
+            if kind != "container" or (ifname is not None and label["ifname"] != ifname):
+                continue
+            if label.get("name") == name or ident == name:
                 out.append(link)
     return out

@@ -5,7 +5,8 @@
 network namespace for the whole run, turned into the live facts the planner (``plan``) wants.
 
 ``Namespaces()`` the run's ``_kernel.netlink.Netlink`` sockets: ``host`` and ``of(target)`` (opened on
-    first need, inside the target's namespace, which it then holds open); ``close()``.
+    first need through the target's own descriptor, ``target['fd_path']``, never by a path or PID
+    that could name another namespace by then); ``close()``.
 ``Reader(namespaces)`` reads the host's links once (veth host ends parsed for their ``names`` label).
 ``Reader.live(entry, target)`` -> ``{'host', 'stale', 'taken', 'peer', 'bridge', 'addresses', 'routes', 'ipv6'}``
     the live facts of one attachment, reading the target namespace on first need.
@@ -35,7 +36,7 @@ class Namespaces(object):
             return self.host
         key = target["inode"]
         if key not in self._targets:
-            self._targets[key] = Netlink(target["path"])
+            self._targets[key] = Netlink(target["fd_path"])
         return self._targets[key]
 
     def close(self):
@@ -121,7 +122,7 @@ class Reader(object):
         key = (target["identity"], entry["ifname"]) if target.get("identity") else None
         candidates = list(self.labelled.get(key, [])) if key else []
         peer, addresses, routes = None, [], []
-        if target.get("path"):
+        if target.get("fd") is not None:
             peer, addresses, routes = self._container_side(entry, target)
         host = None
         for cand in candidates:
@@ -136,7 +137,7 @@ class Reader(object):
             taken = None
         bridge = self.by_name.get(entry.get("bridge")) if entry.get("bridge") else None
         ipv6 = None
-        if target.get("path") and any(":" in a for a in entry.get("addresses") or []):
+        if target.get("fd") is not None and any(":" in a for a in entry.get("addresses") or []):
             intact = bool(host and peer and host.get("peer_index") == peer["index"])
             ipv6 = self.namespaces.of(target).ipv6_enabled(entry["ifname"] if intact else "default")
         return {"host": host, "stale": stale, "taken": taken, "peer": peer, "bridge": bridge,

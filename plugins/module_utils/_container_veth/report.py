@@ -37,7 +37,7 @@ def read_and_plan(item, engines, reader, here, check_mode, missing):
         item.target = find_target(entry, engines, here)
         live = reader.live(entry, item.target)
         if entry["state"] == "absent" and item.target.get("identity") is None:
-            live["stale"] = purge.unknown_container_links(reader.labelled, entry["container"])
+            live["stale"] = purge.unknown_container_links(reader.labelled, entry["container"], entry["ifname"])
         if entry["state"] == "present" and not live.get("bridge"):
             if not check_mode:
                 raise EntryError("bridge %s does not exist" % entry["bridge"])

@@ -229,8 +229,21 @@ def test_bad_cidr(value):
     ({"gateway": "2001:db8::1"}, "gateway 2001:db8::1 is not an IPv4 address"),
     ({"gateway6": "2001:db8:1::1"}, "gateway6 2001:db8:1::1 is not on any subnet"),
     ({"gateway": "nope"}, "gateway 'nope' is not an IPv4 or IPv6 address"),
-    ({"routes": [{"dest": "203.0.113.0/24", "via": "203.0.113.1"}]}, "route 203.0.113.0/24: via 203.0.113.1 is not on any subnet"),
+    ({"routes": [{"dest": "203.0.113.0/24", "via": "203.0.113.1"}]},
+     "routes[0] (dest 203.0.113.0/24) via 203.0.113.1 is not on any subnet"),
     ({"routes": [{"dest": "2001:db8:5::/48", "via": "198.51.100.1"}]}, "mixes IPv4 and IPv6"),
+    # a gateway that is the container's own address, or the subnet's network / broadcast address
+    ({"gateway": "198.51.100.10"}, "gateway 198.51.100.10 is one of the interface's own addresses (198.51.100.10/24)"),
+    ({"gateway": "198.51.100.0"}, "gateway 198.51.100.0 is the network address of 198.51.100.0/24, not a host"),
+    ({"gateway": "198.51.100.255"}, "gateway 198.51.100.255 is the broadcast address of 198.51.100.0/24"),
+    ({"gateway": "127.0.0.1"}, "gateway 127.0.0.1 is not usable as a next hop (a loopback address)"),
+    ({"routes": [{"dest": "203.0.113.0/24", "via": "198.51.100.10"}]},
+     "routes[0] (dest 203.0.113.0/24) via 198.51.100.10 is one of the interface's own addresses"),
+    # a via of the other family never turns an IPv4 default into an IPv6 one (or back)
+    ({"routes": [{"dest": "0.0.0.0/0", "via": "2001:db8::1"}]}, "routes[0]: dest 0.0.0.0/0 via 2001:db8::1 mixes IPv4 and IPv6"),
+    ({"routes": [{"dest": "::/0", "via": "198.51.100.1"}]}, "routes[0]: dest ::/0 via 198.51.100.1 mixes IPv4 and IPv6"),
+    ({"routes": [{"dest": "10.0.0.0/8", "via": "198.51.100.1"}, {"dest": "0.0.0.0/0", "via": "fe80::1"}]},
+     "routes[1]: dest 0.0.0.0/0 via fe80::1 mixes"),
     ({"routes": [{"dest": "203.0.113.0/33", "via": "198.51.100.1"}]}, "is not a valid network"),
 ])
 def test_wanted_routes_errors(kwargs, message):

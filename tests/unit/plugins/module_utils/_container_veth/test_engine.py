@@ -13,6 +13,8 @@ CID = "a" * 64
 CONTAINERS = {
     "web1": {"Id": CID, "Name": "/web1", "State": {"Running": True, "Pid": 4242}},
     "old1": {"Id": "b" * 64, "Name": "/old1", "State": {"Running": False, "Pid": 0}},
+    "side": {"Id": "c" * 64, "Name": "/side", "State": {"Running": True, "Pid": 4343},
+             "HostConfig": {"NetworkMode": "container:" + CID}},
 }
 
 
@@ -60,7 +62,8 @@ def test_inspect_running_container(server):
     srv, url = server
     engine = _engine.Engine("docker", url)
     info = engine.running("web1")
-    assert info == {"id": CID, "name": "web1", "pid": 4242, "running": True}
+    assert info == {"id": CID, "name": "web1", "pid": 4242, "running": True, "network_mode": "", "pod": None,
+                    "is_infra": None}
     # by ID prefix, and cached: a second lookup of either costs no request
     assert engine.running("aaaa")["name"] == "web1"
     engine.running("web1")
@@ -124,3 +127,23 @@ def test_tcp_docker_host_is_refused():
 def test_socket_path_helper():
     assert _engine.socket_path("unix:///run/docker.sock") == "/run/docker.sock"
     assert os.path.isabs(_engine.socket_path("/run/docker.sock"))
+
+
+def test_fresh_inspect_asks_again_and_network_mode_is_read(server):
+    srv, url = server
+    engine = _engine.Engine("docker", url)
+    assert engine.inspect("side")["network_mode"] == "container:" + CID
+    assert engine.inspect("side", fresh=True)["pid"] == 4343
+    assert srv.requests == ["/containers/side/json", "/containers/side/json"]
+    engine.close()
+
+
+@pytest.mark.parametrize("data, expected", [
+    ({"Id": "x", "HostConfig": {"NetworkMode": "host"}}, ("host", None, None)),
+    ({"Id": "x", "HostConfig": {"NetworkMode": "none"}}, ("none", None, None)),
+    ({"Id": "x", "Pod": "p1", "IsInfra": False}, ("", "p1", False)),
+    ({"Id": "x"}, ("", None, None)),
+])
+def test_parse_inspect_network_fields(data, expected):
+    info = _engine.parse_inspect(data, "n")
+    assert (info["network_mode"], info["pod"], info["is_infra"]) == expected
