@@ -3,7 +3,9 @@ real kernel, inside throwaway namespaces only: its one decoder must read exactly
 reads, field by field; its requests must be what ``ip`` shows; a dump the kernel interrupts is
 read again.
 """
+import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -63,22 +65,110 @@ def pr_address(msg):
     }
 
 
+METRICS = {2: "mtu", 3: "window", 4: "rtt", 5: "rttvar", 6: "ssthresh", 7: "cwnd", 8: "advmss", 9: "reordering",
+           10: "hoplimit", 11: "initcwnd", 12: "features", 13: "rto_min", 14: "initrwnd", 15: "quickack",
+           16: "congctl", 17: "fastopen_no_cookie"}
+
+
+def pr_metrics(nla):
+    out, names = {}, dict(("RTAX_" + name.upper(), name) for name in METRICS.values())
+    for key, value in nla["attrs"]:
+        if key == "RTAX_LOCK":
+            if value:
+                out["lock"] = sorted(METRICS[n] for n in range(32) if value & (1 << n))
+        else:
+            out[names.get(key, key)] = value
+    return out
+
+
 def pr_route(msg):
     dst = msg.get_attr("RTA_DST")
     table = msg.get_attr("RTA_TABLE")
-    return {
-        "family": {2: "inet", 10: "inet6"}[msg["family"]],
+    family = {2: "inet", 10: "inet6"}[msg["family"]]
+    route = {
+        "family": family,
         "dst": "default" if msg["dst_len"] == 0 and dst is None else "%s/%d" % (dst, msg["dst_len"]),
         "gateway": msg.get_attr("RTA_GATEWAY"), "oif": msg.get_attr("RTA_OIF"),
         "table": msg["table"] if table is None else table, "metric": msg.get_attr("RTA_PRIORITY"),
         "prefsrc": msg.get_attr("RTA_PREFSRC"), "scope": SCOPES.get(msg["scope"], msg["scope"]),
-        "protocol": {2: "kernel", 3: "boot", 4: "static"}.get(msg["proto"], msg["proto"]),
+        "protocol": {2: "kernel", 3: "boot", 4: "static", 9: "ra"}.get(msg["proto"], msg["proto"]),
         "type": {1: "unicast", 2: "local", 3: "broadcast", 5: "multicast"}.get(msg["type"], msg["type"]),
+    }
+    if msg["flags"] & 4:
+        route["onlink"] = True
+    metrics = msg.get_attr("RTA_METRICS")
+    if metrics is not None and pr_metrics(metrics):
+        route["metrics"] = pr_metrics(metrics)
+    if msg["src_len"] or msg.get_attr("RTA_SRC") is not None:
+        route["src"] = "%s/%d" % (msg.get_attr("RTA_SRC"), msg["src_len"])
+    hops = msg.get_attr("RTA_MULTIPATH")
+    if hops is not None:
+        route["nexthops"] = [{"gateway": hop.get_attr("RTA_GATEWAY"), "oif": hop["oif"] or None, "weight": hop["hops"] + 1,
+                              "onlink": bool(hop["flags"] & 4)} for hop in hops]
+    if msg.get_attr("RTA_PREF"):
+        route["pref"] = {1: "high", 3: "low"}.get(msg.get_attr("RTA_PREF"), msg.get_attr("RTA_PREF"))
+    expires = (msg.get_attr("RTA_CACHEINFO") or {}).get("rta_expires") or 0
+    if expires:
+        route["expires"] = max(1, expires // 100)
+    return route
+
+
+def pr_rule(msg):
+    def prefix(name, length):
+        value = msg.get_attr(name)
+        return None if value is None else "%s/%d" % (value, length)
+    table = msg.get_attr("FRA_TABLE")
+    return {
+        "family": {2: "inet", 10: "inet6"}.get(msg["family"], msg["family"]),
+        "priority": msg.get_attr("FRA_PRIORITY") or 0, "src": prefix("FRA_SRC", msg["src_len"]),
+        "dst": prefix("FRA_DST", msg["dst_len"]), "iifname": msg.get_attr("FRA_IIFNAME"),
+        "oifname": msg.get_attr("FRA_OIFNAME"), "fwmark": msg.get_attr("FRA_FWMARK"),
+        "table": msg["table"] if table is None else table,
+        "action": {1: "lookup", 2: "goto", 3: "nop", 6: "blackhole", 7: "unreachable", 8: "prohibit"}.get(
+            msg["action"], msg["action"]),
     }
 
 
+# routes with every attribute the decoder knows: onlink, metrics (some locked), source-specific,
+# multipath (IPv4 and IPv6, onlink and weighted nexthops), IPv6 preference and expiry
+RICH_ROUTES = [
+    ("route", "add", "default", "via", "198.51.100.254", "dev", "v0", "onlink", "metric", "50"),
+    ("route", "add", "203.0.113.0/24", "via", "198.51.100.254", "dev", "v0", "mtu", "lock", "1400",
+     "advmss", "1360", "initcwnd", "10", "rtt", "0.25s"),
+    ("route", "add", "203.0.113.128/25", "nexthop", "via", "198.51.100.253", "dev", "v0", "weight", "1", "onlink",
+     "nexthop", "via", "198.51.100.254", "dev", "v0", "weight", "3"),
+    ("-6", "route", "add", "default", "via", "fe80::fe", "dev", "v0", "metric", "1024", "pref", "high"),
+    ("-6", "route", "add", "2001:db8:77::/64", "from", "2001:db8::/64", "via", "fe80::fe", "dev", "v0"),
+    ("-6", "route", "add", "2001:db8:88::/64", "via", "fe80::fe", "dev", "v0", "proto", "ra", "pref", "low",
+     "expires", "600", "hoplimit", "64"),
+    ("-6", "route", "add", "2001:db8:99::/64", "nexthop", "via", "fe80::fe", "dev", "v0", "weight", "2",
+     "nexthop", "via", "fe80::fd", "dev", "v0"),
+]
+
+
+def rich(netns):
+    """v0 (up, 198.51.100.1/24 and 2001:db8::1/64) with ``RICH_ROUTES`` and two policy rules."""
+    netns.ip("link", "add", "v0", "type", "veth", "peer", "name", "v1")
+    netns.ip("link", "set", "v0", "up")
+    netns.ip("link", "set", "v1", "up")
+    netns.ip("addr", "add", "198.51.100.1/24", "dev", "v0")
+    netns.ip("addr", "add", "2001:db8::1/64", "dev", "v0", "nodad")
+    for args in RICH_ROUTES:
+        netns.ip(*args)
+    netns.ip("rule", "add", "iif", "v0", "lookup", "100", "pref", "1000")
+    netns.ip("-6", "rule", "add", "from", "2001:db8::/64", "oif", "v0", "fwmark", "7", "lookup", "101", "pref", "1001")
+
+
+def _coarse_expiry(routes):
+    """Expiry ticks between two dumps: compare it to ten seconds."""
+    for route in routes:
+        if "expires" in route:
+            route["expires"] //= 10
+    return routes
+
+
 def _key(item):
-    return repr(sorted(item.items()))
+    return json.dumps(item, sort_keys=True)
 
 
 def test_dumps_equal_pyroute2_field_by_field(netns):
@@ -108,6 +198,67 @@ def test_dumps_equal_pyroute2_field_by_field(netns):
             assert sorted(map(_key, nl.routes())) == sorted(map(_key, theirs))
     finally:
         ipr.close()
+
+
+def test_route_attributes_and_rules_equal_pyroute2_field_by_field(netns):
+    rich(netns)
+    with in_netns(netns.path):
+        ipr = IPRoute()
+    try:
+        with Netlink(netns.path) as nl:
+            ours = _coarse_expiry(nl.routes())
+            theirs = _coarse_expiry([pr_route(m) for family in (2, 10) for m in ipr.get_routes(family=family)])
+            assert sorted(map(_key, ours)) == sorted(map(_key, theirs))
+            assert sorted(map(_key, nl.rules())) == sorted(map(_key, [pr_rule(m) for m in ipr.get_rules()]))
+            v0 = nl.link_index("v0")
+            by_dst = dict(((r["family"], r["dst"]), r) for r in ours if r["table"] == 254)
+            assert by_dst[("inet", "default")]["onlink"] is True
+            assert by_dst[("inet", "203.0.113.0/24")]["metrics"] == {"mtu": 1400, "advmss": 1360, "initcwnd": 10,
+                                                                    "rtt": 2000, "lock": ["mtu"]}
+            assert by_dst[("inet", "203.0.113.128/25")]["nexthops"] == [
+                {"gateway": "198.51.100.253", "oif": v0, "weight": 1, "onlink": True},
+                {"gateway": "198.51.100.254", "oif": v0, "weight": 3, "onlink": False}]
+            assert by_dst[("inet6", "default")]["pref"] == "high"
+            assert by_dst[("inet6", "2001:db8:77::/64")]["src"] == "2001:db8::/64"
+            ra = by_dst[("inet6", "2001:db8:88::/64")]
+            assert (ra["pref"], ra["protocol"], ra["metrics"]) == ("low", "ra", {"hoplimit": 64}) and 58 <= ra["expires"] <= 60
+            assert [h["weight"] for h in by_dst[("inet6", "2001:db8:99::/64")]["nexthops"]] == [2, 1]
+            assert {"family": "inet", "priority": 1000, "src": None, "dst": None, "iifname": "v0", "oifname": None,
+                    "fwmark": None, "table": 100, "action": "lookup"} in nl.rules()
+            plain = by_dst[("inet", "198.51.100.0/24")]
+            assert set(plain) == {"family", "dst", "gateway", "oif", "table", "metric", "protocol", "scope", "type",
+                                  "prefsrc"}  # a plain route keeps its plain shape
+    finally:
+        ipr.close()
+
+
+def _rich_routes(nl):
+    return [r for r in nl.routes() if r["table"] == 254 and r["protocol"] != "kernel"]
+
+
+def test_a_decoded_route_is_recreated_exactly(netns):
+    """The raw path encodes everything it decodes: delete each rich route, give its decoded dict to
+    ``add_route``, and ``ip -d route`` and the decoder show it as it was (``replace_route`` too)."""
+    rich(netns)
+
+    def shown():
+        text = netns.ip("-d", "route", "show") + netns.ip("-d", "-6", "route", "show")
+        return sorted(re.sub(r"expires \d+sec", "expires *", line) for line in text.splitlines())
+
+    before_text = shown()
+    with Netlink(netns.path) as nl:
+        before = _rich_routes(nl)
+        assert len(before) == len(RICH_ROUTES)
+        for route in before:
+            nl.delete_route(route)
+        assert _rich_routes(nl) == []
+        for route in before:
+            nl.add_route(route)
+        assert _coarse_expiry(_rich_routes(nl)) == _coarse_expiry([dict(r) for r in before])
+        assert shown() == before_text
+        for route in _rich_routes(nl):
+            nl.replace_route(route)
+        assert shown() == before_text
 
 
 def test_fast_requests_and_their_errors(netns_factory):

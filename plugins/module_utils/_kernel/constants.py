@@ -23,6 +23,9 @@ IFINFO = struct.Struct("=BxHiII")        # family, type, index, flags, change
 IFADDR = struct.Struct("=BBBBI")         # family, prefixlen, flags, scope, index
 RTMSG = struct.Struct("=BBBBBBBBI")      # family, dst_len, src_len, tos, table, protocol, scope, type, flags
 CACHEINFO = struct.Struct("=IIII")       # ifa_prefered, ifa_valid, cstamp, tstamp
+ROUTE_CACHEINFO = struct.Struct("=IIiIIIII")  # clntref, lastuse, expires (clock_t), error, used, id, ts, tsage
+RTNEXTHOP = struct.Struct("=HBBi")       # len, flags, hops (weight - 1), ifindex
+FIB_RULE = struct.Struct("=BBBBBBBBI")   # family, dst_len, src_len, tos, table, res1, res2, action, flags
 NLA_TYPE_MASK = 0x3FFF                   # without NLA_F_NESTED / NLA_F_NET_BYTEORDER
 
 # -- message types
@@ -30,6 +33,7 @@ NLMSG_ERROR, NLMSG_DONE = 2, 3
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
 RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
 RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE = 24, 25, 26
+RTM_NEWRULE, RTM_GETRULE = 32, 34
 
 # -- header flags
 F_REQUEST, F_MULTI, F_ACK, F_ECHO, F_DUMP_INTR = 0x1, 0x2, 0x4, 0x8, 0x10
@@ -48,7 +52,23 @@ IFLA_BR_FORWARD_DELAY, IFLA_BR_STP_STATE = 1, 5
 IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_BROADCAST, IFA_CACHEINFO, IFA_FLAGS = 1, 2, 3, 4, 6, 8
 
 # -- route attributes (RTA_*)
-RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_TABLE = 1, 4, 5, 6, 7, 15
+RTA_DST, RTA_SRC, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_TABLE = 1, 2, 4, 5, 6, 7, 15
+RTA_METRICS, RTA_MULTIPATH, RTA_CACHEINFO, RTA_PREF, RTA_EXPIRES = 8, 9, 12, 20, 23
+RTNH_F_ONLINK = 0x4                      # in rtm_flags (one nexthop) and rtnh_flags (each of several)
+USER_HZ = 100                            # clock_t ticks per second (rta_expires)
+
+# -- route metrics (RTAX_*, nested in RTA_METRICS); RTAX_LOCK is a bitmask of locked ones (1 << n)
+RTAX_LOCK, RTAX_CC_ALGO = 1, 16
+METRICS = {2: "mtu", 3: "window", 4: "rtt", 5: "rttvar", 6: "ssthresh", 7: "cwnd", 8: "advmss", 9: "reordering",
+           10: "hoplimit", 11: "initcwnd", 12: "features", 13: "rto_min", 14: "initrwnd", 15: "quickack",
+           16: "congctl", 17: "fastopen_no_cookie"}
+
+# -- IPv6 router preference (RTA_PREF, RFC 4191); a route without it, or with another value, is medium
+PREFS = {0: "medium", 1: "high", 3: "low"}
+
+# -- policy rule attributes (FRA_*) and actions
+FRA_DST, FRA_SRC, FRA_IIFNAME, FRA_PRIORITY, FRA_FWMARK, FRA_TABLE, FRA_OIFNAME = 1, 2, 3, 6, 10, 15, 17
+RULE_ACTIONS = {1: "lookup", 2: "goto", 3: "nop", 6: "blackhole", 7: "unreachable", 8: "prohibit"}
 
 IFF_UP = 0x1
 FOREVER = 0xFFFFFFFF                     # an address lifetime without end
@@ -78,3 +98,5 @@ SCOPE_NUMBERS = _reverse(SCOPES)
 PROTOCOL_NUMBERS = _reverse(PROTOCOLS)
 ROUTE_TYPE_NUMBERS = _reverse(ROUTE_TYPES)
 ADDR_FLAG_NUMBERS = _reverse(ADDR_FLAGS)
+METRIC_NUMBERS = _reverse(METRICS)
+PREF_NUMBERS = _reverse(PREFS)

@@ -16,7 +16,10 @@ made: a run that changes nothing opens none.
 
     Read (plain dicts, see ``codec``): ``links()``, ``addresses(family=None)``,
     ``routes(family=None)`` (every table), ``dump()`` -> ``{'links', 'addresses', 'routes'}``,
-    ``link_index(name)`` -> index or ``None``, ``index(link)`` -> index or ``KernelError`` (19).
+    ``link_index(name)`` -> index or ``None``, ``index(link)`` -> index or ``KernelError`` (19),
+    ``rules()`` -> the policy rules (``codec.decode_rule``), ``sysctls(ifname, names)`` ->
+    ``{'ipv4': {name: value}, 'ipv6': {...}}`` of ``net.ipv4.conf.IFNAME.*`` and
+    ``net.ipv6.conf.IFNAME.*`` (text; a name the kernel lacks is left out).
     Names read by ``links()`` and learnt by changes are cached; ``remember``/``forget`` adjust it.
 
     Change (``link`` is an ifindex or an interface name; each raises ``KernelError``)
@@ -125,6 +128,9 @@ class Netlink(object):
 
     def dump(self):
         return {"links": self.links(), "addresses": self.addresses(), "routes": self.routes()}
+
+    def rules(self):
+        return self._rtnl.rules()
 
     def link_index(self, name):
         if name not in self._names:
@@ -240,6 +246,20 @@ class Netlink(object):
                     return f.read().strip() == "0"
             except (IOError, OSError):
                 return None
+
+    def sysctls(self, ifname, names):
+        """``{'ipv4': {...}, 'ipv6': {...}}``: the per-interface settings ``names`` of ``ifname``
+        (or ``default``, what a new interface gets), read inside this namespace."""
+        found = {"ipv4": {}, "ipv6": {}}
+        with in_netns(self._here()):
+            for family, values in found.items():
+                for name in names:
+                    try:
+                        with open("/proc/sys/net/%s/conf/%s/%s" % (family, ifname, name)) as f:
+                            values[name] = f.read().strip()
+                    except (IOError, OSError):
+                        continue
+        return found
 
     def set_ipv6(self, ifname, enabled):
         try:

@@ -36,13 +36,21 @@ DUMP_ATTEMPTS = 10
 RECV_BUFFER = 65536  # the kernel sends at most 32 KiB per dump message batch
 
 
+def _frozen(value):
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
 def _identity(item):
-    """What makes one dumped object itself: a link's index, an address on a link, a whole route."""
+    """What makes one dumped object itself: a link's index, an address on a link, a whole route or rule."""
     if "ifname" in item:
         return ("link", item["index"])
     if "prefixlen" in item:
         return ("address", item["index"], item["family"], item["address"], item["prefixlen"])
-    return ("route",) + tuple(sorted(item.items()))
+    return ("other",) + _frozen(item)
 
 
 def _without_repeats(items):
@@ -127,6 +135,10 @@ class RtnlSocket(object):
     def routes(self, attempts=DUMP_ATTEMPTS):
         """Every route of every table, IPv4 and IPv6, in one dump."""
         return self.dump("list routes", C.RTM_GETROUTE, C.RTMSG.pack(0, 0, 0, 0, 0, 0, 0, 0, 0), attempts)
+
+    def rules(self, attempts=DUMP_ATTEMPTS):
+        """Every policy rule (``ip rule``), IPv4 and IPv6, in one dump."""
+        return self.dump("list policy rules", C.RTM_GETRULE, C.FIB_RULE.pack(0, 0, 0, 0, 0, 0, 0, 0, 0), attempts)
 
     def link_index(self, name):
         """The index of link ``name``, or ``None`` when there is none."""
@@ -215,31 +227,7 @@ class RtnlSocket(object):
 
     def route(self, verb, fields, what):
         """``verb`` ``add``, ``replace`` or ``delete`` the route of ``codec.route_fields`` numbers."""
-        family = fields["family"]
-        body = b""
-        if fields["dst"] is not None:
-            body += codec.attr(C.RTA_DST, socket.inet_pton(family, fields["dst"]))
-        if fields["gateway"]:
-            body += codec.attr(C.RTA_GATEWAY, socket.inet_pton(family, fields["gateway"]))
-        if fields["oif"] is not None:
-            body += codec.attr_u32(C.RTA_OIF, fields["oif"])
-        if fields["metric"] is not None:
-            body += codec.attr_u32(C.RTA_PRIORITY, fields["metric"])
-        if fields["prefsrc"]:
-            body += codec.attr(C.RTA_PREFSRC, socket.inet_pton(family, fields["prefsrc"]))
-        table = fields["table"]
-        body += codec.attr_u32(C.RTA_TABLE, table)
-        scope = fields["scope"]
-        if scope is None:
-            scope = 0 if (fields["gateway"] or verb == "delete") else C.SCOPE_NUMBERS["link"]
-        kind = fields["type"]
-        if kind is None:
-            kind = 0 if verb == "delete" else C.ROUTE_TYPE_NUMBERS["unicast"]
-        protocol = 0 if verb == "delete" and fields["protocol"] == C.PROTOCOL_NUMBERS["boot"] else fields["protocol"]
-        header = C.RTMSG.pack(family, fields["dst_len"], 0, 0, table if table < 256 else 0, protocol,
-                              C.SCOPE_NUMBERS["nowhere"] if verb == "delete" and fields["scope"] is None else scope,
-                              kind, 0)
         msg_type, mode = {"add": (C.RTM_NEWROUTE, C.F_CREATE | C.F_EXCL),
                           "replace": (C.RTM_NEWROUTE, C.F_CREATE | C.F_REPLACE),
                           "delete": (C.RTM_DELROUTE, 0)}[verb]
-        self.request("%s route %s" % (verb, what), msg_type, mode, header + body)
+        self.request("%s route %s" % (verb, what), msg_type, mode, codec.route_request(verb, fields))
