@@ -319,13 +319,14 @@ from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.eng
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.entry import (
     ENTRY_SPEC, SHARED_OPTIONS, Attachment, argument_spec, check_batch, check_resolved, validate,
 )
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.read import Namespaces, Reader
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.read import Namespaces, Reader, bridges_touched
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.report import read_and_plan, summarize
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.targets import (
     TARGET_OPTIONS, raise_nofile_limit, close as close_target,
 )
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.pyroute import HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR
+from ansible_collections.lanbridge.core.plugins.module_utils._lock import LockError, hold
 
 
 def run(module, raw_entries):
@@ -348,25 +349,29 @@ def run(module, raw_entries):
         module.fail_json(msg=str(exc))
     applier = Applier(namespaces)
     missing = {}  # bridge -> [MTU unknown?] per entry planned against it although it does not exist
+    purge_bridge = module.params.get("bridge") if module.params.get("purge") else None
+    entries = [item.entry for item in attachments]
     try:
-        reader = Reader(namespaces)
-        for item in attachments:
-            read_and_plan(item, engines, reader, (here.st_dev, here.st_ino), module.check_mode, missing)
-        try:
-            check_resolved(attachments, single)
-        except ValueError as exc:
-            module.fail_json(msg=str(exc))
-        purge_bridge = module.params.get("bridge") if module.params.get("purge") else None
-        removals = purge.for_attachments(attachments, reader.host_links, purge_bridge) if purge_bridge else []
-        purged = [(removal, applier.entry([removal[1]], None)) for removal in removals]
-        for item in attachments:
-            if item.error is None and item.changed:
-                item.transaction = applier.entry(item.steps, item.target)
-        if not module.check_mode:
-            # purge first: an address may move from a purged attachment to a new one
-            applier.apply_all([tx for _removal, tx in purged]
-                              + [item.transaction for item in attachments if item.transaction is not None])
-    except KernelError as exc:
+        unnamed = any(not entry.get("bridge") for entry in entries)
+        bridges = bridges_touched(entries, purge_bridge, namespaces.host.links() if unnamed else None)
+        with hold(["bridge:%s" % name for name in bridges]):  # from reading to the end of apply
+            reader = Reader(namespaces)
+            for item in attachments:
+                read_and_plan(item, engines, reader, (here.st_dev, here.st_ino), module.check_mode, missing)
+            try:
+                check_resolved(attachments, single)
+            except ValueError as exc:
+                module.fail_json(msg=str(exc))
+            removals = purge.for_attachments(attachments, reader.host_links, purge_bridge) if purge_bridge else []
+            purged = [(removal, applier.entry([removal[1]], None)) for removal in removals]
+            for item in attachments:
+                if item.error is None and item.changed:
+                    item.transaction = applier.entry(item.steps, item.target)
+            if not module.check_mode:
+                # purge first: an address may move from a purged attachment to a new one
+                applier.apply_all([tx for _removal, tx in purged]
+                                  + [item.transaction for item in attachments if item.transaction is not None])
+    except (KernelError, LockError) as exc:
         module.fail_json(msg=str(exc))
     finally:
         applier.close()

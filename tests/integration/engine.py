@@ -2,8 +2,8 @@
 
 dockerd runs in the root network namespace but with no networking of its own
 (``--bridge=none --iptables=false --ip6tables=false --ip-forward=false``), every state directory
-under one temporary directory, and only ``--network none`` containers, so it changes nothing in the
-root namespace. Teardown removes the containers, stops dockerd (and its containerd), unmounts
+under one temporary directory, and only ``--network none`` containers (or ``container:X`` ones that
+join such a container's namespace), so it changes nothing in the root namespace. Teardown removes the containers, stops dockerd (and its containerd), unmounts
 whatever is left under its directories and deletes them.
 """
 import http.client
@@ -92,10 +92,13 @@ class DockerEngine:
             raise AssertionError("docker %s failed: %s" % (" ".join(args), proc.stderr.strip()))
         return proc.stdout.strip()
 
-    def run(self, name=None):
-        """Start a ``--network none`` busybox container; return ``(name, id)``."""
+    def run(self, name=None, network="none"):
+        """Start a busybox container with ``--network none`` (or ``container:X``, which joins X's
+        namespace; never ``host``: the root namespace is not the tests'); return ``(name, id)``."""
+        if network != "none" and not network.startswith("container:"):
+            raise ValueError("test containers use --network none or container:X, not %s" % network)
         name = name or "lbt-%s" % uuid.uuid4().hex[:8]
-        cid = self.docker("run", "-d", "--name", name, "--network", "none", images.IMAGE,
+        cid = self.docker("run", "-d", "--name", name, "--network", network, images.IMAGE,
                           "sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done")
         self.containers.append(name)
         return name, cid

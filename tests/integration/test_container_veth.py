@@ -7,14 +7,20 @@ Ansible would on a host), a "LAN" namespace plugged into br0 that is the client 
 changed: the module creates the host end in the host namespace and the container end directly
 inside the container's namespace.
 """
+import contextlib
 import functools
 import json
 import os
+import resource
+import subprocess
+import sys
+import tempfile
+import uuid
 
 import pytest
 # the docker_engine fixture:
 from engine import docker_engine_fixture  # noqa: F401  # pylint: disable=unused-import
-from helpers import four_ways, ip, ip_json, ping, snapshot
+from helpers import IN_NETNS, four_ways, ip, ip_json, ping, sh, snapshot
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, dockerd)")
 
@@ -353,16 +359,36 @@ BAD = [
     ({"docker_host": "unix:///run/lbt-nosuch.sock"},
      "cannot reach the docker engine at unix:///run/lbt-nosuch.sock: No such file or directory"),
     ({"mac": "01:00:5e:00:00:01"}, "mac 01:00:5e:00:00:01 is a multicast address"),
+    # issue 13, finding 5: every gap a sentence naming the option, nothing changed
+    ({"bridge": "br\x000"}, "bridge 'br\\x000' contains control character 0x00, not allowed in interface names"),
+    ({"ifname": "eth\x1b1"}, "ifname 'eth\\x1b1' contains control character 0x1b"),
+    ({"host_ifname": "vl\n1"}, "host_ifname 'vl\\n1' contains control character 0x0a"),
+    ({"ifname": "eth\u00e91"}, "ifname 'eth\u00e91' contains non-ASCII byte 0xa9, non-ASCII byte 0xc3"),
+    ({"netns": "lbt\x00x", "container": None}, "netns 'lbt\\x00x' contains a control character"),
+    ({"addresses": ["198.51.100.57/0"]}, "address '198.51.100.57/0' is not a usable host address (prefix length 0"),
+    ({"addresses": ["198.51.100.0/24"]}, "(it is the network address of 198.51.100.0/24)"),
+    ({"addresses": ["198.51.100.255/24"]}, "(it is the broadcast address of 198.51.100.0/24)"),
+    ({"addresses": ["127.0.0.5/8"]}, "address '127.0.0.5/8' is not a usable host address (a loopback address)"),
+    ({"addresses": ["::1/128"]}, "(a loopback address)"),
+    ({"addresses": ["224.0.0.5/24"]}, "(a multicast address)"),
+    ({"mac": "02:00:00:00:00:01\n"}, "mac '02:00:00:00:00:01\\n' is not a MAC address"),
+    ({"gateway": "198.51.100.90"}, "gateway 198.51.100.90 is one of the interface's own addresses (198.51.100.90/24)"),
+    ({"gateway": "198.51.100.255"}, "gateway 198.51.100.255 is the broadcast address of 198.51.100.0/24, not a host"),
+    ({"routes": [{"dest": "0.0.0.0/0", "via": "2001:db8::1"}], "addresses": ["198.51.100.90/24", "2001:db8::90/64"]},
+     "routes[0]: dest 0.0.0.0/0 via 2001:db8::1 mixes IPv4 and IPv6"),
+    ({"routes": [{"dest": "203.0.113.0/24", "via": "198.51.100.90"}]},
+     "routes[0] (dest 203.0.113.0/24) via 198.51.100.90 is one of the interface's own addresses"),
 ]
 
 
-@pytest.mark.parametrize("override, message", BAD, ids=[m.split(" ")[0] + str(i) for i, (_override, m) in enumerate(BAD)])
+@pytest.mark.parametrize("override, message", BAD, ids=[m.split(" ")[0].strip("(") + str(i) for i, (_override, m) in enumerate(BAD)])
 def test_bad_input_fails_clearly_and_changes_nothing(lab, docker_engine, override, message):
     name, _cid = docker_engine.run()
     path = "/proc/%d/ns/net" % docker_engine.pid(name)
     host_before, cont_before = ns_snapshot(lab.host.path), ns_snapshot(path)
     args = {"container": name, "docker_host": docker_engine.url, "bridge": "br0", "addresses": ["198.51.100.90/24"]}
     args.update(override)
+    args = dict((k, v) for k, v in args.items() if v is not None)
     for check_mode in (True, False):
         result = lab.run(args, check_mode=check_mode)
         assert result.failed, result
@@ -436,3 +462,228 @@ def test_batch_of_100_namespaces(lab, netns_factory, conflict_check):
     assert check["changed"] and real["changed"] and not again["changed"], (real.get("msg"), again.get("msg"))
     assert len(real["interfaces"]) == 100 and not any(i.get("failed") for i in real["interfaces"])
     assert ping(lab.host, "198.51.100.101")
+
+
+def test_a_gap_in_a_batch_names_its_entry(lab, netns_factory):
+    a, b = netns_factory("c"), netns_factory("c")
+    host_before = ns_snapshot(lab.host.path)
+    result = lab.run({"bridge": "br0", "interfaces": [
+        {"netns": a.path, "addresses": ["198.51.100.31/24"]},
+        {"netns": b.path, "addresses": ["198.51.100.32/24"], "mac": "02:00:00:00:00:32\n"}]})
+    assert result.failed and result["msg"] == r"interfaces[1]: mac '02:00:00:00:00:32\n' is not a MAC address (expected aa:bb:cc:dd:ee:ff)"
+    assert ns_snapshot(lab.host.path) == host_before and "eth1" not in a.links()
+
+
+# --------------------------------------------------------------------------- issue 13: targets
+
+def _run_with_timeout(lab, args, timeout):
+    """``helpers.run_module`` with a deadline: a module that hangs fails the test instead of hanging it."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump({"ANSIBLE_MODULE_ARGS": args}, f)
+    try:
+        proc = subprocess.run(["ip", "netns", "exec", lab.host.name, sys.executable, IN_NETNS, "container_veth", f.name],
+                              capture_output=True, text=True, check=False, timeout=timeout, env=dict(os.environ))
+    finally:
+        os.unlink(f.name)
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "chardev", "directory", "other-namespace"])
+def test_netns_that_is_not_a_network_namespace_is_refused_at_once(lab, tmp_path, kind):
+    if kind == "fifo":
+        path = str(tmp_path / "fifo")
+        os.mkfifo(path)
+        message = "%s is not a network namespace (it is a FIFO)" % path
+    elif kind == "chardev":
+        path, message = "/dev/null", "/dev/null is not a network namespace (it is a character device)"
+    elif kind == "directory":
+        path, message = str(tmp_path), "is not a network namespace (it is a directory)"
+    else:
+        path, message = "/proc/self/ns/uts", "/proc/self/ns/uts is a namespace, but not a network namespace"
+    host_before = ns_snapshot(lab.host.path)
+    # a FIFO used to block the module in open(2) forever: it must answer, well within 5 s
+    result = _run_with_timeout(lab, {"netns": path, "bridge": "br0", "addresses": ["198.51.100.33/24"]}, timeout=5)
+    assert result.get("failed") and result["msg"] == "netns %s: %s" % (path, message) or message in result["msg"], result
+    assert ns_snapshot(lab.host.path) == host_before
+
+
+def test_container_sharing_another_containers_namespace_is_refused(lab, docker_engine):
+    owner, _cid = docker_engine.run()
+    side, _cid = docker_engine.run(network="container:" + owner)
+    path = "/proc/%d/ns/net" % docker_engine.pid(owner)
+    host_before, cont_before = ns_snapshot(lab.host.path), ns_snapshot(path)
+    for check_mode in (True, False):
+        result = lab.run({"container": side, "docker_host": docker_engine.url, "bridge": "br0",
+                          "addresses": ["198.51.100.34/24"], "gateway": "198.51.100.1"}, check_mode=check_mode)
+        assert result.failed, result
+        assert result["msg"].startswith("container %s shares the network namespace of container %s (network mode "
+                                        "container:" % (side, owner)), result["msg"]
+        assert result["msg"].endswith("target container %s instead, whose attachment then serves both" % owner)
+    assert ns_snapshot(lab.host.path) == host_before and ns_snapshot(path) == cont_before
+    # in one batch with its owner: only the sharer fails; the owner is attached once
+    result = lab.run({"bridge": "br0", "interfaces": [
+        {"container": owner, "docker_host": docker_engine.url, "addresses": ["198.51.100.35/24"], "gateway": "198.51.100.1"},
+        {"container": side, "docker_host": docker_engine.url, "addresses": ["198.51.100.34/24"], "gateway": "198.51.100.1"}]})
+    assert result.failed and result["msg"].startswith("1 of 2 interfaces failed: container %s shares" % side)
+    assert result["interfaces"][0]["changed"] is True and result["interfaces"][1]["failed"] is True
+    assert [a["local"] for i in ip_json(path, "addr", "show", "dev", "eth1") for a in i["addr_info"]
+            if a["family"] == "inet"] == ["198.51.100.35"]
+    assert lab.ping("198.51.100.35")
+
+
+def test_pid_in_the_host_namespace_is_refused(lab):
+    proc = subprocess.Popen(["ip", "netns", "exec", lab.host.name, "sleep", "30"])  # noqa: S603
+    try:
+        host_before = ns_snapshot(lab.host.path)
+        result = lab.run({"pid": proc.pid, "bridge": "br0", "addresses": ["198.51.100.36/24"]})
+        assert result.failed and result["msg"] == ("pid %d shares the host's network namespace; it needs a network "
+                                                   "namespace of its own (for Docker: --network none)" % proc.pid)
+        assert ns_snapshot(lab.host.path) == host_before
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+# --------------------------------------------------------------------------- issue 13: one batch, one whole
+
+def test_one_address_twice_in_a_batch_is_refused_and_nothing_changes(lab, docker_engine, netns_factory):
+    a, _cid = docker_engine.run()
+    b, _cid = docker_engine.run()
+    bare = netns_factory("c")
+    paths = ["/proc/%d/ns/net" % docker_engine.pid(n) for n in (a, b)] + [bare.path]
+    before = [ns_snapshot(lab.host.path)] + [ns_snapshot(p) for p in paths]
+    cases = [
+        ([{"container": a, "addresses": ["198.51.100.37/24"]}, {"container": b, "addresses": ["198.51.100.37/25"]}],
+         "interfaces[1]: address 198.51.100.37 is also claimed by interfaces[0]"),
+        ([{"container": a, "addresses": ["198.51.100.38/24"]}, {"netns": bare.path, "addresses": ["198.51.100.38/24"]}],
+         "interfaces[1]: address 198.51.100.38 is also claimed by interfaces[0]"),
+        ([{"container": a, "mac": "02:00:00:00:00:39"}, {"container": b, "mac": "02:00:00:00:00:39"}],
+         "interfaces[1]: mac 02:00:00:00:00:39 is also claimed by interfaces[0]"),
+        ([{"container": a, "addresses": ["198.51.100.40/24"]}, {"container": a, "addresses": ["198.51.100.41/24"]}],
+         "interfaces[1]: container %s eth1 is also claimed by interfaces[0]" % a),
+        # one container by name and by ID: found once the engine has answered, still before any change
+        ([{"container": a, "addresses": ["198.51.100.42/24"]},
+          {"container": docker_engine.docker("inspect", "-f", "{{.Id}}", a)[:12], "addresses": ["198.51.100.43/24"]}],
+         "interfaces[1]: container %s eth1 (the namespace of %s) is also claimed by interfaces[0]"
+         % (docker_engine.docker("inspect", "-f", "{{.Id}}", a)[:12], a)),
+    ]
+    for entries, message in cases:
+        for entry in entries:
+            entry.setdefault("docker_host", docker_engine.url)
+        for check_mode in (True, False):
+            result = lab.run({"bridge": "br0", "interfaces": entries}, check_mode=check_mode)
+            assert result.failed and result["msg"] == message, result
+            assert not result.get("changed")
+    assert [ns_snapshot(lab.host.path)] + [ns_snapshot(p) for p in paths] == before
+
+
+@contextlib.contextmanager
+def _soft_nofile(limit):
+    """Run the block (and the modules it starts) with the soft open-files limit at ``limit``."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(limit, hard), hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@contextlib.contextmanager
+def _many_namespaces(count):
+    """``count`` namespaces made (and deleted) with one ``ip -batch`` each way; yields their paths."""
+    names = ["lbt-m%s-%d" % (uuid.uuid4().hex[:6], i) for i in range(count)]
+
+    def batch(verb):
+        with tempfile.NamedTemporaryFile("w", suffix=".ip", delete=False) as f:
+            f.write("".join("netns %s %s\n" % (verb, name) for name in names))
+        try:
+            sh("ip", "-force", "-batch", f.name, check=verb == "add")
+        finally:
+            os.unlink(f.name)
+
+    try:
+        batch("add")
+        yield ["/run/netns/" + name for name in names]
+    finally:
+        batch("del")
+
+
+def test_batch_of_1500_netns_targets(lab):
+    """1,500 entries, each with its namespace, netlink socket and (for the addressed ones) a packet
+    socket open at once: beyond select()'s 1024 and a default soft limit of 1024 open files. Two
+    bridges, as a Linux bridge takes at most 1,023 ports (BR_MAX_PORTS; the kernel answers EXFULL)."""
+    count = 1500
+    lab.host.ip("link", "add", "br1", "type", "bridge", "stp_state", "0")
+    lab.host.ip("link", "set", "br1", "up")
+    addressed = ["198.51.100.%d/24" % i for i in range(2, 252)] + ["203.0.113.%d/24" % i for i in range(2, 252)]
+    with _many_namespaces(count) as paths, _soft_nofile(1024):
+        entries = [{"netns": path, "bridge": "br0" if index < count // 2 else "br1"} for index, path in enumerate(paths)]
+        for entry, address in zip(entries, addressed):
+            entry["addresses"] = [address]
+        args = {"interfaces": entries}
+        real = lab.run(args)
+        assert not real.failed and real["changed"] is True, real.get("msg", "")[:500]
+        assert len(real["interfaces"]) == count and all(i["changed"] and not i.get("failed") for i in real["interfaces"])
+        ports = [link for bridge in ("br0", "br1") for link in ip_json(lab.host, "link", "show", "master", bridge)
+                 if link["ifname"] != "lanp"]
+        assert len(ports) == count
+        assert all(paths[i] == item["netns"] for i, item in enumerate(real["interfaces"]))
+        again = lab.run(args)
+        assert not again.failed and again["changed"] is False, again.get("msg", "")[:500]
+        assert lab.ping("198.51.100.2") and lab.ping("198.51.100.251")  # (the LAN has no 203.0.113.0/24 address)
+        assert ip_json(paths[250], "addr", "show", "dev", "eth1")[0]["addr_info"][0]["local"] == "203.0.113.2"
+
+
+# --------------------------------------------------------------------------- issue 13: absent matches exactly
+
+def test_absent_by_name_matches_exactly(lab, docker_engine, netns_factory):
+    # an attachment labelled for another engine's container whose ID starts with "c"
+    foreign = "vlforeign"
+    lab.host.ip("link", "add", foreign, "type", "veth", "peer", "name", "vlforeignp")
+    lab.host.ip("link", "set", foreign, "alias", "lanbridge:veth id=container:%s if=eth1 name=other" % ("c" * 64),
+                "master", "br0")
+    # and a netns target's attachment, whose label carries the namespace's name
+    blue = netns_factory("blue")
+    made = lab.run({"netns": blue.name, "bridge": "br0", "addresses": ["198.51.100.44/24"]})
+    assert not made.failed, made
+    blue_port = made["interfaces"][0]["host_ifname"]
+    host_before = ns_snapshot(lab.host.path)
+    for container in ("c", "cc", blue.name):  # unknown to the engine: exact names or full IDs only
+        for check_mode in (True, False):
+            result = lab.run({"container": container, "docker_host": docker_engine.url, "state": "absent"},
+                             check_mode=check_mode)
+            assert not result.failed and result["changed"] is False, (container, result)
+    assert ns_snapshot(lab.host.path) == host_before
+    assert {foreign, blue_port} <= set(lab.host.links())
+    # the full ID (and the label's name) still remove it
+    gone = lab.run({"container": "c" * 64, "docker_host": docker_engine.url, "state": "absent"})
+    assert not gone.failed and gone["changed"] is True and foreign not in lab.host.links()
+    assert blue_port in lab.host.links()
+
+
+# --------------------------------------------------------------------------- issue 13: locks
+
+def test_a_run_waits_for_the_lock_of_its_bridge(lab, netns_factory, tmp_path):
+    """Another run holding ``bridge:br0`` (in the host namespace) keeps this one from reading br0
+    until it lets go: the holder's last act before letting go is seen by the time the module returns."""
+    marker = str(tmp_path / "released")
+    holder = subprocess.Popen(  # noqa: S603
+        ["ip", "netns", "exec", lab.host.name, sys.executable, "-c",
+         "import sys, time\n"
+         "from ansible_collections.lanbridge.core.plugins.module_utils._lock import hold\n"
+         "with hold(['bridge:br0']):\n"
+         "    print('held', flush=True)\n"
+         "    sys.stdin.readline()\n"
+         "    time.sleep(1)\n"
+         "    open(sys.argv[1], 'w').close()\n", marker],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        holder.stdin.write("go\n")
+        holder.stdin.flush()
+        result = lab.run({"netns": netns_factory("c").path, "bridge": "br0", "addresses": ["198.51.100.45/24"]})
+        assert not result.failed and result["changed"] is True, result
+        assert os.path.exists(marker), "the module ran while another run held bridge:br0"
+    finally:
+        holder.kill()
+        holder.wait()

@@ -134,6 +134,8 @@ def check_batch(entries, claims=_claims):
             first = seen.setdefault((kind, key), index)
             if first != index:
                 problems.append("%s: %s is also claimed by %s" % (_where(index), text, _where(first)))
+                if kind == "target":
+                    break  # the same interface twice: its names and MAC clash too, say it once
     if problems:
         raise ValueError("; ".join(problems))
 

@@ -10,6 +10,9 @@ network namespace for the whole run, turned into the live facts the planner (``p
 ``Reader(namespaces)`` reads the host's links once (veth host ends parsed for their ``names`` label).
 ``Reader.live(entry, target)`` -> ``{'host', 'stale', 'taken', 'peer', 'bridge', 'addresses', 'routes', 'ipv6'}``
     the live facts of one attachment, reading the target namespace on first need.
+``bridges_touched(entries, purge_bridge, host_links)`` the bridges a run may change (their locks are
+    held from reading to the end of apply): every entry's ``bridge``, the purged one, and for an
+    entry that names no bridge (``state: absent``) every bridge with a port this module labelled.
 Reading never changes anything; ``apply`` changes through the same sockets.
 """
 
@@ -43,6 +46,19 @@ class Namespaces(object):
         for nl in list(self._targets.values()) + [self.host]:
             nl.close()
         self._targets = {}
+
+
+def bridges_touched(entries, purge_bridge=None, host_links=None):
+    """The names of the bridges a run may change, sorted (see the module docstring)."""
+    out = set(entry["bridge"] for entry in entries if entry.get("bridge"))
+    if purge_bridge:
+        out.add(purge_bridge)
+    if host_links is not None and any(not entry.get("bridge") for entry in entries):
+        by_index = dict((link["index"], link["ifname"]) for link in host_links)
+        for link in host_links:
+            if link.get("kind") == "veth" and _names.parse_label(link.get("ifalias")) and by_index.get(link.get("master")):
+                out.add(by_index[link["master"]])
+    return sorted(out)
 
 
 class _Dump(object):

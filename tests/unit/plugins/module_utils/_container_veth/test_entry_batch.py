@@ -2,6 +2,7 @@
 import pytest
 
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import names, purge
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.read import bridges_touched
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.entry import (
     Attachment, check_batch, check_resolved, validate,
 )
@@ -94,3 +95,13 @@ LABELLED = _labelled(
 ])
 def test_absent_by_name_matches_exactly(name, ifname, expected):
     assert [link["ifname"] for link in purge.unknown_container_links(LABELLED, name, ifname)] == expected
+
+
+def test_bridges_touched_are_the_named_the_purged_and_for_unnamed_entries_the_labelled():
+    links = [{"index": 1, "ifname": "br0", "kind": "bridge"}, {"index": 2, "ifname": "br1", "kind": "bridge"},
+             {"index": 3, "ifname": "br2", "kind": "bridge"},
+             {"index": 4, "ifname": "vl1", "kind": "veth", "master": 2, "ifalias": names.make_label("netns:1", "eth1")},
+             {"index": 5, "ifname": "em1", "kind": "veth", "master": 3, "ifalias": "uplink"}]
+    assert bridges_touched([{"bridge": "br0"}, {"bridge": "br0"}], "br9") == ["br0", "br9"]
+    assert bridges_touched([{"bridge": "br0"}], None, links) == ["br0"]
+    assert bridges_touched([{"bridge": None, "state": "absent"}], None, links) == ["br1"]
