@@ -5,8 +5,8 @@
 
 ``facts_from_dump(dump)``
     ``_kernel.netlink.Netlink.dump()`` -> ``{'links': {ifname: {...}}, 'addresses': [...],
-    'routes': [...]}`` with interface *names* instead of indexes (``master``, ``dev``), so plans and
-    facts read well.
+    'routes': [...]}`` with interface *names* instead of indexes (``master``, ``dev``, each
+    nexthop's ``dev``), so plans and facts read well.
 ``apply_step(facts, step)`` changes ``facts`` as ``step`` will change the kernel: the planner
     plans each step against the facts its earlier steps leave, and check mode reports them.
 ``view(facts, name, uplink)`` -> ``{'bridge': {...}, 'uplink': {...}}``, the facts the module
@@ -49,8 +49,16 @@ def facts_from_dump(dump):
     for route in dump["routes"]:
         entry = dict((k, v) for k, v in route.items() if k != "oif")
         entry["dev"] = names.get(route["oif"]) if route["oif"] else None
+        if route.get("nexthops"):
+            entry["nexthops"] = [_named_hop(hop, names) for hop in route["nexthops"]]
         routes.append(entry)
     return {"links": links, "addresses": addresses, "routes": routes}
+
+
+def _named_hop(hop, names):
+    named = dict((k, v) for k, v in hop.items() if k != "oif")
+    named["dev"] = names.get(hop["oif"]) if hop.get("oif") else hop.get("dev")
+    return named
 
 
 def cidr(addr):
@@ -62,20 +70,30 @@ def global_addresses(facts, ifname):
 
 
 def _route_key(route):
-    return (route["family"], route["dst"], route.get("table") or MAIN_TABLE, route.get("metric"))
+    return (route["family"], route["dst"], route.get("src"), route.get("table") or MAIN_TABLE, route.get("metric"))
+
+
+def uses(route, ifname):
+    """Whether ``route`` goes out through ``ifname``: its device, or the device of one of its nexthops."""
+    if route.get("nexthops"):
+        return any(hop.get("dev") == ifname for hop in route["nexthops"])
+    return route.get("dev") == ifname
 
 
 def movable_routes(facts, ifname):
-    """Routes that belong to whoever configured ``ifname`` (not the kernel's own)."""
+    """Routes that belong to whoever configured ``ifname`` (not the kernel's own), multipath routes
+    with a nexthop through it included. Each multipath route is given with ``dev`` = ``ifname``
+    (the device it is moved from), so ``dict(route, dev=other)`` asks to move those nexthops to
+    ``other`` (``steps.replace_route_step`` does, the others stay)."""
     found = []
     for route in facts["routes"]:
-        if route.get("dev") != ifname or route.get("protocol") == "kernel":
+        if not uses(route, ifname) or route.get("protocol") == "kernel":
             continue
         if route.get("table") == LOCAL_TABLE or route.get("type") not in (None, "unicast"):
             continue
         if route["dst"] != "default" and ipaddress.ip_network(route["dst"], strict=False).is_multicast:
             continue
-        found.append(route)
+        found.append(dict(route, dev=ifname) if route.get("nexthops") else route)
     return found
 
 
@@ -102,12 +120,24 @@ def _cidrs(addresses):
     return [cidr(a) for a in sorted(addresses, key=lambda a: a["family"] != "inet")]
 
 
+# what a route may carry besides the plain keys, reported only where the route has it (its expiry
+# is left out: it ticks, and check mode and the real run would never agree)
+EXTRA_ROUTE_KEYS = ("onlink", "metrics", "src", "nexthops", "pref")
+
+
 def route_view(route):
-    return {
+    found = {
         "family": route["family"], "dst": route["dst"], "gateway": route.get("gateway"),
         "metric": route.get("metric"), "table": route.get("table") or MAIN_TABLE,
         "protocol": route.get("protocol"), "scope": route.get("scope"),
     }
+    for key in EXTRA_ROUTE_KEYS:
+        if route.get(key):
+            found[key] = route[key]
+    if route.get("nexthops"):
+        found["nexthops"] = [{"gateway": h.get("gateway"), "dev": h.get("dev"), "weight": h.get("weight") or 1,
+                              "onlink": bool(h.get("onlink"))} for h in route["nexthops"]]
+    return found
 
 
 def view(facts, name, uplink=None):
@@ -177,7 +207,15 @@ def _sim_delete_link(facts, args):
         if link["master"] == name:
             link["master"] = None
     facts["addresses"] = [a for a in facts["addresses"] if a["ifname"] != name]
-    facts["routes"] = [r for r in facts["routes"] if r.get("dev") != name]
+    kept = []
+    for route in facts["routes"]:
+        if route.get("nexthops"):
+            hops = [h for h in route["nexthops"] if h.get("dev") != name]
+            if hops:
+                kept.append(dict(route, nexthops=hops))
+        elif route.get("dev") != name:
+            kept.append(route)
+    facts["routes"] = kept
 
 
 def _sim_add_address(facts, args):

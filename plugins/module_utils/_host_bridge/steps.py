@@ -38,10 +38,25 @@ def delete_address_step(addr, link):
                  undo=[undo], link=link, address=addr["address"], prefixlen=addr["prefixlen"])
 
 
+def _as_kernel_has_it(route, moved_from=None, moved_to=None):
+    """A multipath route as the kernel keeps it: no device of its own; the nexthops through
+    ``moved_from`` (the ``dev`` that ``facts.movable_routes`` gave it) now through ``moved_to``."""
+    route = dict(route)
+    if route.get("nexthops"):
+        route["nexthops"] = [dict(hop, dev=moved_to) if moved_from and hop.get("dev") == moved_from else dict(hop)
+                             for hop in route["nexthops"]]
+        route["dev"] = None
+    return route
+
+
 def replace_route_step(old, new):
-    return _step("replace_route", "move route %s to %s" % (describe_route(old), describe_route(new)),
-                 undo=[_step("replace_route", "put back route %s" % describe_route(old), route=dict(old))],
-                 route=dict(new))
+    """Move ``old`` in place to ``new`` (every attribute kept: onlink, metrics, source, preference,
+    remaining expiry); a multipath route's nexthops through ``old['dev']`` move to ``new['dev']``."""
+    before = _as_kernel_has_it(old)
+    after = _as_kernel_has_it(new, old.get("dev"), new.get("dev"))
+    return _step("replace_route", "move route %s to %s" % (describe_route(before), describe_route(after)),
+                 undo=[_step("replace_route", "put back route %s" % describe_route(before), route=before)],
+                 route=after)
 
 
 def set_link_step(name, current, **changes):

@@ -9,7 +9,9 @@ Sockets act in the namespace they are opened in (see ``netns.in_netns``).
     claims ``target_ip``, or ``None`` after ``timeout`` seconds. With ``sender_ip='0.0.0.0'``
     this is an RFC 5227 probe: any ARP packet from another MAC whose sender is ``target_ip``
     counts as an answer (the address is in use).
-``icmp_echo(target_ip, timeout=1.0)`` -> round-trip seconds, or ``None``; IPv4 and IPv6.
+``icmp_echo(target_ip, timeout=1.0, ifname=None)`` -> round-trip seconds, or ``None``; IPv4 and
+    IPv6. An IPv6 link-local address (a default route via ``fe80::1``) is asked on ``ifname``, or
+    without one on every interface but ``lo``: it means nothing without a link.
 ``probe_any(targets, timeout)`` -> the first target that answers, as ``{'address', 'method', 'mac',
     'seconds'}``, or ``None`` when none did within ``timeout``. ``targets`` is a list of
     ``{'address', 'ifname', 'sender'}``: with an ``ifname`` and an IPv4 ``sender`` the address is
@@ -20,6 +22,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ipaddress
 import os
 import select
 import socket
@@ -65,7 +68,16 @@ def arp_request(ifname, target_ip, sender_ip, timeout=1.0, sender_mac=None):
         sock.close()
 
 
-def icmp_echo(target_ip, timeout=1.0):
+def _destinations(target_ip, ifname):
+    """Where to send an echo to ``target_ip``: the address itself, or, link-local, on each link."""
+    if ":" not in target_ip or not ipaddress.ip_address(target_ip).is_link_local:
+        return [(target_ip, 0)]
+    if ifname:
+        return [(target_ip, 0, 0, socket.if_nametoindex(ifname))]
+    return [(target_ip, 0, 0, index) for index, name in socket.if_nameindex() if name != "lo"]
+
+
+def icmp_echo(target_ip, timeout=1.0, ifname=None):
     v6 = ":" in target_ip
     family, proto = (socket.AF_INET6, socket.IPPROTO_ICMPV6) if v6 else (socket.AF_INET, socket.IPPROTO_ICMP)
     ident = os.getpid() & 0xFFFF
@@ -78,16 +90,21 @@ def icmp_echo(target_ip, timeout=1.0):
     start = time.monotonic()
     deadline = start + timeout
     try:
-        try:
-            sock.sendto(frames.icmp_echo_request(v6, ident, seq, b"lanbridge-probe"), (target_ip, 0))
-        except OSError:
-            return None  # no route / unreachable: nobody answered
+        request, sent = frames.icmp_echo_request(v6, ident, seq, b"lanbridge-probe"), 0
+        for destination in _destinations(target_ip, ifname):
+            try:
+                sock.sendto(request, destination)
+                sent += 1
+            except OSError:
+                continue  # no route / unreachable (or that link is down): nobody answers there
+        if not sent:
+            return None
         while True:
             left = deadline - time.monotonic()
             if left <= 0 or not _wait_readable(sock, left):
                 return None
             data, peer = sock.recvfrom(2048)
-            if peer[0] == target_ip and frames.is_icmp_echo_reply(data, v6, ident, seq):
+            if peer[0].split("%")[0] == target_ip and frames.is_icmp_echo_reply(data, v6, ident, seq):
                 return time.monotonic() - start
     finally:
         sock.close()
@@ -110,7 +127,7 @@ def probe_any(targets, timeout):
                 mac = arp_request(target["ifname"], address, sender, timeout=each)
                 if mac:
                     return {"address": address, "method": "arp", "mac": mac, "seconds": time.monotonic() - start}
-            elif icmp_echo(address, timeout=each) is not None:
+            elif icmp_echo(address, timeout=each, ifname=target.get("ifname") if ":" in address else None) is not None:
                 return {"address": address, "method": "icmp", "mac": None, "seconds": time.monotonic() - start}
         if not targets:
             return None

@@ -4,6 +4,7 @@ import copy
 import pytest
 
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import facts as bp
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import warnings as w
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.plan import plan
 from ansible_collections.lanbridge.core.plugins.module_utils._validate import PlanError, check_cidr
 
@@ -265,3 +266,200 @@ def test_facts_from_dump_uses_names():
     assert facts["links"]["em1"]["master"] == "br0" and facts["links"]["br0"]["stp"] is False
     assert facts["addresses"][0]["ifname"] == "br0" and facts["routes"][0]["dev"] == "br0"
     assert bp.view(facts, "br0")["bridge"]["ports"] == ["em1"]
+
+
+# -- routes with more than a gateway (issue 13): onlink, metrics, source, multipath, preference --
+
+def rich_host():
+    facts = seed_host()
+    facts["links"]["em3"] = link(4)
+    facts["routes"] += [
+        dict(route("203.0.113.0/25", "em1", gateway="198.51.100.1"), onlink=True,
+             metrics={"mtu": 1400, "advmss": 1360, "lock": ["mtu"]}),
+        dict(route("203.0.113.128/25", None), nexthops=[
+            {"gateway": "198.51.100.1", "dev": "em1", "weight": 2, "onlink": False},
+            {"gateway": "198.51.100.2", "dev": "em3", "weight": 1, "onlink": True}]),
+        dict(route("2001:db8:77::/64", "em1", gateway="fe80::fe", family="inet6", metric=1024), src="2001:db8::/64",
+             pref="high", expires=300),
+    ]
+    return facts
+
+
+def test_routes_keep_their_attributes_and_multipath_moves_only_the_uplinks_nexthops():
+    facts = rich_host()
+    result = plan(facts, want())
+    moves = dict((s["args"]["route"]["dst"], s) for s in result["steps"] if s["op"] == "replace_route")
+    onlink = moves["203.0.113.0/25"]["args"]["route"]
+    assert onlink["dev"] == "br0" and onlink["onlink"] is True and onlink["metrics"] == {"mtu": 1400, "advmss": 1360, "lock": ["mtu"]}
+    multi = moves["203.0.113.128/25"]
+    assert multi["args"]["route"]["dev"] is None
+    assert [(h["dev"], h["weight"], h["onlink"]) for h in multi["args"]["route"]["nexthops"]] == [("br0", 2, False), ("em3", 1, True)]
+    assert multi["text"] == ("move route 203.0.113.128/25 nexthop via 198.51.100.1 dev em1 weight 2 nexthop via 198.51.100.2 dev em3 "
+                             "weight 1 onlink to 203.0.113.128/25 nexthop via 198.51.100.1 dev br0 weight 2 nexthop via 198.51.100.2 "
+                             "dev em3 weight 1 onlink")
+    assert [h["dev"] for h in multi["undo"][0]["args"]["route"]["nexthops"]] == ["em1", "em3"]
+    v6 = moves["2001:db8:77::/64"]["args"]["route"]
+    assert (v6["dev"], v6["src"], v6["pref"], v6["expires"]) == ("br0", "2001:db8::/64", "high", 300)
+    assert moves["2001:db8:77::/64"]["text"].startswith("move route 2001:db8:77::/64 from 2001:db8::/64 via fe80::fe dev em1")
+    views = dict((r["dst"], r) for r in result["after"]["bridge"]["routes"])
+    assert views["203.0.113.128/25"]["nexthops"][0] == {"gateway": "198.51.100.1", "dev": "br0", "weight": 2, "onlink": False}
+    assert views["203.0.113.0/25"]["onlink"] is True and views["2001:db8:77::/64"]["pref"] == "high"
+    assert "expires" not in views["2001:db8:77::/64"]  # it ticks: check mode and the real run would disagree
+    assert "onlink" not in views["default"]  # plain routes keep their plain shape
+    assert result["after"]["uplink"]["routes"] == []
+    again = plan(result["facts_after"], want())
+    assert again["steps"] == []
+    state = simulate(facts, result["steps"])
+    for step in reversed(result["steps"]):
+        state = simulate(state, step["undo"])
+    assert bp.view(state, "br0", "em1") == bp.view(facts, "br0", "em1")
+
+
+def test_absent_moves_multipath_nexthops_back():
+    present = plan(rich_host(), want())["facts_after"]
+    result = plan(present, want(state="absent", uplink=None))
+    multi = [s for s in result["steps"] if s["op"] == "replace_route" and s["args"]["route"]["dst"] == "203.0.113.128/25"]
+    assert [h["dev"] for h in multi[0]["args"]["route"]["nexthops"]] == ["em1", "em3"]
+
+
+def test_facts_from_dump_names_nexthop_devices():
+    dump = {"links": [{"index": 2, "ifname": "em1", "kind": None, "master": None, "mac": EM1_MAC, "mtu": 1500, "up": True,
+                       "operstate": "UP", "ifalias": None, "peer_index": None, "peer_netnsid": None, "stp_state": None,
+                       "forward_delay": None}],
+            "addresses": [],
+            "routes": [{"family": "inet", "dst": "203.0.113.0/24", "gateway": None, "oif": None, "table": 254, "metric": None,
+                        "protocol": "boot", "scope": "global", "type": "unicast", "prefsrc": None,
+                        "nexthops": [{"gateway": "198.51.100.1", "oif": 2, "weight": 1, "onlink": False}]}]}
+    facts = bp.facts_from_dump(dump)
+    assert facts["routes"][0]["nexthops"] == [{"gateway": "198.51.100.1", "dev": "em1", "weight": 1, "onlink": False}]
+    assert facts["routes"][0]["dev"] is None
+    assert [r["dst"] for r in bp.movable_routes(facts, "em1")] == ["203.0.113.0/24"]
+
+
+# -- warnings: what names the uplink and stops applying (pure functions over sample data) -------
+
+IPTABLES_SAVE = """# Generated by iptables-save v1.8.9 (nf_tables)
+*filter
+:INPUT ACCEPT [0:0]
+-A INPUT -i em1 -p tcp -m tcp --dport 22 -j ACCEPT
+-A INPUT -i lo -j ACCEPT
+-A INPUT ! -i em1 -j DROP
+-A FORWARD -i br+ -o em+ -j ACCEPT
+-A FORWARD -o em+ -j ACCEPT
+-A OUTPUT --out-interface em1 -j ACCEPT
+-A INPUT -i em10 -j ACCEPT
+COMMIT
+*nat
+-A POSTROUTING -o em1 -j MASQUERADE
+COMMIT
+"""
+
+NFT_RULESET = """table ip filter {
+\t# Warning: table ip filter is managed by iptables-nft, do not touch!
+\tchain INPUT {
+\t\tiifname "em1" counter packets 0 bytes 0 accept
+\t}
+}
+table inet fw {
+\tchain input {
+\t\ttype filter hook input priority filter; policy accept;
+\t\tiifname "em1" tcp dport 22 accept # handle 3
+\t\tiifname { "lo", "em1" } accept
+\t\tiif "lo" accept
+\t\toifname != "em*" drop
+\t\tiifname "b*" accept
+\t}
+}
+"""
+
+
+def test_iptables_warnings_name_each_rule():
+    tail = " names em1, which becomes a port of br0: it will no longer match the host's traffic"
+    assert w.iptables_warnings("iptables", IPTABLES_SAVE, "em1", "br0") == [
+        'iptables rule "-A INPUT -i em1 -p tcp -m tcp --dport 22 -j ACCEPT"' + tail,
+        'iptables rule "-A INPUT ! -i em1 -j DROP"' + tail,
+        'iptables rule "-A FORWARD -i br+ -o em+ -j ACCEPT"' + tail,
+        'iptables rule "-A FORWARD -o em+ -j ACCEPT"' + tail,
+        'iptables rule "-A OUTPUT --out-interface em1 -j ACCEPT"' + tail,
+        'iptables rule "-t nat -A POSTROUTING -o em1 -j MASQUERADE"' + tail,
+    ]
+    assert w.iptables_warnings("ip6tables", IPTABLES_SAVE, "em1", "em1br") == [
+        'ip6tables rule "-A INPUT -i em1 -p tcp -m tcp --dport 22 -j ACCEPT"' + tail.replace("br0", "em1br"),
+        'ip6tables rule "-A INPUT ! -i em1 -j DROP"' + tail.replace("br0", "em1br"),
+        'ip6tables rule "-A OUTPUT --out-interface em1 -j ACCEPT"' + tail.replace("br0", "em1br"),
+        'ip6tables rule "-t nat -A POSTROUTING -o em1 -j MASQUERADE"' + tail.replace("br0", "em1br"),
+    ]  # em+ matches the bridge em1br too: that rule goes on matching
+    assert w.iptables_warnings("iptables", "", "em1", "br0") == []
+
+
+def test_nft_warnings_skip_iptables_nft_tables():
+    tail = " names em1, which becomes a port of br0: it will no longer match the host's traffic"
+    assert w.nft_warnings(NFT_RULESET, "em1", "br0") == [
+        "nftables rule 'iifname \"em1\" tcp dport 22 accept' (table inet fw, chain input)" + tail,
+        "nftables rule 'iifname { \"lo\", \"em1\" } accept' (table inet fw, chain input)" + tail,
+        "nftables rule 'oifname != \"em*\" drop' (table inet fw, chain input)" + tail,
+    ]
+
+
+def test_rule_warnings():
+    rules = [
+        {"family": "inet", "priority": 0, "src": None, "dst": None, "iifname": None, "oifname": None, "fwmark": None,
+         "table": 255, "action": "lookup"},
+        {"family": "inet6", "priority": 1001, "src": "2001:db8::/64", "dst": None, "iifname": None, "oifname": "em1",
+         "fwmark": 7, "table": 254, "action": "lookup"},
+        {"family": "inet", "priority": 1000, "src": None, "dst": "203.0.113.0/24", "iifname": "em1", "oifname": None,
+         "fwmark": None, "table": None, "action": "blackhole"},
+        {"family": "inet", "priority": 900, "src": None, "dst": None, "iifname": "em2", "oifname": None,
+         "fwmark": None, "table": 100, "action": "lookup"},
+    ]
+    tail = " names em1, which becomes a port of br0: it will no longer match the host's traffic"
+    assert w.rule_warnings(rules, "em1", "br0") == [
+        'policy rule "1000: from all to 203.0.113.0/24 iif em1 blackhole"' + tail,
+        'IPv6 policy rule "1001: from 2001:db8::/64 fwmark 0x7 oif em1 lookup main"' + tail,
+    ]
+
+
+def test_sysctl_warnings():
+    em1 = {"ipv4": {"rp_filter": "2", "forwarding": "0", "arp_ignore": "0"}, "ipv6": {"disable_ipv6": "1", "accept_ra": "1", "mtu": "1500"}}
+    default = {"ipv4": {"rp_filter": "0", "forwarding": "0", "arp_ignore": "0"}, "ipv6": {"disable_ipv6": "0", "accept_ra": "1", "mtu": "1280"}}
+    assert w.sysctl_warnings("em1", "br0", em1, default, False, bridge_mtu=1500) == [
+        "sysctl net.ipv4.conf.em1.rp_filter is 2 and br0 will have 0 (net.ipv4.conf.default.rp_filter): em1's setting "
+        "stops applying to the host's traffic once em1 is a port of br0",
+        "sysctl net.ipv6.conf.em1.disable_ipv6 is 1 and br0 will have 0 (net.ipv6.conf.default.disable_ipv6): em1's "
+        "setting stops applying to the host's traffic once em1 is a port of br0",
+    ]
+    bridge = {"ipv4": {"rp_filter": "2"}, "ipv6": {"mtu": "1400"}}
+    assert w.sysctl_warnings("em1", "br0", em1, bridge, True) == [
+        "sysctl net.ipv6.conf.em1.mtu is 1500 and br0 has 1400 (net.ipv6.conf.br0.mtu): em1's setting stops applying "
+        "to the host's traffic once em1 is a port of br0"]
+
+
+class _FakeNetlink:
+    def __init__(self, rules, conf):
+        self._rules, self._conf = rules, conf
+
+    def rules(self):
+        return self._rules
+
+    def sysctls(self, ifname, names):
+        return self._conf.get(ifname, {"ipv4": {}, "ipv6": {}})
+
+
+def test_collect_warns_only_when_the_uplink_moves():
+    nl = _FakeNetlink([{"family": "inet", "priority": 5, "iifname": "em1", "table": 100, "action": "lookup"}],
+                      {"em1": {"ipv4": {"rp_filter": "1"}, "ipv6": {}}, "default": {"ipv4": {"rp_filter": "0"}, "ipv6": {}}})
+    calls = []
+
+    def run_command(args):
+        calls.append(args)
+        return (0, IPTABLES_SAVE, "") if args[0].endswith("iptables-save") else (1, "", "nope")
+
+    first = plan(seed_host(), want())
+    found = w.collect(nl, first, want(), run_command=run_command, find=lambda name: "/usr/sbin/" + name)
+    assert calls == [["/usr/sbin/iptables-save"], ["/usr/sbin/ip6tables-save"], ["/usr/sbin/nft", "list", "ruleset"]]
+    assert len(found) == 6 + 1 + 1 and found[6].startswith('policy rule "5: from all iif em1 lookup 100"')
+    assert found[7].startswith("sysctl net.ipv4.conf.em1.rp_filter is 1 and br0 will have 0")
+    assert w.collect(nl, plan(first["facts_after"], want()), want(), run_command=run_command) == []
+    assert w.collect(nl, plan(seed_host(), want(migrate=False)), want(migrate=False)) != []  # still enslaved
+    no_uplink = want(uplink=None, addresses=[check_cidr("203.0.113.1/24")])
+    assert w.collect(nl, plan(seed_host(), no_uplink), no_uplink, run_command=run_command) == []
