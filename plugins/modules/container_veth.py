@@ -27,8 +27,21 @@ description:
   - One interface per call with the options at the top level, or many with O(interfaces) (each
     entry takes the same options). Entries are independent. A failing entry undoes only its own
     changes; the task fails if any entry failed, and RV(interfaces) says which and why.
-  - Invalid options (a bad CIDR, a gateway outside every address's subnet, a bad name) fail the
-    whole task before anything changes.
+  - Invalid options fail the whole task before anything changes, with a sentence naming the option
+    and the entry (such as C(interfaces[3])). Refused are names that are not 1 to 15 bytes of printable
+    ASCII without C(/), C(:) or spaces (a NUL or another control character included); an address with
+    prefix length 0, a loopback, multicast or unspecified address, and for IPv4 below C(/31) the
+    subnet's network or broadcast address; a MAC with anything after it (a newline included); a
+    gateway or route C(via) off every subnet of O(addresses), equal to one of them, or the subnet's
+    network or broadcast address; a route whose O(routes[].dest) and O(routes[].via) are of different
+    families (C(0.0.0.0/0) via an IPv6 address is refused, not turned into an IPv6 default).
+  - The entries of one call are checked as a whole before anything changes, so that no two of them
+    claim the same address (whatever its prefix length), O(mac), O(host_ifname), or target and
+    O(ifname) (also one container named once by name and once by ID, found once the engine has
+    answered). The task fails naming both entries, and nothing is changed.
+  - From reading to the end of applying, the module holds a lock on every bridge it may change
+    (in C(/run/lanbridge), the same locks M(lanbridge.core.host_bridge) takes), so two runs on one
+    bridge never interleave; a lock held elsewhere for more than 720 seconds fails the task.
   - With O(purge), attachments on O(bridge) that this call's entries no longer name are removed, so
     the list can be the whole truth of a host's bridge.
   - Uses netlink through pyroute2 and the engine's API through its unix socket; runs no commands.
@@ -156,6 +169,10 @@ options:
     description:
       - V(present) creates or repairs the attachment.
       - V(absent) removes the veth pair (both ends) and only it. The container may be stopped.
+      - For a container the engine does not know (any more), the attachment is found by its label
+        alone, and only by an exact match of the label's container name or full ID with O(container)
+        and of its interface with O(ifname); never by an ID prefix (another engine's container may
+        start with the same letters) and never an attachment of a O(pid) or O(netns) target.
       - Defaults to V(present).
     type: str
     choices: [present, absent]
@@ -173,6 +190,10 @@ notes:
   - Run it as root on the host that runs the containers. The module enters the containers' network
     namespaces itself; the host's own namespace is changed only by adding, labelling and deleting
     its own veth ends.
+  - Each entry's network namespace is opened once, when its target is resolved, and every later step
+    reaches it through that descriptor, never again by path or PID; a container that restarts in the
+    meantime cannot redirect a step into another (or a reused) namespace.
+  - A Linux bridge takes at most 1023 ports; spread larger batches over several bridges.
   - When a container restarts, its namespace and the pair disappear; run the module again (the role
     does) to recreate the attachment with the same names, MAC and addresses.
 seealso:
