@@ -7,9 +7,11 @@ would act on the calling process's own namespace call
 """
 
 import contextlib
+import http.client
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import time
 
@@ -206,3 +208,19 @@ def children(pid):
             return [int(p) for p in f.read().split()]
     except OSError:
         return []
+
+
+def api_ping(sock, timeout=1.0):
+    """GET /_ping on the Docker Engine API socket ``sock`` (Docker or Podman)."""
+    conn = http.client.HTTPConnection("localhost", timeout=timeout)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(sock)
+        conn.sock = s
+        conn.request("GET", "/_ping")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()

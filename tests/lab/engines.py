@@ -14,18 +14,25 @@ ends up with DROP; with br_netfilter on, frames bridged by a host's br0 then
 traverse that DROP. After dockerd is up the lab sets ``FORWARD ACCEPT`` on
 every host except those listed in ``--forward-drop``, which keep DROP (it is
 set again explicitly, so the outcome does not depend on the Docker version).
+
+A bare host's engine is Docker (the default), Podman (podman.py: a rootful
+``podman system service`` in the host's namespace) or both, side by side
+(``h["engine"]``: ``docker``, ``podman`` or ``both``). ``h["containers"]``
+are the containers of the host's main engine (Docker, or Podman on a
+Podman-only host); on a host with both, Podman also runs
+``h["podman_containers"]`` (``papp1...``). ``container_info`` records every
+container with its ``engine``. The FORWARD policy is set the same way on
+every bare host, whatever its engine.
 """
 
-import http.client
 import json
 import os
-import socket
 import subprocess
 import time
 
-from . import _state, booted, images
+from . import _state, booted, images, podman
 from ._const import APP_CMD, LabError
-from ._proc import ns_exec, ns_inode, pid_netns_inode, run
+from ._proc import api_ping, ns_exec, ns_inode, pid_netns_inode, run
 
 IMAGE = images.IMAGE
 
@@ -63,19 +70,7 @@ def start_dockerd(state, host):
     return proc
 
 
-def docker_ping(sock, timeout=1.0):
-    conn = http.client.HTTPConnection("localhost", timeout=timeout)
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    try:
-        s.connect(sock)
-        conn.sock = s
-        conn.request("GET", "/_ping")
-        return conn.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        conn.close()
+docker_ping = api_ping  # GET /_ping on a Docker-API socket (Podman's too)
 
 
 def wait_dockerd(state, host, proc, timeout=60):
@@ -109,6 +104,40 @@ def docker(state, host, *args, check=True, timeout=120):
     return run("docker", *args, check=check, timeout=timeout, env=env)
 
 
+def engine_of(h):
+    """``docker``, ``podman`` or ``both`` (a booted host: ``docker``)."""
+    return h.get("engine") or "docker"
+
+
+def uses_docker(h):
+    return engine_of(h) in ("docker", "both")
+
+
+def uses_podman(h):
+    return engine_of(h) in ("podman", "both")
+
+
+def docker_names(h):
+    return list(h["containers"]) if uses_docker(h) else []
+
+
+def podman_names(h):
+    if engine_of(h) == "podman":
+        return list(h["containers"])
+    return list(h.get("podman_containers", []))
+
+
+def start(state, host):
+    """Start a bare host's engine(s); return what ``setup_engine`` waits for."""
+    h = state["hosts"][host]
+    procs = {}
+    if uses_docker(h):
+        procs["docker"] = start_dockerd(state, host)
+    if uses_podman(h):
+        procs["podman"] = podman.start(state, host)
+    return procs
+
+
 def engine_alive(state, host):
     h = state["hosts"][host]
     if h.get("booted"):
@@ -120,12 +149,17 @@ def engine_alive(state, host):
 def start_containers(state, host):
     """Import the lab image and start the host's containers; record them."""
     h = state["hosts"][host]
+    if uses_podman(h):
+        podman.start_containers(state, host, podman_names(h))
+    if not uses_docker(h):
+        record_containers(state, host)
+        return
     if h.get("booted"):
         booted.import_image(h)
     else:
         images.import_image(h["docker_host"])
     restart = "always" if h.get("booted") else "no"
-    for name in h["containers"]:
+    for name in docker_names(h):
         docker(state, host, "run", "-d", "--name", name, "--hostname", name,
                "--restart", restart, "--network", "bridge", IMAGE,
                "sh", "-c", APP_CMD)
@@ -137,27 +171,36 @@ def record_containers(state, host):
     h = state["hosts"][host]
     fmt = "{{.State.Pid}} {{.NetworkSettings.IPAddress}} {{.Id}}"
     info = {}
-    for name in h["containers"]:
+    for name in docker_names(h):
         out = docker(state, host, "inspect", "-f", fmt, name).stdout.split()
         pid = int(out[0])
         if h.get("booted"):
             pid = booted.outer_pid(h, pid)
-        info[name] = {"pid": pid, "address": out[1], "id": out[2]}
+        info[name] = {"pid": pid, "address": out[1], "id": out[2],
+                      "engine": "docker"}
+    info.update(podman.container_info(state, host, podman_names(h)))
     with _state.lock:
         h["container_info"] = info
         _state.save(state)
 
 
-def setup_engine(state, host, proc):
+def setup_engine(state, host, procs):
+    """Wait for the engine(s) ``start`` started, set FORWARD, start containers."""
     h = state["hosts"][host]
-    wait_dockerd(state, host, proc)
+    if "docker" in procs:
+        wait_dockerd(state, host, procs["docker"])
+    if "podman" in procs:
+        podman.wait(state, host, procs["podman"])
     policy = "DROP" if h["forward_drop"] else "ACCEPT"
     ns_exec(host, "iptables", "-P", "FORWARD", policy)
     start_containers(state, host)
 
 
 def remove_containers(state, host):
-    if not engine_alive(state, host):
+    h = state["hosts"][host]
+    if uses_podman(h):
+        podman.remove_containers(state, host)
+    if not uses_docker(h) or not engine_alive(state, host):
         return
     res = docker(state, host, "ps", "-aq", check=False, timeout=30)
     ids = res.stdout.split()
