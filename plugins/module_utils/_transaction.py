@@ -14,11 +14,13 @@ down before the change is applied)::
      'ns': 'host'}                           # optional: where (container_veth: host or container)
 
 ``step(op, text, undo=(), ns=None, **args)`` builds one.
-``Transaction(execute)``: ``execute(step)`` performs one step (forward or undo) and raises on
-    failure. ``apply(steps)`` runs steps in order and remembers each that succeeded (the failing
-    one is not remembered: a step either happened or not); ``rollback()`` runs the undo of every
-    remembered step, newest first, carrying on past failures, and returns the failures' messages
-    (empty: the system is as before); ``applied()`` says what happened, in one sentence.
+``Transaction(execute, journal=None)``: ``execute(step)`` performs one step (forward or undo) and
+    raises on failure. ``apply(steps)`` runs steps in order and remembers each that succeeded (the
+    failing one is not remembered: a step either happened or not); ``rollback()`` runs the undo of
+    every remembered step, newest first, carrying on past failures, and returns the failures'
+    messages (empty: the system is as before); ``applied()`` says what happened, in one sentence.
+    With a ``journal`` (``_journal.Journal``) every step applied and every step undone is written
+    down as it happens, so a watchdog can finish the rollback if this process dies.
 ``TransactionError(message, rolled_back)``: what a module reports when a transaction failed.
 """
 
@@ -48,14 +50,17 @@ def changes_anything(steps, quiet=()):
 class Transaction(object):
     """Steps applied through ``execute``, so that a failure undoes exactly them (newest first)."""
 
-    def __init__(self, execute):
+    def __init__(self, execute, journal=None):
         self.execute = execute
+        self.journal = journal
         self.done = []
 
     def apply(self, steps):
         for item in steps:
             self.execute(item)
             self.done.append(item)
+            if self.journal is not None:
+                self.journal.applied(len(self.done))
 
     def applied(self):
         return "; ".join(s["text"] for s in self.done) or "nothing applied yet"
@@ -68,5 +73,7 @@ class Transaction(object):
                     self.execute(undo)
                 except Exception as exc:  # pylint: disable=broad-except  # keep undoing the rest
                     errors.append("%s (undoing '%s')" % (exc, item["text"]))
+            if self.journal is not None:
+                self.journal.undone(1)
         self.done = []
         return errors

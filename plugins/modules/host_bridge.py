@@ -23,8 +23,10 @@ description:
     tried and that it rolled back.
   - Idempotent. A run after someone changed one property by hand (MTU, STP, a missing address)
     fixes only that property. O(state=absent) reverses everything.
-  - Uses netlink only (pyroute2); no C(ip), C(brctl), shell or subprocess. A lock per bridge
-    serializes concurrent runs on the same host.
+  - Uses netlink only (pyroute2); no C(ip), C(brctl) or shell; a subprocess only to read the firewall (see notes). Locks on the bridge and
+    on the uplink (in C(/run/lanbridge/), root only) serialize concurrent runs on the same host;
+    a lock another run holds for more than 12 minutes fails the task, naming that run's PID, with
+    nothing changed.
 author:
   - lanbridge.core contributors (@lanbridge)
 requirements:
@@ -62,7 +64,8 @@ options:
     description:
       - Move every global-scope IPv4 and IPv6 address of the uplink (with prefix, broadcast,
         flags and remaining lifetimes) and every route that uses the uplink (the default route
-        included, with metric, table, protocol and scope, in every routing table) to the bridge.
+        included, with metric, table, protocol, scope, C(onlink), metrics such as C(mtu lock), source prefix,
+        IPv6 preference and remaining expiry, in every routing table) to the bridge.
         Routes are replaced in place, so the default route never disappears.
       - With O(state=absent), move the bridge's addresses and routes back to the uplink.
       - Kernel-made routes (prefix routes of addresses, C(local) table) follow their addresses.
@@ -118,9 +121,28 @@ options:
     elements: str
   rollback_timeout:
     description:
-      - Seconds to wait for an answer from O(probe) before rolling back.
+      - Seconds to wait for an answer from O(probe) before rolling back; more than 0, at most 600.
+      - The rollback does not depend on this process living that long. Before the first step the
+        whole change is written to a journal in C(/run/lanbridge/) (root only), and a watchdog in
+        a session of its own undoes the applied steps if the module dies (killed, out of memory,
+        a dropped SSH session) or has not finished O(rollback_timeout) plus 5 seconds after it
+        started. A later run that finds a journal nobody finished rolls it back first and says so
+        in a warning.
     type: float
     default: 10
+  adopt:
+    description:
+      - Take over a bridge that host_bridge did not create.
+      - A bridge host_bridge creates carries the label C(lanbridge:bridge) in its C(ifalias). An
+        existing bridge without it is refused when its name is one another system manages
+        (C(docker0) and Docker's C(br-...) networks, libvirt's C(virbr*), C(cni*), C(podman*),
+        C(lxcbr*), C(lxdbr*), C(incusbr*), C(cbr0), C(kube-bridge)) or when it has ports other
+        than the uplink and this collection's veths; O(state=absent) removes only a labelled
+        bridge. An unlabelled bridge whose only ports are the uplink and this collection's veths
+        (made by an earlier version) is labelled without O(adopt).
+      - With V(true) such a bridge is used (and labelled) or removed all the same.
+    type: bool
+    default: false
 notes:
   - Run it as root on the host itself. It acts in the network namespace it runs in.
   - The order of a migration keeps the host reachable (measured in the collection's tests, a TCP
@@ -131,7 +153,13 @@ notes:
     unless they carry the C(nodad) flag.
   - The module cannot know which addresses an earlier run migrated; a migrated address removed by
     hand from the bridge is not restored unless it is also listed in O(addresses).
-  - Multipath (ECMP) routes through the uplink are not migrated.
+  - A multipath (ECMP) route through the uplink is migrated whole; only its nexthops through the uplink
+    change device.
+  - When the uplink is to become a port of the bridge (also in check mode), the module warns about what
+    names the uplink and will stop applying to the host's traffic; it reads them only and rewrites nothing -
+    C(iptables-save), C(ip6tables-save) and C(nft list ruleset) rules that match it as input or output
+    interface, policy rules (C(ip rule iif/oif)), and its sysctls (C(disable_ipv6), C(accept_ra), C(forwarding),
+    C(rp_filter), C(arp_ignore), C(arp_announce), C(proxy_arp), C(mtu)) that differ from the bridge's.
 seealso:
   - module: lanbridge.core.container_veth
 """
@@ -198,11 +226,17 @@ bridge:
     mtu: {description: The bridge's MTU., type: int, returned: always, sample: 1500}
     stp: {description: Whether spanning tree is on., type: bool, returned: always, sample: false}
     forward_delay: {description: The forward delay in seconds., type: int, returned: always, sample: 15}
+    label:
+      description: The bridge's C(ifalias); C(lanbridge:bridge) for a bridge host_bridge made or adopted.
+      type: str
+      returned: always
+      sample: "lanbridge:bridge"
     ports: {description: Names of the bridge's ports., type: list, elements: str, returned: always, sample: [em1]}
     addresses: {description: The bridge's global-scope addresses (CIDR)., type: list, elements: str, returned: always,
                 sample: [198.51.100.11/24]}
     routes:
-      description: Routes through the bridge (family, dst, gateway, metric, table, protocol, scope).
+      description: Routes through the bridge (family, dst, gateway, metric, table, protocol, scope; where they
+        apply also onlink, metrics, src, nexthops and pref).
       type: list
       elements: dict
       returned: always
@@ -252,7 +286,7 @@ diff:
       bridge: {name: br0, state: absent, mac: null, mtu: null, stp: null, forward_delay: null, ports: [], addresses: [], routes: []}
       uplink: {name: em1, master: null, mac: "02:42:c6:33:64:0b", mtu: 1500, addresses: [198.51.100.11/24], routes: []}
     after:
-      bridge: {name: br0, state: up, mac: "02:42:c6:33:64:0b", mtu: 1500, stp: false, forward_delay: 15, ports: [em1],
+      bridge: {name: br0, state: up, mac: "02:42:c6:33:64:0b", mtu: 1500, stp: false, forward_delay: 15, label: "lanbridge:bridge", ports: [em1],
                addresses: [198.51.100.11/24], routes: []}
       uplink: {name: em1, master: br0, mac: "02:42:c6:33:64:0b", mtu: 1500, addresses: [], routes: []}
 """
@@ -260,12 +294,14 @@ diff:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import facts as bridge_facts
-from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.apply import apply
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import warnings as bridge_warnings
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.apply import apply, fresh_executor, journal_file
+from ansible_collections.lanbridge.core.plugins.module_utils._journal import recover
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.plan import plan as make_plan
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netlink import Netlink
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.pyroute import HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR
-from ansible_collections.lanbridge.core.plugins.module_utils._lock import lock
+from ansible_collections.lanbridge.core.plugins.module_utils._lock import LockError, hold
 from ansible_collections.lanbridge.core.plugins.module_utils._transaction import TransactionError
 from ansible_collections.lanbridge.core.plugins.module_utils._validate import (
     PlanError, ValidationError, check_cidr, check_forward_delay, check_ifname, check_ip, check_mac, check_mtu, is_mac,
@@ -284,7 +320,9 @@ ARGUMENT_SPEC = dict(
     mac=dict(type="str"),
     probe=dict(type="list", elements="str"),
     rollback_timeout=dict(type="float", default=10),
+    adopt=dict(type="bool", default=False),
 )
+MAX_ROLLBACK_TIMEOUT = 600
 
 
 def validate(params):
@@ -310,8 +348,9 @@ def validate(params):
         want["forward_delay"] = check_forward_delay(params["forward_delay"], params["stp"])
     if params["probe"] is not None:
         want["probe"] = [check_ip(p, "probe item") for p in params["probe"]]
-    if not params["rollback_timeout"] > 0:
-        raise ValidationError("rollback_timeout %s must be more than 0 seconds" % params["rollback_timeout"])
+    if not 0 < params["rollback_timeout"] <= MAX_ROLLBACK_TIMEOUT:  # also false for nan; inf is over the bound
+        raise ValidationError("rollback_timeout %s must be more than 0 and at most %d seconds"
+                              % (params["rollback_timeout"], MAX_ROLLBACK_TIMEOUT))
     return want
 
 
@@ -329,15 +368,25 @@ def _probe_timeout(want, steps, facts):
 def run(module, nl, want):
     facts = bridge_facts.facts_from_dump(nl.dump())
     plan = make_plan(facts, want)
+    if plan["uplink"] and plan["steps"] and not module.check_mode:
+        with hold(["uplink:%s" % plan["uplink"]]):  # after the bridge's lock: never in a circle
+            facts = bridge_facts.facts_from_dump(nl.dump())  # as it is after any wait
+            return finish(module, nl, want, facts, make_plan(facts, want))
+    return finish(module, nl, want, facts, plan)
+
+
+def finish(module, nl, want, facts, plan):
     steps = plan["steps"]
     result = dict(changed=bool(steps), rolled_back=False, uplink=plan["uplink"], migrated=plan["migrated"],
                   plan=[s["text"] for s in steps], probe=None)
     if module._diff:
         result["diff"] = dict(before=plan["before"], after=plan["after"])
+    bridge_warnings.warn(module, nl, plan, want)
     if module.check_mode or not steps:
         result["bridge"] = bridge_facts.view(plan["facts_after"], want["name"])["bridge"]
         return result
-    outcome = apply(nl, steps, probe=plan["probe"], probe_timeout=_probe_timeout(want, steps, facts))
+    outcome = apply(nl, steps, probe=plan["probe"], probe_timeout=_probe_timeout(want, steps, facts),
+                    journal_path=journal_file(want["name"]), what="bridge %s" % want["name"])
     result["probe"] = outcome["probe"]
     result["bridge"] = bridge_facts.view(bridge_facts.facts_from_dump(nl.dump()), want["name"])["bridge"]
     return result
@@ -350,12 +399,15 @@ def main():
                          rolled_back=False)
     try:
         want = validate(module.params)
-        with lock("host_bridge-%s" % want["name"]):
+        with hold(["bridge:%s" % want["name"]]):
+            found = recover(journal_file(want["name"]), fresh_executor, module.check_mode)
+            if found:
+                module.warn(found)
             with Netlink() as nl:
                 result = run(module, nl, want)
     except TransactionError as exc:
         module.fail_json(msg=str(exc), changed=not exc.rolled_back, rolled_back=exc.rolled_back)
-    except (ValidationError, PlanError, KernelError) as exc:
+    except (ValidationError, PlanError, KernelError, LockError) as exc:
         module.fail_json(msg=str(exc), changed=False, rolled_back=False)
     module.exit_json(**result)
 

@@ -157,7 +157,7 @@ def test_unreachable_gateway_rolls_back_exactly(lan, module_runner):
     result = run(module_runner, lan.host, {"name": "br0", "uplink": "em1", "rollback_timeout": 1.5})
     assert result.failed and result["rolled_back"] is True and result["changed"] is False
     assert result["msg"].startswith("no answer from %s (ARP on br0 from %s) within 1.5 s (after: add bridge br0;" % (GATEWAY, HOST_IP))
-    assert result["msg"].endswith("rolled back 6 step(s), the host is as it was")
+    assert result["msg"].endswith("rolled back 7 step(s), the host is as it was")
     assert_same(before, snapshot(lan.host), "after rollback: host")
 
 
@@ -168,7 +168,7 @@ def test_failing_step_rolls_back_exactly(lan, module_runner):
     result = run(module_runner, lan.host, {"name": "br0", "uplink": "em1", "addresses": ["2001:db8:5::1/64"]})
     assert result.failed and result["rolled_back"] is True
     assert result["msg"].startswith("failed to add address 2001:db8:5::1/64 to br0: [")
-    assert "rolled back 4 step(s), the host is as it was" in result["msg"]
+    assert "rolled back 5 step(s), the host is as it was" in result["msg"]
     assert_same(before, snapshot(lan.host), "after rollback: host")
     assert pings(lan.client, HOST_IP)
 
@@ -177,8 +177,9 @@ def test_failing_step_rolls_back_exactly(lan, module_runner):
     ({"uplink": "em9"}, r"^uplink em9 does not exist \(known NICs: em1, em2, em2p\)$"),
     ({"gateway": "203.0.113.1"}, r"^gateway 203.0.113.1 is not on any subnet of br0$"),
     ({"name": "br-very-long-name"}, r"^name 'br-very-long-name' is longer than 15 bytes$"),
-    ({"name": "br/0"}, r"^name 'br/0' contains '/', not allowed in interface names$"),
-    ({"name": "br 0"}, r"^name 'br 0' contains space, not allowed in interface names$"),
+    ({"name": "br/0"}, r"^name 'br/0' contains '/', not allowed in interface names"),
+    ({"name": "br 0"}, r"^name 'br 0' contains space, not allowed in interface names"),
+    ({"name": "br\x000"}, r"^name 'br\\x000' contains"),
     ({"mtu": 10}, r"^mtu 10 is out of range \(68..65535\)$"),
     ({"mac": "02:00:00:00:00"}, r"^mac '02:00:00:00:00' is not a MAC address"),
     ({"addresses": ["198.51.100.300/24"]}, r"^addresses item '198.51.100.300/24' is not a valid CIDR address$"),
@@ -186,7 +187,10 @@ def test_failing_step_rolls_back_exactly(lan, module_runner):
     ({"uplink": "aa:bb:cc:dd:ee:ff"}, r"^uplink aa:bb:cc:dd:ee:ff: no interface has this MAC \(known NICs: em1, em2, em2p\)$"),
     ({"probe": ["nope"]}, r"^probe item 'nope' is not an IPv4 or IPv6 address$"),
     ({"forward_delay": 99}, r"^forward_delay 99 is out of range"),
-    ({"rollback_timeout": 0}, r"^rollback_timeout 0.0 must be more than 0 seconds$"),
+    ({"rollback_timeout": 0}, r"^rollback_timeout 0.0 must be more than 0 and at most 600 seconds$"),
+    ({"rollback_timeout": "inf"}, r"^rollback_timeout inf must be more than 0 and at most 600 seconds$"),
+    ({"rollback_timeout": "nan"}, r"^rollback_timeout nan must be more than 0 and at most 600 seconds$"),
+    ({"rollback_timeout": 601}, r"^rollback_timeout 601.0 must be more than 0 and at most 600 seconds$"),
     ({"state": "gone"}, r"value of state must be one of: present, absent"),
 ])
 def test_bad_input_changes_nothing(lan, module_runner, args, message):

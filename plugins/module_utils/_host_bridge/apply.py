@@ -4,24 +4,39 @@
 """Apply a ``host_bridge`` plan as one transaction: run the steps in order, check that the
 network still answers, and unwind exactly on any failure.
 
-``apply(nl, steps, probe=None, probe_timeout=10.0)`` -> ``{'probe': answer or None, 'seconds': float}``
+``apply(nl, steps, probe=None, probe_timeout=10.0, journal_path=None, what=None)``
+    -> ``{'probe': answer or None, 'seconds': float}``
     ``nl`` is a ``_kernel.netlink.Netlink``; each step's ``op`` is one of its methods. After the
     last step, when ``probe`` (``_kernel.reachability.probe_any`` targets) is not empty, one of
     them must answer within ``probe_timeout`` seconds. On a failed step or probe every applied
     step is undone in reverse order and ``TransactionError`` is raised: its message says what
     failed, what had been done and that it was rolled back; ``.rolled_back`` is true when every
-    undo succeeded.
+    undo succeeded. With ``journal_path`` the steps are journaled first and a watchdog undoes them
+    if this process dies or hangs past the probe's deadline plus ``WATCHDOG_MARGIN`` (``_journal``).
+``executor(nl)`` -> ``execute(step)`` on ``nl``; ``fresh_executor()`` the same on a new socket
+    of the current namespace (what the watchdog and a later run's recovery use).
+``journal_file(name)`` the journal's path for bridge ``name``.
+
+``LANBRIDGE_TEST_PAUSE_AFTER_STEP=N:SECONDS`` in the environment (for the crash tests only) makes
+the module sleep after its N-th step, so a test can kill it between two steps.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+import re
 import time
 
+from ansible_collections.lanbridge.core.plugins.module_utils._journal import Journal
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netlink import Netlink
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.reachability import probe_any
+from ansible_collections.lanbridge.core.plugins.module_utils._lock import run_dir
 from ansible_collections.lanbridge.core.plugins.module_utils._transaction import Transaction, TransactionError
+
+WATCHDOG_MARGIN = 5.0  # seconds past the probe's deadline before the watchdog takes a hung run's place
 
 
 class ProbeFailed(Exception):
@@ -38,22 +53,69 @@ def _describe_targets(targets):
     return ", ".join(parts)
 
 
-def apply(nl, steps, probe=None, probe_timeout=10.0):
+def executor(nl):
+    return lambda step: getattr(nl, step["op"])(**step["args"])
+
+
+def fresh_executor():
+    return executor(Netlink())
+
+
+def journal_file(name):
+    netns = os.stat("/proc/self/ns/net").st_ino
+    return os.path.join(run_dir(), "journal-%d-%s.json" % (netns, re.sub(r"[^A-Za-z0-9_.-]", "_", name)))
+
+
+def _test_pause(count):
+    wanted = os.environ.get("LANBRIDGE_TEST_PAUSE_AFTER_STEP")
+    if wanted:
+        step, _sep, seconds = wanted.partition(":")
+        if int(step) == count:
+            time.sleep(float(seconds or 1))
+
+
+class _PausingJournal(object):
+    """The journal, and the crash tests' pause after a given step."""
+
+    def __init__(self, journal):
+        self.journal = journal
+
+    def applied(self, count):
+        self.journal.applied(count)
+        _test_pause(count)
+
+    def undone(self, count):
+        self.journal.undone(count)
+
+
+def apply(nl, steps, probe=None, probe_timeout=10.0, journal_path=None, what=None):
     start = time.monotonic()
-    tx = Transaction(lambda step: getattr(nl, step["op"])(**step["args"]))
+    journal = None
+    if journal_path:
+        deadline = time.time() + probe_timeout + WATCHDOG_MARGIN + 0.05 * len(steps)
+        journal = Journal.begin(journal_path, what or "the change", steps, deadline, fresh_executor)
+    tx = Transaction(executor(nl), _PausingJournal(journal) if journal else None)
     answer = None
     try:
         tx.apply(steps)
         if probe:
+            if journal:
+                journal.probing()
             answer = probe_any(probe, probe_timeout)
             if answer is None:
                 raise ProbeFailed("no answer from %s within %g s" % (_describe_targets(probe), probe_timeout))
+        if journal and journal.taken_over():
+            raise ProbeFailed("the run took longer than its deadline and its watchdog rolled it back")
     except (KernelError, ProbeFailed, OSError) as exc:
         tried, count = tx.applied(), len(tx.done)
-        errors = tx.rollback()
+        errors = tx.rollback() if not (journal and journal.taken_over()) else []
+        if journal:
+            journal.end("rolled back" if not errors else "rollback failed: %s" % "; ".join(errors))
         if errors:
             raise TransactionError("%s (after: %s); rollback FAILED, the host is not as it was: %s"
                                    % (exc, tried, "; ".join(errors)), False) from exc
         raise TransactionError("%s (after: %s); rolled back %d step(s), the host is as it was"
                                % (exc, tried, count), True) from exc
+    if journal:
+        journal.end("confirmed")
     return {"probe": answer, "seconds": time.monotonic() - start}

@@ -87,7 +87,7 @@ def movable_routes(facts, ifname):
     ``other`` (``steps.replace_route_step`` does, the others stay)."""
     found = []
     for route in facts["routes"]:
-        if not uses(route, ifname) or route.get("protocol") == "kernel":
+        if not uses(route, ifname) or (route.get("protocol") == "kernel" and kernels_own(facts, route, ifname)):
             continue
         if route.get("table") == LOCAL_TABLE or route.get("type") not in (None, "unicast"):
             continue
@@ -95,6 +95,24 @@ def movable_routes(facts, ifname):
             continue
         found.append(dict(route, dev=ifname) if route.get("nexthops") else route)
     return found
+
+
+def kernels_own(facts, route, ifname):
+    """Whether a ``proto kernel`` route is one the kernel keeps by itself: the prefix route of an
+    address of ``ifname`` added without ``noprefixroute``, or a link-local route. NetworkManager adds
+    its addresses with ``noprefixroute`` and the prefix routes itself (``proto kernel metric 100``):
+    those are its configuration and move with the addresses."""
+    if route["dst"] == "default":
+        return False
+    network = ipaddress.ip_network(route["dst"], strict=False)
+    if network.is_link_local:
+        return True
+    for addr in facts["addresses"]:
+        if addr["ifname"] == ifname and "noprefixroute" not in (addr.get("flags") or ()):
+            if ipaddress.ip_interface(cidr(addr)).network == network:
+                return True
+    return not any(addr["ifname"] == ifname and ipaddress.ip_interface(cidr(addr)).network == network
+                   for addr in facts["addresses"])
 
 
 def default_routes(facts, family="inet", table=MAIN_TABLE):
@@ -144,11 +162,12 @@ def view(facts, name, uplink=None):
     link = facts["links"].get(name)
     if link is None:
         bridge = {"name": name, "index": None, "state": "absent", "mac": None, "mtu": None, "stp": None,
-                  "forward_delay": None, "ports": [], "addresses": [], "routes": []}
+                  "forward_delay": None, "label": None, "ports": [], "addresses": [], "routes": []}
     else:
         bridge = {
             "name": name, "index": link.get("index"), "state": "up" if link["up"] else "down",
             "mac": link["mac"], "mtu": link["mtu"], "stp": link["stp"], "forward_delay": link["forward_delay"],
+            "label": link.get("ifalias"),
             "ports": ports(facts, name),
             "addresses": _cidrs(global_addresses(facts, name)),
             "routes": _views(movable_routes(facts, name)),
@@ -198,6 +217,8 @@ def _sim_set_link(facts, args):
     for key in ("mtu", "mac", "up"):
         if args.get(key) is not None:
             link[key] = args[key]
+    if args.get("ifalias") is not None:
+        link["ifalias"] = args["ifalias"] or None
 
 
 def _sim_delete_link(facts, args):

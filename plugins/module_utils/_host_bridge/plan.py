@@ -28,6 +28,9 @@ import copy
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.facts import (
     apply_step, cidr, default_routes, diff_view, global_addresses, movable_routes, ports, route_view,
 )
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.ownership import (
+    BRIDGE_LABEL, check_absent, check_present,
+)
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.steps import (
     add_address_step, delete_address_step, replace_route_step, set_link_step,
 )
@@ -140,6 +143,23 @@ def _probe_targets(facts, want):
     return targets
 
 
+def _move_routes(work, moves):
+    """Move routes in place (``replace``): the on-link ones first (a prefix route that
+    NetworkManager keeps itself for a ``noprefixroute`` address), so the gateways stay reachable
+    on the new device; and each gateway route's undo puts those back first, so the way back is
+    reachable too when the undo runs."""
+    on_link = [(old, new) for old, new in moves if not old.get("gateway") and old["dst"] != "default"]
+    others = [(old, new) for old, new in moves if (old, new) not in on_link]
+    undo_links = []
+    for old, new in on_link + others:
+        step = replace_route_step(old, new)
+        if (old, new) in others:
+            step["undo"] = [dict(u) for u in undo_links] + step["undo"]
+        else:
+            undo_links.extend(step["undo"])
+        work.add(step)
+
+
 def _plan_present(facts, want, work):
     name = want["name"]
     bridge = facts["links"].get(name)
@@ -150,6 +170,7 @@ def _plan_present(facts, want, work):
     if uplink:
         _check_uplink(facts, name, uplink)
         up = facts["links"][uplink]
+    label_it = check_present(facts, name, uplink, want.get("adopt"))
     mac = want.get("mac") or (up["mac"] if up else None)
     mtu = want.get("mtu") or (up["mtu"] if up else None)
     stp = bool(want.get("stp"))
@@ -158,7 +179,10 @@ def _plan_present(facts, want, work):
     if bridge is None:
         work.add(_step("add_bridge", "add bridge %s" % name, undo=[_step("delete_link", "delete bridge %s" % name, link=name)],
                        name=name, stp=stp, forward_delay=delay, mtu=mtu, mac=mac))
+        work.add(_step("set_link", "label %s %s" % (name, BRIDGE_LABEL), link=name, ifalias=BRIDGE_LABEL))
     else:
+        if label_it:
+            work.add(set_link_step(name, bridge, ifalias=BRIDGE_LABEL))
         changes = {}
         if bool(bridge["stp"]) != stp:
             changes["stp"] = stp
@@ -202,13 +226,15 @@ def _plan_present(facts, want, work):
             raise PlanError(str(exc)) from None
     gw_family = ("inet6" if ":" in gateway else "inet") if gateway else None
     if uplink and want.get("migrate", True):
+        moves = []
         for route in movable_routes(facts, uplink):
             new = dict(route, dev=name)
             if gateway and route["dst"] == "default" and route["family"] == gw_family \
                     and (route.get("table") or MAIN_TABLE) == MAIN_TABLE:
                 new["gateway"] = gateway
-            work.add(replace_route_step(route, new))
+            moves.append((route, new))
             migrated["routes"].append(route_view(route))
+        _move_routes(work, moves)
     if gateway:
         defaults = default_routes(work.facts, gw_family)
         if not any(r.get("dev") == name and r.get("gateway") == gateway for r in defaults):
@@ -236,6 +262,7 @@ def _plan_absent(facts, want, work):
         return None, migrated
     if bridge["kind"] != "bridge":
         raise PlanError("%s exists and is a %s, not a bridge" % (name, bridge["kind"] or "NIC"))
+    check_absent(facts, name, want.get("adopt"))
     uplink = want.get("uplink")
     uplink = _uplink_of_bridge(facts, name) if uplink in (None, "auto") else resolve_uplink(facts, name, uplink)
     if uplink and facts["links"][uplink]["master"] != name:
@@ -248,9 +275,8 @@ def _plan_absent(facts, want, work):
             if cidr(addr) not in present:
                 work.add(add_address_step(addr, uplink))
             migrated["addresses"].append(cidr(addr))
-        for route in routes:
-            work.add(replace_route_step(route, dict(route, dev=uplink)))
-            migrated["routes"].append(route_view(route))
+        _move_routes(work, [(route, dict(route, dev=uplink)) for route in routes])
+        migrated["routes"].extend(route_view(route) for route in routes)
     else:
         for route in routes:
             work.add(_step("delete_route", "delete route %s" % describe_route(route),

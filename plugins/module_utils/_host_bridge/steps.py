@@ -69,7 +69,7 @@ def set_link_step(name, current, **changes):
     back = {}
     for key in wanted:
         old = current.get(key)
-        back[key] = (old or 0) if key == "master" else old
+        back[key] = (old or 0) if key == "master" else (old or "") if key == "ifalias" else old
     shown = ["%s %s" % (k, "nomaster" if k == "master" and not v else v) for k, v in sorted(wanted.items())]
     text = "set %s %s" % (name, ", ".join(shown))
     undo_text = "set %s %s" % (name, ", ".join("%s %s" % (k, v) for k, v in sorted(back.items())))

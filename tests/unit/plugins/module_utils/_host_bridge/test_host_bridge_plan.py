@@ -74,6 +74,7 @@ def test_seed_migration_order_and_facts():
     done = texts(result)
     assert done == [
         "add bridge br0",
+        "label br0 lanbridge:bridge",
         "set br0 up True",
         "set em1 master br0",
         "add address 198.51.100.11/24 to br0",
@@ -88,13 +89,13 @@ def test_seed_migration_order_and_facts():
     ]
     add = result["steps"][0]["args"]
     assert add == {"name": "br0", "stp": False, "forward_delay": None, "mtu": 1500, "mac": EM1_MAC}
-    v6 = result["steps"][5]["args"]
+    v6 = result["steps"][6]["args"]
     assert v6["flags"] == ["noprefixroute"] and (v6["valid_lft"], v6["preferred_lft"]) == (3000, 2000)
     assert result["before"]["bridge"]["state"] == "absent"
     after = result["after"]
     assert after["bridge"] == {
         "name": "br0", "state": "up", "mac": EM1_MAC, "mtu": 1500, "stp": False, "forward_delay": 15,
-        "ports": ["em1"], "addresses": ["198.51.100.11/24", "198.51.100.12/24", "2001:db8::11/64"],
+        "label": "lanbridge:bridge", "ports": ["em1"], "addresses": ["198.51.100.11/24", "198.51.100.12/24", "2001:db8::11/64"],
         "routes": sorted([bp.route_view(r) for r in [
             route("default", "br0", gateway="198.51.100.254", metric=100, protocol="static"),
             route("203.0.113.0/24", "br0", gateway="198.51.100.1", table=100),
@@ -162,9 +163,9 @@ def test_bridge_without_uplink_with_addresses_and_gateway():
     facts = {"links": {"lo": link(1)}, "addresses": [], "routes": []}
     result = plan(facts, want(uplink=None, addresses=[check_cidr("203.0.113.1/24")], gateway="203.0.113.254"))
     assert texts(result) == [
-        "add bridge br0", "set br0 up True", "add address 203.0.113.1/24 to br0",
+        "add bridge br0", "label br0 lanbridge:bridge", "set br0 up True", "add address 203.0.113.1/24 to br0",
         "add route default via 203.0.113.254 dev br0"]
-    assert result["steps"][2]["args"]["broadcast"] == "203.0.113.255"
+    assert result["steps"][3]["args"]["broadcast"] == "203.0.113.255"
     assert result["steps"][0]["args"]["mac"] is None
     assert result["after"]["bridge"]["routes"][0]["protocol"] == "static"
 
@@ -180,7 +181,7 @@ def test_gateway_replaces_existing_default_in_place():
 
 def test_migrate_false_keeps_addresses_on_uplink():
     result = plan(seed_host(), want(migrate=False))
-    assert texts(result) == ["add bridge br0", "set br0 up True", "set em1 master br0"]
+    assert texts(result) == ["add bridge br0", "label br0 lanbridge:bridge", "set br0 up True", "set em1 master br0"]
     assert result["after"]["uplink"]["addresses"] == ["198.51.100.11/24", "198.51.100.12/24", "2001:db8::11/64"]
 
 
@@ -266,6 +267,45 @@ def test_facts_from_dump_uses_names():
     assert facts["links"]["em1"]["master"] == "br0" and facts["links"]["br0"]["stp"] is False
     assert facts["addresses"][0]["ifname"] == "br0" and facts["routes"][0]["dev"] == "br0"
     assert bp.view(facts, "br0")["bridge"]["ports"] == ["em1"]
+
+
+# -- ownership: bridges host_bridge did not make ----------------------------------------------
+
+def with_bridge(name, alias=None, ports=()):
+    facts = seed_host()
+    facts["links"][name] = link(9, kind="bridge", stp=False, fd=15, alias=alias)
+    for port in ports:
+        facts["links"][port] = link(20 + len(facts["links"]), kind="veth", master=name,
+                                    alias="lanbridge:veth id=container:a if=eth1" if port.startswith("vl") else None)
+    return facts
+
+
+@pytest.mark.parametrize("name, owner", [("docker0", "Docker"), ("br-0123456789ab", "Docker"), ("virbr0", "libvirt"),
+                                         ("cni0", "CNI"), ("podman1", "Podman"), ("lxcbr0", "LXC")])
+def test_bridges_named_like_another_systems_are_refused(name, owner):
+    for facts in (seed_host(), with_bridge(name)):
+        with pytest.raises(PlanError, match="bridge %s looks like .*%s.*adopt: true" % (name, owner)):
+            plan(facts, want(name=name))
+    adopted = plan(with_bridge(name), want(name=name, adopt=True))
+    assert "set %s ifalias lanbridge:bridge" % name in texts(adopted)
+
+
+def test_an_unlabelled_bridge_with_foreign_ports_is_refused_ours_is_labelled():
+    with pytest.raises(PlanError, match="bridge br0 exists without host_bridge's label and has ports .*(vnet0)"):
+        plan(with_bridge("br0", ports=["vnet0"]), want())
+    # made by an earlier version: only the uplink and this collection's veths
+    result = plan(with_bridge("br0", ports=["vl0123"]), want())
+    assert texts(result)[0] == "set br0 ifalias lanbridge:bridge"
+    assert result["steps"][0]["undo"][0]["args"] == {"link": "br0", "ifalias": ""}
+    assert not plan(with_bridge("br0", alias="lanbridge:bridge", ports=["vnet0"]), want())["steps"][0]["text"].startswith(
+        "set br0 ifalias")
+
+
+def test_absent_removes_only_a_labelled_or_adopted_bridge():
+    with pytest.raises(PlanError, match="bridge virbr0 was not made by host_bridge .*libvirt.*adopt: true"):
+        plan(with_bridge("virbr0", ports=["vnet0"]), want(name="virbr0", state="absent", uplink=None))
+    assert plan(with_bridge("virbr0", ports=["vnet0"]), want(name="virbr0", state="absent", uplink=None, adopt=True))["steps"]
+    assert plan(with_bridge("br0", alias="lanbridge:bridge"), want(state="absent", uplink=None))["steps"]
 
 
 # -- routes with more than a gateway (issue 13): onlink, metrics, source, multipath, preference --

@@ -1,0 +1,240 @@
+"""host_bridge when things go wrong around it, on a real kernel, only in namespaces the tests create:
+the module killed half-way (the watchdog rolls back), a journal nobody finished (the next run rolls
+it back), bridges that are not ours (refused), and its locks (serialize, refuse planted files).
+"""
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from helpers import IN_NETNS, assert_same, snapshot
+from helpers import ping as pings
+from host_bridge_lan import HOST_IP, build
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")
+
+RUN_DIR = "/run/lanbridge"
+ARGS = {"name": "br0", "uplink": "em1"}
+
+
+@pytest.fixture
+def lan(netns_factory):
+    return build(netns_factory)
+
+
+def journal_path(ns, name="br0"):
+    return os.path.join(RUN_DIR, "journal-%d-%s.json" % (os.stat(ns.path).st_ino, name))
+
+
+def lock_path(ns, name):
+    return os.path.join(RUN_DIR, "lock-%d-%s" % (os.stat(ns.path).st_ino, name.replace(":", "_")))
+
+
+def journal_events(path):
+    try:
+        with open(path) as handle:
+            return [json.loads(line) for line in handle if line.strip()]
+    except (OSError, ValueError):
+        return []
+
+
+def start(ns, args, env=None):
+    """host_bridge as a process of its own in ``ns`` (as Ansible's worker runs it); ``(proc, args file)``."""
+    handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+    json.dump({"ANSIBLE_MODULE_ARGS": dict({"_ansible_diff": False, "_ansible_check_mode": False}, **args)}, handle)
+    handle.close()
+    proc = subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, IN_NETNS, "host_bridge", handle.name],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, **(env or {})))
+    return proc, handle.name
+
+
+def wait_for(what, predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("%s: not within %s s" % (what, timeout))
+
+
+def restored(lan, before, within):
+    """The host's snapshot equals ``before`` within ``within`` seconds (polled)."""
+    deadline = time.monotonic() + within
+    while True:
+        now = snapshot(lan.host)
+        if now == before:
+            return
+        if time.monotonic() > deadline:
+            assert_same(before, now, "host %s s after the kill" % within)
+        time.sleep(0.2)
+
+
+def kill_when(lan, proc, predicate, what):
+    path = journal_path(lan.host)
+    wait_for(what, lambda: predicate(journal_events(path)), 20)
+    proc.kill()
+    proc.communicate()
+    return journal_events(path)
+
+
+def test_killed_during_the_probe_the_watchdog_rolls_back(lan):
+    lan.cut()  # nobody answers the probe
+    before = snapshot(lan.host)
+    proc, args_file = start(lan.host, dict(ARGS, rollback_timeout=6))
+    try:
+        events = kill_when(lan, proc, lambda ev: any(e.get("probing") for e in ev), "the module probing")
+        assert events[0]["object"] == "bridge br0" and events[0]["steps"]
+        killed = time.monotonic()
+        restored(lan, before, 6 + 5)
+        wait_for("the watchdog's end", lambda: any(str(e.get("end", "")).startswith("rolled back by the watchdog")
+                                                   for e in journal_events(journal_path(lan.host))), 5)
+        assert time.monotonic() - killed < 6 + 5
+    finally:
+        os.unlink(args_file)
+    # the next run says what it found, and removes the journal
+    lan.lan.ip("link", "set", "p-host", "up")  # the gateway answers again
+    result = lan_run(lan, ARGS)
+    assert not result.get("failed"), result
+    assert any("did not finish; its watchdog rolled it back" in w for w in warnings_of(result)), warnings_of(result)
+    assert not os.path.exists(journal_path(lan.host))
+
+
+def warnings_of(result):
+    """The warnings' sentences (ansible-core 2.19 returns them as structured summaries)."""
+    return [w["event"]["msg"] if isinstance(w, dict) else str(w) for w in result.get("warnings", [])]
+
+
+def lan_run(lan, args):
+    proc, args_file = start(lan.host, args)
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        os.unlink(args_file)
+    try:
+        return json.loads(out)
+    except ValueError as exc:
+        raise AssertionError("no JSON: %s %s" % (out, err)) from exc
+
+
+def test_killed_between_two_steps_the_watchdog_rolls_back(lan):
+    before = snapshot(lan.host)
+    proc, args_file = start(lan.host, ARGS, env={"LANBRIDGE_TEST_PAUSE_AFTER_STEP": "4:30"})
+    try:
+        path = journal_path(lan.host)
+        wait_for("step 4 applied", lambda: any(e.get("applied") == 4 for e in journal_events(path)), 20)
+        assert "master br0" in lan.host.ip("link", "show", "em1")  # em1 is in br0: half-migrated when killed
+        proc.kill()
+        proc.communicate()
+        assert not any(e.get("applied", 0) > 4 for e in journal_events(path))
+        restored(lan, before, 10 + 5)
+    finally:
+        os.unlink(args_file)
+    assert pings(lan.client, HOST_IP)
+
+
+def test_a_journal_nobody_finished_is_rolled_back_by_the_next_run(lan):
+    before = snapshot(lan.host)
+    proc, args_file = start(lan.host, ARGS, env={"LANBRIDGE_TEST_PAUSE_AFTER_STEP": "4:30"})
+    path = journal_path(lan.host)
+    try:
+        watchdog = wait_for("the watchdog's PID", lambda: [e["watchdog"] for e in journal_events(path) if "watchdog" in e], 20)[0]
+        wait_for("step 4 applied", lambda: any(e.get("applied") == 4 for e in journal_events(path)), 20)
+        os.kill(watchdog, signal.SIGKILL)  # the watchdog dies first (think: both OOM-killed)
+        proc.kill()
+        proc.communicate()
+    finally:
+        os.unlink(args_file)
+    time.sleep(0.5)
+    assert "master br0" in lan.host.ip("link", "show", "em1")  # nobody rolled back: still half-migrated
+    assert not any("end" in e for e in journal_events(path))
+    check = lan_run(lan, dict(ARGS, _ansible_check_mode=True))  # check mode never touches it
+    assert os.path.exists(path) and "master br0" in lan.host.ip("link", "show", "em1"), check
+    assert any("a real run rolls them back first" in w for w in warnings_of(check)), warnings_of(check)
+    result = lan_run(lan, ARGS)
+    assert not result.get("failed"), result
+    assert any("left 4 step(s) applied and no watchdog; they were rolled back before this run" in w
+               for w in warnings_of(result)), warnings_of(result)
+    assert not os.path.exists(path)
+    assert result["changed"] and result["bridge"]["ports"] == ["em1"]
+    undo = lan_run(lan, dict(ARGS, state="absent"))
+    assert undo["changed"] and not undo.get("failed"), undo
+    assert_same(before, snapshot(lan.host), "after state absent")
+
+
+def test_foreign_bridges_are_refused(lan):
+    lan.host.ip("link", "add", "docker0", "type", "bridge")
+    lan.host.ip("link", "add", "vnet0", "type", "veth", "peer", "name", "vnet0p")
+    lan.host.ip("link", "set", "vnet0", "master", "docker0")
+    lan.host.ip("link", "add", "virbr0", "type", "bridge")
+    lan.host.ip("link", "add", "vnet1", "type", "veth", "peer", "name", "vnet1p")
+    lan.host.ip("link", "set", "vnet1", "master", "virbr0")
+    before = snapshot(lan.host)
+    result = lan_run(lan, {"name": "docker0", "uplink": "em1"})
+    assert result["failed"] and result["changed"] is False and result["rolled_back"] is False
+    assert result["msg"].startswith("bridge docker0 looks like Docker (its default bridge network)'s"), result["msg"]
+    result = lan_run(lan, {"name": "virbr0", "state": "absent"})
+    assert result["failed"] and "bridge virbr0 was not made by host_bridge" in result["msg"], result["msg"]
+    lan.host.ip("link", "add", "br0", "type", "bridge")
+    lan.host.ip("link", "add", "tap0", "type", "veth", "peer", "name", "tap0p")
+    lan.host.ip("link", "set", "tap0", "master", "br0")
+    before = snapshot(lan.host)
+    result = lan_run(lan, ARGS)
+    assert result["failed"] and "has ports that are not its uplink or this collection's veths (tap0)" in result["msg"]
+    assert_same(before, snapshot(lan.host), "after the refusals")
+    adopted = lan_run(lan, dict(ARGS, adopt=True))
+    assert adopted["changed"] and adopted["bridge"]["label"] == "lanbridge:bridge", adopted
+    assert sorted(adopted["bridge"]["ports"]) == ["em1", "tap0"]
+
+
+def test_a_held_lock_makes_the_next_run_wait_then_go(lan):
+    os.makedirs(RUN_DIR, mode=0o700, exist_ok=True)
+    fd = os.open(lock_path(lan.host, "bridge:br0"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, b"%d %.3f\n" % (os.getpid(), time.time()))
+        before = snapshot(lan.host)
+        proc, args_file = start(lan.host, ARGS)
+        time.sleep(2)
+        assert proc.poll() is None  # waiting for the lock
+        assert_same(before, snapshot(lan.host), "while the lock is held")
+    finally:
+        os.close(fd)
+    out, _err = proc.communicate(timeout=60)
+    os.unlink(args_file)
+    result = json.loads(out)
+    assert result["changed"] and not result.get("failed"), result
+
+
+def test_planted_lock_files_are_refused(lan):
+    os.makedirs(RUN_DIR, mode=0o700, exist_ok=True)
+    path = lock_path(lan.host, "bridge:br0")
+    if os.path.lexists(path):  # a namespace inode of an earlier test, reused
+        os.unlink(path)
+    target = tempfile.mktemp(prefix="lanbridge-planted-")
+    os.symlink(target, path)
+    try:
+        before = snapshot(lan.host)
+        result = lan_run(lan, ARGS)
+        assert result["failed"] and result["changed"] is False and result["rolled_back"] is False
+        assert result["msg"] == "%s is a symlink; refusing to follow it (remove it)" % path
+        assert not os.path.exists(target)
+        assert_same(before, snapshot(lan.host))
+    finally:
+        os.unlink(path)
+    with open(path, "w") as handle:
+        handle.write("planted\n")
+    os.chown(path, 65534, 65534)
+    try:
+        result = lan_run(lan, ARGS)
+        assert result["failed"] and result["rolled_back"] is False
+        assert result["msg"] == "%s is not a regular file of this run's user; remove it" % path
+    finally:
+        os.unlink(path)
