@@ -107,7 +107,7 @@ bridges:
     forward_delay: {description: The forward delay in seconds., type: int, returned: always, sample: 15}
     label: {description: The bridge's C(ifalias)., type: str, returned: always, sample: "lanbridge:bridge"}
     ports: {description: Names of all the bridge's ports., type: list, elements: str, returned: always,
-            sample: [em1, vl1c9e40b7a2f]}
+            sample: [em1, vl309f509dc9c, vl422709fc216, vl694abf936e2, vl6cecdc073f5, vlcf51c669a3e, vldbfaa1591e5, vlf08b7db4c12]}
     addresses: {description: The bridge's global-scope addresses (CIDR)., type: list, elements: str, returned: always,
                 sample: [198.51.100.11/24]}
     routes:
@@ -161,10 +161,10 @@ attachments:
       description: One sentence explaining RV(attachments[].status).
       type: str
       returned: always
-      sample: "container web1 (3f2a91c0e1d5) has eth1, the other end of vl1c9e40b7a2f"
-    host_ifname: {description: The host end's name., type: str, returned: always, sample: vl1c9e40b7a2f}
+      sample: "container lbt-78a39783 (c55779e6266c) has eth1, the other end of vlcf51c669a3e"
+    host_ifname: {description: The host end's name., type: str, returned: always, sample: vlcf51c669a3e}
     kind: {description: The host end's link kind (V(veth) for an attachment)., type: str, returned: always, sample: veth}
-    host_mac: {description: The host end's MAC address., type: str, returned: always, sample: "ba:b8:f6:0e:21:4c"}
+    host_mac: {description: The host end's MAC address., type: str, returned: always, sample: "8e:e0:02:48:1e:03"}
     mtu: {description: The host end's MTU., type: int, returned: always, sample: 1500}
     bridge: {description: The bridge the host end is a port of; V(null) for none., type: str, returned: always, sample: br0}
     bridge_managed:
@@ -176,36 +176,36 @@ attachments:
       description: What the label names, V(container:ID) or V(netns:INODE); V(null) for V(not ours).
       type: str
       returned: always
-      sample: "container:3f2a91c0e1d54b7a9e0c7f0b5f0e6a1d2c3b4a5968778695a4b3c2d1e0f9a8b7"
+      sample: "container:c55779e6266cce74d2d36d06367da22b874ea131029b28da3e4a99574605d9e3"
     container_id: {description: The container's full ID; V(null) for a namespace., type: str, returned: always,
-                   sample: 3f2a91c0e1d54b7a9e0c7f0b5f0e6a1d2c3b4a5968778695a4b3c2d1e0f9a8b7}
+                   sample: c55779e6266cce74d2d36d06367da22b874ea131029b28da3e4a99574605d9e3}
     container_name:
       description: The container's name (from the engine, else from the label); for a namespace the name its label records.
       type: str
       returned: always
-      sample: web1
+      sample: lbt-78a39783
     pid:
       description: The container's PID, or a process in the namespace; V(null) unless V(attached) or V(stale) (and for a named namespace).
       type: int
       returned: always
-      sample: 4242
+      sample: 22615
     netns: {description: The path the namespace was read through; V(null) unless V(attached) or V(stale)., type: str,
-            returned: always, sample: /proc/4242/ns/net}
+            returned: always, sample: /proc/22615/ns/net}
     ifname: {description: The container end's name as the label records it., type: str, returned: always, sample: eth1}
     peer_ifname: {description: The container end's name as found; V(null) unless V(attached)., type: str, returned: always, sample: eth1}
-    mac: {description: The container end's MAC address; V(null) unless V(attached)., type: str, returned: always, sample: "02:5e:11:a0:3c:7d"}
+    mac: {description: The container end's MAC address; V(null) unless V(attached)., type: str, returned: always, sample: "76:0a:51:75:9d:8d"}
     addresses:
       description: The container end's addresses (IPv6 link-local left out); empty unless V(attached).
       type: list
       elements: str
       returned: always
-      sample: [198.51.100.21/24]
+      sample: [198.51.100.21/24, "2001:db8::21/64"]
     routes:
       description: Routes through the container end in its main table, not the kernel's own (default routes as C(default)).
       type: list
       elements: dict
       returned: always
-      sample: [{dest: default, via: 198.51.100.254}]
+      sample: [{dest: default, via: 198.51.100.254}, {dest: 203.0.113.0/24, via: 198.51.100.1}]
 """
 
 from ansible.module_utils.basic import AnsibleModule
