@@ -637,10 +637,12 @@ def test_batch_of_1500_netns_targets(lab):
 # --------------------------------------------------------------------------- issue 13: absent matches exactly
 
 def test_absent_by_name_matches_exactly(lab, docker_engine, netns_factory):
-    # an attachment labelled for another engine's container whose ID starts with "c"
+    # an attachment labelled for another engine's container (a random ID: this engine cannot
+    # resolve a prefix of it, whatever containers the session made)
+    other_id = uuid.uuid4().hex + uuid.uuid4().hex
     foreign = "vlforeign"
     lab.host.ip("link", "add", foreign, "type", "veth", "peer", "name", "vlforeignp")
-    lab.host.ip("link", "set", foreign, "alias", "lanbridge:veth id=container:%s if=eth1 name=other" % ("c" * 64),
+    lab.host.ip("link", "set", foreign, "alias", "lanbridge:veth id=container:%s if=eth1 name=other" % other_id,
                 "master", "br0")
     # and a netns target's attachment, whose label carries the namespace's name
     blue = netns_factory("blue")
@@ -648,15 +650,15 @@ def test_absent_by_name_matches_exactly(lab, docker_engine, netns_factory):
     assert not made.failed, made
     blue_port = made["interfaces"][0]["host_ifname"]
     host_before = ns_snapshot(lab.host.path)
-    for container in ("c", "cc", blue.name):  # unknown to the engine: exact names or full IDs only
+    for container in (other_id[:12], other_id[:40], blue.name):  # unknown to the engine: exact names or full IDs only
         for check_mode in (True, False):
             result = lab.run({"container": container, "docker_host": docker_engine.url, "state": "absent"},
                              check_mode=check_mode)
-            assert not result.failed and result["changed"] is False, (container, result)
+            assert not result.failed and result["changed"] is False, (container, result.get("msg"))
     assert ns_snapshot(lab.host.path) == host_before
     assert {foreign, blue_port} <= set(lab.host.links())
-    # the full ID (and the label's name) still remove it
-    gone = lab.run({"container": "c" * 64, "docker_host": docker_engine.url, "state": "absent"})
+    # the full ID (or the label's name) still removes it
+    gone = lab.run({"container": other_id, "docker_host": docker_engine.url, "state": "absent"})
     assert not gone.failed and gone["changed"] is True and foreign not in lab.host.links()
     assert blue_port in lab.host.links()
 
