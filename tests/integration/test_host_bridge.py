@@ -220,3 +220,40 @@ def test_concurrent_runs_are_serialized(lan, module_runner):
         t.join()
     assert [r.failed for r in results] == [False, False], [r.get("msg") for r in results]
     assert sorted(r["changed"] for r in results) == [False, True]
+
+
+def networkmanager_style(lan):
+    """em1 as NetworkManager configures it: addresses with noprefixroute, NM's own prefix routes
+    (proto kernel metric 100) and default routes at metric 100."""
+    host = lan.host
+    host.ip("addr", "flush", "dev", "em1")
+    host.ip("route", "flush", "dev", "em1")
+    lan.lan.ip("addr", "add", "2001:db8::fe/64", "dev", "sw", "nodad")
+    host.ip("addr", "add", HOST_IP + "/24", "brd", "+", "dev", "em1", "noprefixroute")
+    host.ip("addr", "add", "2001:db8::11/64", "dev", "em1", "noprefixroute", "nodad")
+    host.ip("route", "add", "198.51.100.0/24", "dev", "em1", "proto", "kernel", "scope", "link", "src", HOST_IP,
+            "metric", "100")
+    host.ip("-6", "route", "add", "2001:db8::/64", "dev", "em1", "proto", "kernel", "metric", "100")
+    host.ip("route", "add", "default", "via", GATEWAY, "dev", "em1", "proto", "static", "metric", "100")
+    host.ip("-6", "route", "add", "default", "via", "2001:db8::fe", "dev", "em1", "proto", "static", "metric", "100")
+
+
+def test_networkmanager_style_uplink_migrates_and_rolls_back(lan, module_runner):
+    # NM's prefix routes move with the noprefixroute addresses (before: "Network is unreachable")
+    networkmanager_style(lan)
+    before = snapshot(lan.host)
+    result = bridge_four_ways(module_runner, lan.host, {"name": "br0", "uplink": "em1"})
+    routes = lan.host.ip("route", "show")
+    assert "198.51.100.0/24 dev br0 proto kernel scope link src %s metric 100" % HOST_IP in routes
+    assert "default via %s dev br0 proto static metric 100" % GATEWAY in routes
+    assert "2001:db8::/64 dev br0 proto kernel metric 100" in lan.host.ip("-6", "route", "show")
+    assert "inet " not in lan.host.ip("addr", "show", "dev", "em1") and result["bridge"]["ports"] == ["em1"]
+    assert pings(lan.client, HOST_IP)
+    back = run(module_runner, lan.host, {"name": "br0", "uplink": "em1", "state": "absent"})
+    assert back["changed"] and not back.failed, back
+    assert_same(before, snapshot(lan.host), "after state absent")
+    lan.cut()
+    before = snapshot(lan.host)
+    result = run(module_runner, lan.host, {"name": "br0", "uplink": "em1", "rollback_timeout": 1})
+    assert result.failed and result["rolled_back"] is True, result["msg"]
+    assert_same(before, snapshot(lan.host), "after rollback")
