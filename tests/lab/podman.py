@@ -13,7 +13,8 @@ with the service and its containers. Everything else is the lab's own,
 under the host's dirs:
 
     h<i>/podman/containers.conf   default_ulimits = [] (needed on this machine),
-                                  cgroupfs, runc, file locks, file events
+                                  cgroupfs, runc (h<i>/podman/runc: runc --root
+                                  in the run dir), file locks, file events
     h<i>/podman/storage.conf      vfs graphroot h<i>/podman/storage
     h<i>/podman/cni/lab.conflist  the network "lab": 203.0.113.0/24 on cni-podman0
     /run/lanbridge-lab/{P}/h<i>/podman/   runroot, tmp_dir, runc's root,
@@ -28,6 +29,8 @@ whatever is left after a crash.
 
 import json
 import os
+import shlex
+import shutil
 import subprocess
 import time
 
@@ -87,6 +90,8 @@ def write_config(h):
         f"static_dir = {q(os.path.join(conf_dir, 'storage', 'libpod'))}",
         f"volume_path = {q(os.path.join(conf_dir, 'storage', 'volumes'))}",
         f"image_copy_tmp_dir = {q(os.path.join(conf_dir, 'tmp'))}",
+        "[engine.runtimes]",
+        f"runc = {_toml_list([os.path.join(conf_dir, 'runc')])}",
         "",
     ])
     storage_conf = "\n".join([
@@ -111,12 +116,21 @@ def write_config(h):
             {"type": "tuning"},
         ],
     }
-    files = {"containers.conf": containers_conf, "storage.conf": storage_conf,
+    # runc's state goes to the lab's run dir, also for the `podman container
+    # cleanup` that conmon runs when a container exits (it does not get
+    # --runtime-flag): runc is called through this wrapper.
+    runc = shutil.which("runc") or "/usr/sbin/runc"
+    wrapper = (f"#!/bin/sh\n# Written by tests/lab (podman.py)\n"
+               f"exec {shlex.quote(runc)} --root "
+               f"{shlex.quote(os.path.join(run_dir, 'runc'))} \"$@\"\n")
+    files = {"runc": wrapper,
+             "containers.conf": containers_conf, "storage.conf": storage_conf,
              os.path.join("cni", f"{NETWORK}.conflist"):
                  json.dumps(network, indent=2) + "\n"}
     for name, text in files.items():
         with open(os.path.join(conf_dir, name), "w") as f:
             f.write(text)
+    os.chmod(os.path.join(conf_dir, "runc"), 0o755)
     return env(h)
 
 
@@ -132,15 +146,13 @@ def env(h):
 
 def service_argv(netns, h):
     """nsenter into the host's namespace, a private mount namespace, then the service."""
-    runc_root = os.path.join(h["podman_run"], "runc")
     script = ("mount -t tmpfs -o mode=0755 lanbridge-lab /var/lib && "
               "mount -t tmpfs -o mode=0755 lanbridge-lab /run/netns && "
               'exec "$@"')
     return ["nsenter", f"--net=/run/netns/{netns}",
             "unshare", "--mount", "--propagation", "private", "--",
             "sh", "-c", script, "lanbridge-lab-podman",
-            PODMAN, f"--runtime-flag=root={runc_root}",
-            "system", "service", "--time=0", h["podman_host"]]
+            PODMAN, "system", "service", "--time=0", h["podman_host"]]
 
 
 def start(state, host):

@@ -1,0 +1,153 @@
+"""container_veth against real rootful Podman containers (Debian 12's Podman 4.3, its Docker API).
+
+The engine is ``podman_engine.py``: the lab's Podman service in a throwaway namespace of its own,
+so its bridge-mode containers (203.0.113.0/24 on ``cni-podman0``) and CNI's firewall rules never
+touch the root namespace. The module runs in a throwaway "host" namespace with br0 and a LAN
+namespace (198.51.100.1/24), as in test_container_veth.py.
+
+``runtime: auto`` picks the socket by what exists at the standard paths (``/run/docker.sock``,
+``/run/podman/podman.sock``). That situation is made only inside a private mount namespace
+(``unshare --mount``) with a tmpfs over /run, in which the module process is started: the
+machine's own /run is never touched.
+"""
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+
+import pytest
+from helpers import IN_NETNS, ModuleResult, assert_same, four_ways, ip_json, ping, snapshot
+from podman_engine import BRIDGE_SUBNET, podman_engine_fixture  # noqa: F401  # pylint: disable=unused-import
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, rootful podman)")
+
+PODMAN_SOCKET = "/run/podman/podman.sock"  # Podman's standard socket, as container_veth knows it
+DOCKER_SOCKET = "/run/docker.sock"
+
+
+@pytest.fixture
+def lan(netns_factory):
+    """(host, lan): br0 in the host namespace, the LAN gateway 198.51.100.1 plugged into it."""
+    host = netns_factory("h")
+    lan = netns_factory("l")
+    host.ip("link", "add", "br0", "type", "bridge", "stp_state", "0")
+    host.ip("link", "set", "br0", "up")
+    host.ip("link", "add", "lanp", "type", "veth", "peer", "name", "lan0", "netns", lan.name)
+    host.ip("link", "set", "lanp", "master", "br0", "up")
+    lan.ip("addr", "add", "198.51.100.1/24", "dev", "lan0")
+    lan.ip("link", "set", "lan0", "up")
+    return host, lan
+
+
+def run_in_mount_ns(host, args, sockets, check_mode=False, diff=False):
+    """Run container_veth in ``host``'s namespace *and* a private mount namespace whose /run is an
+    empty tmpfs holding only ``sockets`` (``{standard path: real socket or None}``; None makes an
+    empty file: it exists, nothing answers). DOCKER_HOST is unset."""
+    payload = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump({"ANSIBLE_MODULE_ARGS": payload}, f)
+        path = f.name
+    script = ["mount -t tmpfs -o mode=0755 lanbridge-test /run"]
+    for at, real in sockets.items():
+        script.append("mkdir -p %s && touch %s" % (shlex.quote(os.path.dirname(at)), shlex.quote(at)))
+        if real:
+            script.append("mount --bind %s %s" % (shlex.quote(real), shlex.quote(at)))
+    script.append('exec "$@"')
+    env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "CONTAINER_HOST")}
+    try:
+        proc = subprocess.run(
+            ["nsenter", "--net=" + host.path, "unshare", "--mount", "--propagation", "private", "--",
+             "sh", "-ec", " && ".join(script), "lanbridge-test", sys.executable, IN_NETNS, "container_veth", path],
+            capture_output=True, text=True, check=False, env=env, timeout=120)
+    finally:
+        os.unlink(path)
+    try:
+        return ModuleResult(json.loads(proc.stdout))
+    except ValueError as exc:
+        raise AssertionError("container_veth printed no JSON (rc %d): %s %s" % (proc.returncode, proc.stdout, proc.stderr)) from exc
+
+
+def _facts(result):
+    return [{k: v for k, v in item.items() if k != "changed"} for item in result["interfaces"]]
+
+
+def _veth_four_ways(run, args):
+    def same_plan(check, real):
+        assert check["interfaces"] == real["interfaces"]
+
+    def same_facts(real, recheck, again):
+        assert recheck["diff"]["after"] == real["diff"]["after"]
+        assert _facts(again) == _facts(real) == _facts(recheck)
+
+    return four_ways(run, args, changed=True, same_plan=same_plan, same_facts=same_facts)
+
+
+def _assert_attached(podman_engine, host, lan, item, name, cid, address):
+    pid = podman_engine.pid(name)
+    assert item["container_name"] == name and item["container_id"] == cid and item["pid"] == pid
+    assert item["netns"] == "/proc/%d/ns/net" % pid and item["ifname"] == "eth1"
+    assert ping(lan, address.split("/")[0], attempts=10)
+    routes = ip_json(item["netns"], "route", "show", "default")
+    assert [(r["gateway"], r["dev"]) for r in routes] == [("198.51.100.1", "eth1")]
+    link = host.links()[item["host_ifname"]]
+    assert link["master"] == "br0" and link["ifalias"].startswith("lanbridge:veth id=container:" + cid)
+    assert "name=%s" % name in link["ifalias"]
+
+
+@pytest.mark.parametrize("network", ["bridge", "none"])
+def test_podman_container_by_name(lan, podman_engine, module_runner, network):
+    """A rootful Podman container by name, through Podman's socket; the repeat changes nothing."""
+    host, lan_ns = lan
+    name, cid = podman_engine.run(network=network)
+    address = "198.51.100.20/24" if network == "bridge" else "198.51.100.21/24"
+    args = {"container": name, "runtime": "podman", "docker_host": podman_engine.url, "bridge": "br0",
+            "addresses": [address], "gateway": "198.51.100.1"}
+
+    def run(a, check_mode=False, diff=False):
+        return module_runner("container_veth", host, a, check_mode=check_mode, diff=diff)
+
+    before_engine_ns = snapshot(podman_engine.netns)
+    result = _veth_four_ways(run, args)
+    _assert_attached(podman_engine, host, lan_ns, result["interfaces"][0], name, cid, address)
+    if network == "bridge":
+        # Podman's own eth0 stays: its subnet route is still there, only the default route moved
+        routes = ip_json(result["interfaces"][0]["netns"], "route", "show")
+        assert any(r["dst"] == BRIDGE_SUBNET and r["dev"] == "eth0" for r in routes), routes
+    # the engine's namespace (cni-podman0 and the containers' host ends) is not where the module acts
+    assert_same(before_engine_ns, snapshot(podman_engine.netns), "the Podman service's namespace")
+
+
+def test_runtime_auto_with_only_podmans_socket(lan, podman_engine):
+    """No docker_host, no DOCKER_HOST, /run/docker.sock absent, /run/podman/podman.sock present:
+    ``runtime: auto`` must take Podman's socket (a private mount namespace makes that world)."""
+    host, lan_ns = lan
+    name, cid = podman_engine.run()
+    args = {"container": name, "bridge": "br0", "addresses": ["198.51.100.30/24"], "gateway": "198.51.100.1"}
+    sockets = {PODMAN_SOCKET: podman_engine.sock}
+
+    def run(a, check_mode=False, diff=False):
+        return run_in_mount_ns(host, a, sockets, check_mode=check_mode, diff=diff)
+
+    result = _veth_four_ways(run, args)
+    _assert_attached(podman_engine, host, lan_ns, result["interfaces"][0], name, cid, "198.51.100.30/24")
+    # and the engine it asked was Podman, at its standard path
+    missing = run_in_mount_ns(host, dict(args, container="lbt-nosuch"), sockets)
+    assert missing.failed
+    assert "no container named lbt-nosuch (runtime podman at unix://%s)" % PODMAN_SOCKET in missing["msg"], missing["msg"]
+    # the machine's own /run was not touched
+    assert not os.path.exists(PODMAN_SOCKET) or os.path.realpath(PODMAN_SOCKET) != podman_engine.sock
+
+
+def test_runtime_auto_prefers_docker_when_both_sockets_exist(lan, podman_engine):
+    """With /run/docker.sock there too, ``runtime: auto`` takes Docker's socket (documented order):
+    here nothing answers on it, so the message names the Docker engine and its standard path."""
+    host, _lan_ns = lan
+    name, _cid = podman_engine.run()
+    args = {"container": name, "bridge": "br0", "addresses": ["198.51.100.31/24"]}
+    before = snapshot(host, link_state=False)
+    result = run_in_mount_ns(host, args, {PODMAN_SOCKET: podman_engine.sock, DOCKER_SOCKET: None})
+    assert result.failed
+    assert "docker engine at unix://%s" % DOCKER_SOCKET in result["msg"], result["msg"]
+    assert_same(before, snapshot(host, link_state=False), "host namespace after the failed run")
