@@ -1,0 +1,19 @@
+# -*- coding: utf-8 -*-
+# Copyright: lanbridge.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Persisting the bridge through the host's own network manager: pure functions on plain data.
+
+``model``          the one model of the bridge (``model_from``) every renderer takes
+``common``         the plan shape, saved copies, ``simulate``, ``undo`` and ``restore``, an ini reader/writer
+``networkd``       systemd-networkd ``.netdev``/``.network`` files
+``ifupdown``       ``/etc/network/interfaces`` (and the files it sources)
+``networkmanager`` NetworkManager keyfiles and a ``conf.d`` snippet
+``netplan``        a netplan YAML file (and the administrator's file, rewritten without the uplink's addressing)
+``yamlish``        the block-style YAML subset netplan files are written in (no PyYAML on managed nodes)
+``owner``          who owns the uplink (``owners``, ``choose``) and how it is addressed (``addressing_of``)
+
+Each renderer has ``reads(model, current=None)`` (the paths and globs the caller reads into
+``current``, ``{path: text}``) and ``render(model, current)`` -> a plan (``common.plan``). The
+caller applies a plan in this order: ``moves`` (rename, from -> to), then ``files`` (write
+content with mode, atomically), then ``removes``. No renderer touches the system.
+"""

@@ -1,0 +1,61 @@
+# -*- coding: utf-8 -*-
+# Copyright: lanbridge.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one model every renderer takes (plain data), and ``model_from`` that builds it.
+
+``model_from(bridge, uplink, mac, addressing, addresses=(), routes=(), mtu=None, dns=(), search=(),
+             veth_pattern='vl*', dhcp_client_id='mac')`` ->
+    ``{'bridge', 'uplink', 'mac', 'mtu', 'stp': False, 'forward_delay': 0,
+       'ipv4': {'method', 'addresses', 'gateway', 'routes'}, 'ipv6': {...}, 'dns', 'search',
+       'veth_pattern', 'dhcp_client_id'}``
+    ``addressing`` is ``owner.addressing_of(...)`` (``{'ipv4': 'static'|'dhcp'|'off',
+    'ipv6': 'static'|'dhcp'|'ra'|'off'}``); ``addresses`` the uplink's global CIDRs and ``routes``
+    its route views (``facts.view(...)['uplink']``). A family the manager addresses by DHCP or RA
+    keeps no address, gateway or route the DHCP client or the RA put there (protocol ``dhcp``,
+    ``ra``); the default route becomes the family's ``gateway``; multipath routes, routes of other
+    tables and the kernel's own routes are not persisted (the kernel transaction still moves them).
+Each route in the model is ``{'dst', 'gateway', 'metric', 'onlink'}``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+MAIN_TABLE = 254
+DYNAMIC_PROTOCOLS = ("kernel", "dhcp", "ra", "redirect")
+FAMILIES = (("ipv4", "inet"), ("ipv6", "inet6"))
+
+
+def family_of(address):
+    return "ipv6" if ":" in address else "ipv4"
+
+
+def _persistable(route):
+    return ((route.get("table") or MAIN_TABLE) == MAIN_TABLE and not route.get("nexthops")
+            and route.get("protocol") not in DYNAMIC_PROTOCOLS and route.get("type") in (None, "unicast"))
+
+
+def _family(key, kind, method, addresses, routes):
+    mine = [r for r in routes if r.get("family") == kind and _persistable(r)]
+    defaults = sorted((r for r in mine if r["dst"] == "default" and r.get("gateway")), key=lambda r: r.get("metric") or 0)
+    static = method == "static"
+    return {
+        "method": method,
+        "addresses": [a for a in addresses if family_of(a) == key] if static else [],
+        "gateway": defaults[0]["gateway"] if defaults and static else None,
+        "routes": [{"dst": r["dst"], "gateway": r.get("gateway"), "metric": r.get("metric"), "onlink": bool(r.get("onlink"))}
+                   for r in mine if r["dst"] != "default"],
+    }
+
+
+def model_from(bridge, uplink, mac, addressing, addresses=(), routes=(), mtu=None, dns=(), search=(),
+               veth_pattern="vl*", dhcp_client_id="mac"):
+    model = {"bridge": bridge, "uplink": uplink, "mac": mac.lower(), "mtu": mtu, "stp": False, "forward_delay": 0,
+             "dns": list(dns), "search": list(search), "veth_pattern": veth_pattern, "dhcp_client_id": dhcp_client_id}
+    for key, kind in FAMILIES:
+        model[key] = _family(key, kind, addressing.get(key) or "off", list(addresses), list(routes))
+    return model
+
+
+def uses_dhcp(model):
+    return model["ipv4"]["method"] == "dhcp" or model["ipv6"]["method"] == "dhcp"

@@ -1,0 +1,164 @@
+# -*- coding: utf-8 -*-
+# Copyright: lanbridge.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""systemd-networkd: a ``.netdev`` for the bridge and three ``.network`` files.
+
+networkd sorts the ``.network`` files of /etc, /run, /usr/local/lib and /usr/lib together by file
+name (a name in /etc shadows the same name elsewhere) and gives each link the FIRST file that
+matches it; a file whose [Match] has no settings is ignored. Ours are named ``00-lanbridge-*``, so:
+
+- the administrator's file for the uplink (``10-em1.network``) stays where it is, untouched: ours
+  sorts first and wins; with ours removed (``state: absent``) theirs applies again;
+- an earlier-sorting file that matches the uplink or the bridge (``00-all.network``,
+  ``00-em1.network``) would win over ours: one in /etc is moved to ``<path>.lanbridge-saved`` (not
+  ``.network``: ignored), one elsewhere is shadowed by a file of the same name in /etc that holds only
+  ``MARKER`` (no [Match]: ignored); restore moves it back or removes the shadow;
+- an earlier-sorting file that matches only the veth pattern is left alone, with a warning.
+
+Match keys evaluated: Name, OriginalName (globs, ``!`` inverts), MACAddress, PermanentMACAddress,
+Type, Kind; any other key (Driver, Path, Property, Host, ...) is assumed to match (the safe side).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import fnmatch
+import posixpath
+
+from ansible_collections.lanbridge.core.plugins.module_utils._persist import common
+
+ETC = "/etc/systemd/network"
+DIRS = (ETC, "/run/systemd/network", "/usr/local/lib/systemd/network", "/usr/lib/systemd/network", "/lib/systemd/network")
+PREFIX = "00-lanbridge-"
+
+
+def reads(model, current=None):
+    return [d + "/*.network" for d in DIRS] + [ETC + "/*.network" + common.SAVED_SUFFIX, ETC + "/" + PREFIX + "*"]
+
+
+def names(model):
+    return {"netdev": PREFIX + model["bridge"] + ".netdev", "bridge": PREFIX + model["bridge"] + ".network",
+            "uplink": PREFIX + model["uplink"] + ".network", "veth": PREFIX + "veth.network"}
+
+
+def _glob_match(values, what):
+    patterns = " ".join(values).split()
+    if not patterns:
+        return True
+    invert = patterns[0].startswith("!")
+    if invert:
+        patterns = [patterns[0][1:]] + patterns[1:]
+    hit = what is not None and any(fnmatch.fnmatchcase(what, p) for p in patterns if p)
+    return hit != invert
+
+
+def matches(text, link):
+    """Whether a ``.network`` file's [Match] takes ``link`` (``{'name', 'mac', 'permanent_mac', 'type'}``)."""
+    keys = {}
+    for name, items in common.ini_parse(text):
+        if name != "Match":
+            continue
+        for key, value in items:
+            keys[key] = [] if value == "" else keys.get(key, []) + [value]
+    keys = dict((k, v) for k, v in keys.items() if v)
+    if not keys:
+        return False
+    found = {"Name": link["name"], "OriginalName": link["name"], "MACAddress": link["mac"],
+             "PermanentMACAddress": link.get("permanent_mac"), "Type": link["type"], "Kind": link.get("kind")}
+    for key, values in keys.items():
+        if key in ("MACAddress", "PermanentMACAddress"):
+            listed = " ".join(values).lower().split()
+            if found[key] not in listed:
+                return False
+        elif key in found and not _glob_match(values, found[key]):
+            return False
+    return True
+
+
+def effective(current):
+    """``{basename: path}`` of the .network files networkd reads (by its shadowing rules)."""
+    found = {}
+    for directory in reversed(DIRS):
+        for path in current:
+            if posixpath.dirname(path) == directory and path.endswith(".network"):
+                found[posixpath.basename(path)] = path
+    return dict((b, p) for b, p in found.items() if current[p].strip() != "")  # empty = masked
+
+
+def _links(model):
+    return {
+        "uplink": {"name": model["uplink"], "mac": model["mac"], "permanent_mac": model["mac"], "type": "ether"},
+        "bridge": {"name": model["bridge"], "mac": model["mac"], "permanent_mac": None, "type": "bridge", "kind": "bridge"},
+        "veth": {"name": model["veth_pattern"].replace("*", "0").replace("?", "0"), "mac": None, "type": "ether", "kind": "veth"},
+    }
+
+
+def _bridge_network(model):
+    net = [("Address", a) for a in model["ipv4"]["addresses"] + model["ipv6"]["addresses"]]
+    net += [("Gateway", model[f]["gateway"]) for f in ("ipv4", "ipv6") if model[f]["gateway"]]
+    dhcp = [f for f, k in (("ipv4", "ipv4"), ("ipv6", "ipv6")) if model[k]["method"] == "dhcp"]
+    if dhcp:
+        net.append(("DHCP", "yes" if len(dhcp) == 2 else dhcp[0]))
+    v6 = model["ipv6"]["method"]
+    net.append(("IPv6AcceptRA", "yes" if v6 in ("ra", "dhcp") else "no"))
+    if v6 == "off":
+        net.append(("LinkLocalAddressing", "no"))
+    net += [("DNS", d) for d in model["dns"]]
+    if model["search"]:
+        net.append(("Domains", " ".join(model["search"])))
+    # the bridge's carrier follows its ports: a flap of the uplink must not drop its addresses
+    net += [("ConfigureWithoutCarrier", "yes"), ("IgnoreCarrierLoss", "yes")]
+    sections = [("Match", [("Name", model["bridge"])]), ("Network", net)]
+    if model["ipv4"]["method"] == "dhcp" and model["dhcp_client_id"] == "mac":
+        sections.append(("DHCPv4", [("ClientIdentifier", "mac")]))
+    for family in ("ipv4", "ipv6"):
+        for route in model[family]["routes"]:
+            items = [("Destination", route["dst"])]
+            if route.get("gateway"):
+                items.append(("Gateway", route["gateway"]))
+            if route.get("metric") is not None:
+                items.append(("Metric", str(route["metric"])))
+            if route.get("onlink"):
+                items.append(("GatewayOnLink", "yes"))
+            sections.append(("Route", items))
+    return sections
+
+
+def render(model, current):
+    result = common.plan()
+    files = names(model)
+    netdev = [("NetDev", [("Name", model["bridge"]), ("Kind", "bridge"), ("MACAddress", model["mac"])]
+               + ([("MTUBytes", str(model["mtu"]))] if model["mtu"] else [])),
+              ("Bridge", [("STP", "yes" if model["stp"] else "no"), ("ForwardDelaySec", str(model["forward_delay"]))])]
+    uplink = [("Match", [("Name", model["uplink"])])]
+    if model["mtu"]:
+        uplink.append(("Link", [("MTUBytes", str(model["mtu"]))]))
+    uplink.append(("Network", [("Bridge", model["bridge"]), ("LinkLocalAddressing", "no"), ("IPv6AcceptRA", "no")]))
+    veth = [("Match", [("Name", model["veth_pattern"])]), ("Link", [("Unmanaged", "yes")])]
+    for key, sections in (("netdev", netdev), ("bridge", _bridge_network(model)), ("uplink", uplink), ("veth", veth)):
+        common.write(result, ETC + "/" + files[key], common.ini(sections))
+    _set_aside(model, current, files, result)
+    return result
+
+
+def _set_aside(model, current, files, result):
+    links = _links(model)
+    for base, path in sorted(effective(current).items()):
+        if base.startswith(PREFIX) or common.is_ours(current[path]):
+            continue
+        claims = [k for k in ("uplink", "bridge") if base < files[k] and matches(current[path], links[k])]
+        if claims and posixpath.dirname(path) == ETC:
+            common.set_aside(result, current, path)
+        elif claims:
+            common.write(result, ETC + "/" + base, common.MARKER + "\n")
+        if claims:
+            result["warnings"].append("%s matches the %s (%s) and sorts before lanbridge's file: set aside while the bridge "
+                                      "is persisted" % (path, " and the ".join(claims), model[claims[0]]))
+        elif base < files["veth"] and matches(current[path], links["veth"]):
+            result["warnings"].append("%s sorts before %s and matches the container veths (%s): networkd may configure "
+                                      "them" % (path, files["veth"], model["veth_pattern"]))
+
+
+def restore(current):
+    return common.restore(current)

@@ -1,0 +1,193 @@
+# -*- coding: utf-8 -*-
+# Copyright: lanbridge.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Who owns the uplink, and how its owner addresses it: pure functions on what the caller read.
+
+``owners(uplink, ifindex, state)`` -> ``[{'manager', 'evidence', ...}]``, each manager that claims
+    the uplink; ``state`` is ``{'networkd_link': text of /run/systemd/netif/links/<ifindex> or None,
+    'nm_devices': output of ``nmcli -t -f DEVICE,STATE,CONNECTION device`` or None,
+    'ifupdown_state': text of /run/network/ifstate (+ ifstate.<uplink>) or None,
+    'netplan': {path: text of /etc/netplan/*.yaml}, 'nm_running': bool, 'networkd_running': bool,
+    'mac': the uplink's permanent MAC (optional, for netplan ``match: macaddress``)}``.
+    netplan generates for networkd or NetworkManager: when it configures the uplink it is reported
+    (with ``renderer``) and the claim of the backend running netplan's generated file is folded into it.
+``choose(found)`` -> the one entry of ``owners``, None when nobody claims the uplink; raises
+    ``ValueError`` when two do.
+``addressing_of(manager, uplink, current, mac=None)`` -> ``{'ipv4': 'static'|'dhcp'|'off',
+    'ipv6': 'static'|'dhcp'|'ra'|'off'}`` from the manager's own files (``current``, that renderer's reads).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+
+from ansible_collections.lanbridge.core.plugins.module_utils._persist import common, ifupdown, netplan, networkd, networkmanager, yamlish
+
+NAMES = {"networkd": "systemd-networkd", "networkmanager": "NetworkManager", "ifupdown": "ifupdown", "netplan": "netplan"}
+
+
+def _kv(text):
+    return dict(line.split("=", 1) for line in (text or "").splitlines() if "=" in line and not line.startswith("#"))
+
+
+def _networkd(uplink, state):
+    if state.get("networkd_link") is None or state.get("networkd_running") is False:
+        return None
+    keys = _kv(state["networkd_link"])
+    if keys.get("ADMIN_STATE") in ("configured", "configuring") and keys.get("NETWORK_FILE"):
+        return {"manager": "networkd", "evidence": "ADMIN_STATE=%s, NETWORK_FILE=%s" % (keys["ADMIN_STATE"], keys["NETWORK_FILE"]),
+                "file": keys["NETWORK_FILE"]}
+    return None
+
+
+def _nmcli_fields(line):
+    fields, field, escaped = [], "", False
+    for ch in line:
+        if escaped:
+            field, escaped = field + ch, False
+        elif ch == "\\":
+            escaped = True
+        elif ch == ":":
+            fields.append(field)
+            field = ""
+        else:
+            field += ch
+    return fields + [field]
+
+
+def _networkmanager(uplink, state):
+    if state.get("nm_devices") is None or state.get("nm_running") is False:
+        return None
+    for line in state["nm_devices"].splitlines():
+        fields = _nmcli_fields(line)
+        if len(fields) < 3 or fields[0] != uplink:
+            continue
+        status, connection = fields[1], ":".join(fields[2:])
+        if status.startswith(("connected", "connecting")) and "externally" not in status and connection:
+            return {"manager": "networkmanager", "evidence": "device %s, connection %s" % (status, connection), "connection": connection}
+    return None
+
+
+def _ifupdown(uplink, state):
+    text = state.get("ifupdown_state")
+    if not text:
+        return None
+    for line in text.splitlines():
+        if line.strip() == uplink or line.split("=", 1)[0].strip() == uplink:
+            return {"manager": "ifupdown", "evidence": "%s in /run/network/ifstate" % uplink}
+    return None
+
+
+def _netplan(uplink, state):
+    renderer, claimed = "networkd", []
+    for path in sorted(state.get("netplan") or {}, key=lambda p: p.rsplit("/", 1)[-1]):
+        doc = yamlish.parse(state["netplan"][path]) or {}
+        network = doc.get("network") if isinstance(doc, dict) else None
+        if not isinstance(network, dict):
+            continue
+        renderer = network.get("renderer") or renderer
+        for entry_id in netplan.entries(state["netplan"][path], uplink, state.get("mac")):
+            entry = network["ethernets"][entry_id]
+            claimed.append((path, entry_id, (entry.get("renderer") if isinstance(entry, dict) else None)))
+    if not claimed:
+        return None
+    path, entry_id, own = claimed[-1]
+    return {"manager": "netplan", "renderer": own or renderer, "evidence": "ethernets.%s in %s" % (entry_id, path)}
+
+
+def owners(uplink, ifindex, state):
+    found = [f(uplink, state) for f in (_networkd, _networkmanager, _ifupdown)]
+    found = [f for f in found if f]
+    plan = _netplan(uplink, state)
+    if plan:
+        backend = "networkmanager" if plan["renderer"] == "NetworkManager" else "networkd"
+        for other in [f for f in found if f["manager"] == backend and "netplan" in (f.get("file") or f.get("connection") or "")]:
+            plan["evidence"] += "; %s: %s" % (NAMES[backend], other["evidence"])
+            found.remove(other)
+        found.append(plan)
+    return found
+
+
+def choose(found):
+    if not found:
+        return None
+    if len(found) > 1:
+        raise ValueError("the uplink is claimed by both %s: persist the bridge through one manager (stop or unconfigure the other)"
+                         % " and ".join("%s (%s)" % (NAMES[f["manager"]], f["evidence"]) for f in found))
+    return found[0]
+
+
+def _family_of(cidr):
+    return "ipv6" if ipaddress.ip_interface(cidr).version == 6 else "ipv4"
+
+
+def _result(v4, v6):
+    return {"ipv4": v4, "ipv6": v6}
+
+
+def _from_networkd(uplink, current, mac):
+    link = {"name": uplink, "mac": mac, "permanent_mac": mac, "type": "ether"}
+    for base, path in sorted(networkd.effective(current).items()):
+        if base.startswith(networkd.PREFIX) or not networkd.matches(current[path], link):
+            continue
+        sections = common.ini_parse(current[path])
+        dhcp = (common.ini_value(sections, "Network", "DHCP", "no") or "no").lower()
+        families = set(_family_of(a) for a in common.ini_values(sections, "Network", "Address") if "/" in a)
+        ra = (common.ini_value(sections, "Network", "IPv6AcceptRA", "") or "").lower()
+        v4 = "dhcp" if dhcp in ("yes", "true", "ipv4", "both") else ("static" if "ipv4" in families else "off")
+        v6 = "dhcp" if dhcp in ("yes", "true", "ipv6", "both") else ("static" if "ipv6" in families else
+                                                                     ("off" if ra in ("no", "false", "0") else "ra"))
+        return _result(v4, v6)
+    return _result("off", "off")
+
+
+def _from_ifupdown(uplink, current):
+    methods = {}
+    originals = dict((ifupdown.original_path(p) if p.endswith(common.SAVED_SUFFIX) else p, t) for p, t in current.items())
+    for path in ifupdown.files_in_order(originals):
+        for line in originals[path].splitlines():
+            words = line.split()
+            if len(words) >= 4 and words[0] == "iface" and words[1] == uplink:
+                methods.setdefault(words[2], words[3])
+    v4 = {"static": "static", "dhcp": "dhcp"}.get(methods.get("inet"), "off")
+    v6 = {"static": "static", "dhcp": "dhcp", "auto": "ra"}.get(methods.get("inet6"), "off")
+    return _result(v4, v6)
+
+
+def _from_networkmanager(uplink, current, mac):
+    found = networkmanager.profiles_for(dict((p, common.original(current, p)) for p in current if p.endswith(".nmconnection")), uplink, mac)
+    if not found:
+        return _result("off", "off")
+    best = max(sorted(found), key=lambda p: networkmanager.priority_of(found[p]))
+    sections = found[best]
+    v4 = {"manual": "static", "auto": "dhcp"}.get(common.ini_value(sections, "ipv4", "method", "auto"), "off")
+    v6 = {"manual": "static", "dhcp": "dhcp", "auto": "ra"}.get(common.ini_value(sections, "ipv6", "method", "auto"), "off")
+    return _result(v4, v6)
+
+
+def _from_netplan(uplink, current, mac):
+    v4, v6 = "off", "off"
+    for path in sorted(current, key=lambda p: p.rsplit("/", 1)[-1]):
+        if not path.endswith(".yaml") or common.is_ours(current[path]):
+            continue
+        text = common.original(current, path)
+        for entry_id in netplan.entries(text, uplink, mac):
+            entry = yamlish.parse(text)["network"]["ethernets"][entry_id] or {}
+            families = set(_family_of(str(a)) for a in entry.get("addresses") or [] if "/" in str(a))
+            v4 = "dhcp" if entry.get("dhcp4") else ("static" if "ipv4" in families else v4)
+            v6 = "dhcp" if entry.get("dhcp6") else ("static" if "ipv6" in families else ("ra" if entry.get("accept-ra") else v6))
+    return _result(v4, v6)
+
+
+def addressing_of(manager, uplink, current, mac=None):
+    if manager == "networkd":
+        return _from_networkd(uplink, current, mac)
+    if manager == "ifupdown":
+        return _from_ifupdown(uplink, current)
+    if manager == "networkmanager":
+        return _from_networkmanager(uplink, current, mac)
+    if manager == "netplan":
+        return _from_netplan(uplink, current, mac)
+    raise ValueError("unknown network manager %r (known: %s)" % (manager, ", ".join(sorted(NAMES))))

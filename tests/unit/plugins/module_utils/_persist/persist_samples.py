@@ -1,0 +1,117 @@
+"""Sample inputs: the administrator's em1 configuration as tests/lab/booted.py ``manager_files()``
+writes it for each manager (copied here as text), a netplan sample, and the models of the cases."""
+from ansible_collections.lanbridge.core.plugins.module_utils._persist.model import model_from
+
+A4, GW4, A6, GW6 = "198.51.100.31/24", "198.51.100.254", "2001:db8::31/64", "2001:db8::fe"
+MAC = "02:00:00:00:01:01"
+NM_UUID = "3c5d3b9e-8f3e-5d2a-9b1c-0e5a7f6d4c21"
+
+
+def networkd_files(dhcp=False):
+    lines = ["[Match]", "Name=em1", "", "[Network]"]
+    lines += ["DHCP=ipv4"] if dhcp else ["Address=" + A4, "Gateway=" + GW4]
+    lines += ["Address=" + A6, "Gateway=" + GW6, "IPv6AcceptRA=no", ""]
+    return {"/etc/systemd/network/10-em1.network": "\n".join(lines),
+            "/usr/lib/systemd/network/80-container-ve.network": "[Match]\nName=ve-*\nDriver=veth\n\n[Network]\nDHCPServer=yes\n",
+            "/usr/lib/systemd/network/89-ethernet.network": "[Match]\nType=ether\nKind=!*\n\n[Network]\nDHCP=yes\n"}
+
+
+def ifupdown_files(dhcp=False):
+    lines = ["# interfaces(5) file used by ifup(8) and ifdown(8)", "source /etc/network/interfaces.d/*", "",
+             "auto lo", "iface lo inet loopback", "", "auto em1"]
+    lines += ["iface em1 inet dhcp"] if dhcp else ["iface em1 inet static", "    address " + A4, "    gateway " + GW4]
+    lines += ["iface em1 inet6 static", "    address " + A6, "    gateway " + GW6, "    accept_ra 0", ""]
+    return {"/etc/network/interfaces": "\n".join(lines)}
+
+
+def nm_files(dhcp=False):
+    ipv4 = ["method=auto"] if dhcp else ["method=manual", "address1=%s,%s" % (A4, GW4)]
+    lines = ["[connection]", "id=em1", "uuid=" + NM_UUID, "type=ethernet", "interface-name=em1", "autoconnect=true", "",
+             "[ethernet]", "", "[ipv4]"] + ipv4 + ["", "[ipv6]", "method=manual", "address1=%s,%s" % (A6, GW6),
+                                                   "addr-gen-mode=eui64", ""]
+    return {"/etc/NetworkManager/system-connections/em1.nmconnection": "\n".join(lines)}
+
+
+NETPLAN_CLOUD_INIT = """\
+# This file is generated from information provided by the datasource.  Changes
+# to it will not persist across an instance reboot.
+network:
+    version: 2
+    ethernets:
+        em1:
+            match:
+                macaddress: "02:00:00:00:01:01"
+            set-name: em1
+            addresses:
+            - 198.51.100.31/24
+            - 2001:db8::31/64
+            routes:
+            -   to: default
+                via: 198.51.100.254
+            -   to: default
+                via: 2001:db8::fe
+            nameservers:
+                addresses: [198.51.100.254]
+                search: [lab.example]
+            dhcp4: false
+        em2:
+            dhcp4: true
+"""
+
+NETPLAN_DHCP = """\
+network:
+  version: 2
+  renderer: networkd
+  ethernets:
+    em1:
+      dhcp4: true
+      accept-ra: false
+"""
+
+
+def netplan_files(dhcp=False):
+    if dhcp:
+        return {"/etc/netplan/01-netcfg.yaml": NETPLAN_DHCP}
+    return {"/etc/netplan/50-cloud-init.yaml": NETPLAN_CLOUD_INIT}
+
+
+FILES = {"networkd": networkd_files, "ifupdown": ifupdown_files, "networkmanager": nm_files, "netplan": netplan_files}
+
+UPLINK_ROUTES = [
+    {"family": "inet", "dst": "default", "gateway": GW4, "metric": None, "table": 254, "protocol": "boot"},
+    {"family": "inet6", "dst": "default", "gateway": GW6, "metric": 1024, "table": 254, "protocol": "boot"},
+    {"family": "inet", "dst": "198.51.100.0/24", "gateway": None, "metric": None, "table": 254, "protocol": "kernel"},
+]
+EXTRA_ROUTES = [
+    {"family": "inet", "dst": "203.0.113.0/24", "gateway": "198.51.100.1", "metric": 100, "table": 254, "protocol": "static"},
+    {"family": "inet", "dst": "192.0.2.0/24", "gateway": "192.0.2.1", "metric": None, "table": 254, "protocol": "boot",
+     "onlink": True},
+    {"family": "inet6", "dst": "2001:db8:1::/48", "gateway": "fe80::1", "metric": None, "table": 254, "protocol": "boot"},
+]
+
+
+def model(case):
+    """The models of the golden cases: seed, dhcp, ra, routes, mtu9000."""
+    addressing = {"ipv4": "static", "ipv6": "static"}
+    kwargs = {"addresses": [A4, A6], "routes": list(UPLINK_ROUTES)}
+    if case == "dhcp":
+        addressing["ipv4"] = "dhcp"
+        kwargs["addresses"] = ["198.51.100.77/24", A6]
+        kwargs["routes"][0] = dict(UPLINK_ROUTES[0], protocol="dhcp")
+    elif case == "ra":
+        addressing["ipv6"] = "ra"
+        kwargs["addresses"] = [A4, "2001:db8::200:ff:fe00:101/64"]
+        kwargs["routes"][1] = dict(UPLINK_ROUTES[1], protocol="ra", gateway="fe80::1")
+    elif case == "routes":
+        kwargs["routes"] += EXTRA_ROUTES
+        kwargs.update(dns=[GW4], search=["lab.example"])
+    elif case == "mtu9000":
+        kwargs["mtu"] = 9000
+    return model_from("br0", "em1", MAC, addressing, **kwargs)
+
+
+CASES = ("seed", "dhcp", "ra", "routes", "mtu9000")
+
+
+def current_for(manager, case):
+    return FILES[manager](dhcp=(case == "dhcp"))
