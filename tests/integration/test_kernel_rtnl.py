@@ -213,8 +213,7 @@ def test_route_attributes_and_rules_equal_pyroute2_field_by_field(netns):
             v0 = nl.link_index("v0")
             by_dst = dict(((r["family"], r["dst"]), r) for r in ours if r["table"] == 254)
             assert by_dst[("inet", "default")]["onlink"] is True
-            assert by_dst[("inet", "203.0.113.0/24")]["metrics"] == {"mtu": 1400, "advmss": 1360, "initcwnd": 10,
-                                                                    "rtt": 2000, "lock": ["mtu"]}
+            assert by_dst[("inet", "203.0.113.0/24")]["metrics"] == {"mtu": 1400, "advmss": 1360, "initcwnd": 10, "rtt": 2000, "lock": ["mtu"]}
             assert by_dst[("inet", "203.0.113.128/25")]["nexthops"] == [
                 {"gateway": "198.51.100.253", "oif": v0, "weight": 1, "onlink": True},
                 {"gateway": "198.51.100.254", "oif": v0, "weight": 3, "onlink": False}]
