@@ -139,6 +139,9 @@ def render(model, current):
             new = strip_addressing(new, each)
         common.set_aside(result, current, path)
         common.write(result, path, new, 0o600)
+        if "cloud-init" in path or "provided by the datasource" in text:
+            result["warnings"].append("%s is cloud-init's: disable cloud-init's network configuration "
+                                      "(network: {config: disabled}) or it may write the uplink's addresses back" % path)
     common.write(result, path_of(model), _ours(model, entry_id or model["uplink"]), 0o600)
     return result
 
