@@ -16,7 +16,7 @@ export PATH := $(VENV)/bin:$(PATH)
 export LANBRIDGE_LAB_DIR ?= $(ROOT)/.lab
 
 .PHONY: package help deps venv collection test unit integration integration-pyroute2-0.7 lab-test \
-        sanity lint molecule demo lab-up lab-down bench build clean
+        sanity lint molecule demo lab-up lab-down bench build clean ee
 
 help:
 	@echo "make deps      install apt packages and the Python toolchain (root)"
@@ -64,14 +64,23 @@ lab-test: venv
 sanity: venv
 	bash scripts/sanity.sh
 
+# The tarball (installed, every module and the role through ansible-doc), the execution environment's
+# build context (ansible-builder create; nothing pulled or built) and a trial release in a copy of the tree.
 package: venv
 	bash scripts/package-test.sh
+	bash tests/ee/run.sh
+	bash scripts/release-test.sh
+
+# The execution environment's build context in .build/ee/context (then: podman build .build/ee/context).
+ee: venv
+	EE_CONTEXT=$(BUILD)/ee/context bash tests/ee/run.sh
 
 lint: venv collection
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/antsibull-changelog lint
 	$(VENV)/bin/yamllint -s .
 	$(VENV)/bin/ansible-lint --profile production
+	$(VENV)/bin/antsibull-docs lint-collection-docs --plugin-docs --check-extra-docs-refs .
 
 molecule: venv collection
 	bash scripts/molecule.sh

@@ -17,7 +17,15 @@ export ANSIBLE_COLLECTIONS_PATH="$work/collections"
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false ANSIBLE_NOCOLOR=1
 installed=$work/collections/ansible_collections/lanbridge/core
 "$VENV/bin/ansible-galaxy" collection install --force -p "$work/collections" "$tarball" >/dev/null
-for module in host_bridge container_veth; do
+# Every module in plugins/modules (discovered: modules come and go), read from the installed copy.
+modules=()
+for file in "$ROOT"/plugins/modules/*.py; do
+  name=$(basename "$file" .py)
+  case "$name" in _*|'*') ;; *) modules+=("$name") ;; esac
+done
+[ "${#modules[@]}" -gt 0 ] || { echo "package: no module found in plugins/modules" >&2; exit 1; }
+for module in "${modules[@]}"; do
+  [ -f "$installed/plugins/modules/$module.py" ] || { echo "package: $module.py is not in the tarball" >&2; exit 1; }
   doc=$("$VENV/bin/ansible-doc" -t module "lanbridge.core.$module" 2>&1)
   case "$doc" in
     *"($installed/plugins/modules/$module.py)"*) echo "package: ansible-doc lanbridge.core.$module renders" ;;
@@ -30,4 +38,4 @@ case "$doc" in
   *) echo "package: ansible-doc -t role lanbridge.core.container_lan failed: $doc" >&2; exit 1 ;;
 esac
 "$VENV/bin/ansible-playbook" --syntax-check lanbridge.core.site >/dev/null
-echo "package: installed tarball is usable by FQCN"
+echo "package: installed tarball is usable by FQCN (${#modules[@]} modules: ${modules[*]}; the role; the playbook)"
