@@ -64,8 +64,8 @@ def profiles_for(current, uplink, mac=None):
         sections = common.ini_parse(text)
         name = common.ini_value(sections, "connection", "interface-name")
         hw = (common.ini_value(sections, "ethernet", "mac-address") or "").lower()
-        if name == uplink or (mac and hw == mac.lower()) or (not name and not hw and
-                                                               common.ini_value(sections, "connection", "type") in ("ethernet", "802-3-ethernet")):
+        any_ethernet = not name and not hw and common.ini_value(sections, "connection", "type") in ("ethernet", "802-3-ethernet")
+        if name == uplink or (mac and hw == mac.lower()) or any_ethernet:
             found[path] = sections
     return found
 
