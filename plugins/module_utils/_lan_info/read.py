@@ -99,7 +99,7 @@ def lookup(engine, container_id):
     try:
         status, data = engine._get("/containers/%s/json" % quote(container_id, safe=""))  # pylint: disable=protected-access
     except EngineError as exc:
-        return {"state": "unknown", "info": None, "error": str(exc)}
+        return {"state": "unknown", "info": None, "error": str(exc), "unreachable": True}
     if status == 404:
         return {"state": "gone", "info": None, "error": None}
     if status != 200 or not isinstance(data, dict):
@@ -117,6 +117,7 @@ class Reader(object):
         self.engine = engine
         self.finder = NamespaceFinder()
         self._targets = {}
+        self._unreachable = None  # the engine's first "cannot reach": not asked again in this run
 
     def targets(self):
         return list(self._targets.values())
@@ -138,7 +139,11 @@ class Reader(object):
         return self._targets[identity]
 
     def _container(self, container_id):
+        if self._unreachable is not None:
+            return _container_target(self._unreachable)
         found = lookup(self.engine, container_id)
+        if found.get("unreachable"):
+            self._unreachable = found
         for _attempt in range(ATTEMPTS):
             if found["state"] != "running":
                 return _container_target(found)
