@@ -529,6 +529,10 @@ def test_container_sharing_another_containers_namespace_is_refused(lab, docker_e
     assert [a["local"] for i in ip_json(path, "addr", "show", "dev", "eth1") for a in i["addr_info"]
             if a["family"] == "inet"] == ["198.51.100.35"]
     assert lab.ping("198.51.100.35")
+    # state=absent for the sharer is no error: it has no attachment, and the owner's stays
+    gone = lab.run({"container": side, "docker_host": docker_engine.url, "state": "absent"})
+    assert not gone.failed and gone["changed"] is False, gone.get("msg")
+    assert result["interfaces"][0]["host_ifname"] in lab.host.links()
 
 
 def test_pid_in_the_host_namespace_is_refused(lab):

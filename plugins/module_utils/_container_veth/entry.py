@@ -26,7 +26,7 @@ from ansible_collections.lanbridge.core.plugins.module_utils._container_veth imp
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import plan as planner
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import EngineError
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.targets import (
-    TARGET_OPTIONS, TARGET_SPEC, resolve,
+    TARGET_OPTIONS, TARGET_SPEC, SharedNamespaceError, resolve,
 )
 from ansible_collections.lanbridge.core.plugins.module_utils._validate import (
     ValidationError, check_ifname, check_mac, check_mtu,
@@ -168,9 +168,14 @@ def describe(entry):
 
 
 def find_target(entry, engines, here):
-    """Resolve the target; for state=absent a stopped or unknown container is not an error."""
+    """Resolve the target; for state=absent a stopped or unknown container is not an error, and
+    neither is one without a namespace of its own (its attachment, if any, is found by its label)."""
     try:
         return resolve(entry, engines, here)
+    except SharedNamespaceError as exc:
+        if entry["state"] != "absent":
+            raise
+        info = exc.info
     except EngineError as exc:
         if entry["state"] != "absent" or not entry.get("container"):
             raise
@@ -181,11 +186,11 @@ def find_target(entry, engines, here):
             if "no container named" not in str(exc):
                 raise
             info = None
-        return {"kind": "container", "fd": None, "fd_path": None, "inode": None, "pid": None, "netns": None,
-                "identity": _names.container_identity(info["id"]) if info else None,
-                "container_id": info["id"] if info else None,
-                "container_name": info["name"] if info else entry["container"],
-                "what": "container %s" % entry["container"]}
+    return {"kind": "container", "fd": None, "fd_path": None, "inode": None, "pid": None, "netns": None,
+            "identity": _names.container_identity(info["id"]) if info else None,
+            "container_id": info["id"] if info else None,
+            "container_name": info["name"] if info else entry["container"],
+            "what": "container %s" % entry["container"]}
 
 
 def complete(entry, target, live):

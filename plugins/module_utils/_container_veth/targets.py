@@ -55,6 +55,14 @@ class TargetError(Exception):
     """One sentence naming the target and why it cannot be used."""
 
 
+class SharedNamespaceError(TargetError):
+    """A container without a network namespace of its own; ``info`` is what the engine said of it."""
+
+    def __init__(self, msg, info):
+        super(SharedNamespaceError, self).__init__(msg)
+        self.info = info
+
+
 def netns_path(value):
     """A name under ``/run/netns`` or an absolute path -> the path."""
     if "/" in value:
@@ -173,8 +181,8 @@ def check_network_mode(info, what, engine=None):
     """Refuse a container without a network namespace of its own, naming the owner of the one it uses."""
     mode = info.get("network_mode") or ""
     if mode == "host":
-        raise TargetError("%s uses the host's network (--network host): it has no network namespace of its own "
-                          "to attach to" % what)
+        raise SharedNamespaceError("%s uses the host's network (--network host): it has no network namespace of its "
+                                   "own to attach to" % what, info)
     owner = None
     if mode.startswith("container:"):
         owner = mode.partition(":")[2]
@@ -183,13 +191,13 @@ def check_network_mode(info, what, engine=None):
     if owner:
         name = _owner_name(engine, owner) if engine is not None and not owner.startswith("the ") else owner
         shown = name if name.startswith("the ") else "container %s" % name
-        raise TargetError("%s shares the network namespace of %s (network mode %s); target %s instead, "
-                          "whose attachment then serves both" % (what, shown, mode or "pod", shown))
+        raise SharedNamespaceError("%s shares the network namespace of %s (network mode %s); target %s instead, "
+                                   "whose attachment then serves both" % (what, shown, mode or "pod", shown), info)
 
 
 def _pidfd(pid):
-    try:
-        return os.pidfd_open(pid)  # pylint: disable=no-member  (Python 3.9+, Linux 5.3+)
+    try:  # os.pidfd_open: Python 3.9+ on Linux 5.3+; without it the engine's second answer alone decides
+        return os.pidfd_open(pid)  # pylint: disable=no-member
     except (AttributeError, OSError):
         return None
 
@@ -262,7 +270,7 @@ def resolve(entry, engines, here=None):
     raise TargetError("no target: give one of container, pid or netns")
 
 
-__all__ = ["TargetError", "EngineError", "resolve", "close", "open_namespace", "check_network_mode", "netns_path",
+__all__ = ["TargetError", "SharedNamespaceError", "EngineError", "resolve", "close", "open_namespace", "check_network_mode", "netns_path",
            "raise_nofile_limit", "TARGET_SPEC", "TARGET_OPTIONS"]
 
 

@@ -118,3 +118,42 @@ def test_nofile_limit_is_raised_towards_the_hard_limit():
         assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == min(hard, 256 + 4 * 1500)
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+class _Restarting:
+    """An engine whose container restarts ``restarts`` times between a lookup and the second look."""
+
+    def __init__(self, restarts):
+        self.restarts = restarts
+        self.pid = os.getpid()
+        self.looks = 0
+
+    def running(self, name):
+        return {"id": "a" * 64, "name": name, "pid": self.pid, "running": True, "network_mode": "none"}
+
+    def inspect(self, name, fresh=False):
+        assert fresh
+        self.looks += 1
+        if self.restarts:
+            self.restarts -= 1
+            return {"id": "a" * 64, "name": name, "pid": 999999999, "running": True, "network_mode": "none"}
+        return self.running(name)
+
+
+def test_container_namespace_is_proven_after_the_open_and_looked_up_again_after_a_restart():
+    engine = _Restarting(restarts=1)
+    info, fd = targets._open_container(engine, "web1", "container web1")
+    try:
+        assert engine.looks == 2 and info["pid"] == os.getpid()
+        assert os.fstat(fd).st_ino == os.stat("/proc/self/ns/net").st_ino
+    finally:
+        os.close(fd)
+    with pytest.raises(TargetError, match="^container web1 keeps restarting"):
+        targets._open_container(_Restarting(restarts=5), "web1", "container web1")
+
+
+def test_a_sharer_error_carries_what_the_engine_said():
+    info = {"id": "b" * 64, "name": "web2", "network_mode": "host"}
+    with pytest.raises(targets.SharedNamespaceError) as err:
+        targets.check_network_mode(info, "container web2")
+    assert err.value.info is info
