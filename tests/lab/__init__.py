@@ -6,7 +6,8 @@ Topology (P = prefix, default ``lb``)::
     {P}-client  eth0 198.51.100.250/24 2001:db8:100::fa/64 ──┤
     {P}-ctl     eth0 198.51.100.200/24 2001:db8:100::c8/64 ──┤ sw0 in {P}-lan
     {P}-h{i}    em1  198.51.100.(10+i)/24 2001:db8:100::(10+i in hex)/64 ──┘
-                bare: sshd on em1's address, dockerd (docker0, app1..appM)
+                bare: sshd on em1's address, dockerd (docker0, app1..appM),
+                      or a Podman service (cni-podman0), or both
                 booted: Debian 12 under systemd-nspawn, its own network
                 manager, ssh.service and docker.service
 
@@ -17,7 +18,8 @@ One file per job:
     _state.py     state.json: everything recorded before it is created
     topology.py   namespaces, the switch, veth cables, switch ports
     sshd.py       keys, a bare host's sshd, the controller's ssh command
-    engines.py    a bare host's dockerd; the docker CLI for any host
+    engines.py    a bare host's engine(s); the docker CLI for any host
+    podman.py     a bare host's rootful Podman service (--engine podman|both)
     booted.py     booted hosts: disk, install, power on/off, enter
     osimage.py    the booted hosts' image cache (mmdebstrap, once)
     dhcp.py       dnsmasq on the switch for DHCP hosts
@@ -30,7 +32,7 @@ Nothing is ever created in the root network namespace. Standard library
 only; run as root.
 """
 
-from . import booted, images, osimage
+from . import booted, images, osimage, podman
 from ._const import (APP_CMD, CGROUP_ROOT, CLIENT4, CLIENT6, CTL4, CTL6,
                      DEFAULT_STATE_DIR, GATEWAY4, GATEWAY6, LAN4, LAN6,
                      MAX_CONTAINERS, MAX_HOSTS, PLEN4, PLEN6, REPO, RUN_ROOT,
@@ -42,19 +44,20 @@ from ._state import load_state, resolve_state_dir
 from .booted import MANAGERS
 from .cli import main
 from .engines import docker
-from .lifecycle import (down, exec_argv, flap, reboot, set_gateway, status,
+from .lifecycle import (ENGINES, down, exec_argv, flap, reboot, set_gateway, status,
                         summary, up)
+from .podman import cli as podman_cli
 from .sshd import ssh_command
 
 IMAGE = images.IMAGE
 
 __all__ = [
     "APP_CMD", "CGROUP_ROOT", "CLIENT4", "CLIENT6", "CTL4", "CTL6",
-    "DEFAULT_STATE_DIR", "GATEWAY4", "GATEWAY6", "IMAGE", "LAN4", "LAN6",
+    "DEFAULT_STATE_DIR", "ENGINES", "GATEWAY4", "GATEWAY6", "IMAGE", "LAN4", "LAN6",
     "MANAGERS", "MAX_CONTAINERS", "MAX_HOSTS", "PLEN4", "PLEN6", "REPO",
     "RUN_ROOT", "SWITCH", "SWITCH4", "UPLINK", "LabError", "_cgroup_dirs",
     "assert_not_root_netns", "booted", "docker", "down", "exec_argv", "flap", "images",
-    "ip", "load_state", "main", "netns_exists", "ns_exec", "osimage", "reboot",
+    "ip", "load_state", "main", "netns_exists", "ns_exec", "osimage", "podman", "podman_cli", "reboot",
     "resolve_state_dir", "root_netns_inode", "set_gateway", "ssh_command",
     "status", "summary", "up",
 ]

@@ -2,6 +2,7 @@
 
     lab.py up     [--state-dir DIR] [--prefix P] [--hosts N] [--containers M]
                   [--forward-drop LIST] [--booted MANAGER[:ADDRESSING],...]
+                  [--engine docker|podman|both[,...]]
     lab.py down   [--state-dir DIR]
     lab.py status [--state-dir DIR]
     lab.py gateway up|down [--state-dir DIR]
@@ -10,7 +11,9 @@
     lab.py exec   HOST [--state-dir DIR] -- CMD [ARG...]
     lab.py image  (build the booted hosts' image now, unless it is cached)
 
-    (``--podman`` is not implemented; ``up(podman=True)`` raises LabError.)
+    --engine podman        every bare host runs a rootful Podman service instead of dockerd
+    --engine both          Podman beside Docker on every bare host
+    --engine podman,docker one per host, hosts 1, 2, ... (the rest: docker)
 """
 
 import argparse
@@ -59,6 +62,10 @@ def _parser():
                            "2, ...: MANAGER networkd, ifupdown or "
                            "networkmanager, ADDRESSING static (default) or "
                            "dhcp; the other hosts are bare namespaces")
+    p_up.add_argument("--engine", default="",
+                      help="docker (default), podman or both (Podman beside "
+                           "Docker) for every bare host, or one per host, "
+                           "comma-separated; booted hosts run Docker")
     sub.add_parser("down", parents=[common], help="remove the lab")
     sub.add_parser("status", parents=[common], help="show the lab")
     p_gw = sub.add_parser("gateway", parents=[common],
@@ -97,7 +104,7 @@ def main(argv=None):
             t0 = time.monotonic()
             state = lifecycle.up(args.state_dir, args.prefix, args.hosts,
                                  args.containers, args.forward_drop,
-                                 booted=args.booted)
+                                 booted=args.booted, engine=args.engine)
             print(lifecycle.summary(state))
             print(f"  up took {time.monotonic() - t0:.1f}s")
         elif args.cmd == "down":

@@ -42,8 +42,22 @@ def write_inventory(state):
             f"      lab_address6: {q(h['address6'] + '/' + str(PLEN6))}",
             f"      lab_containers: {q(h['containers'])}",
             f"      lab_forward_drop: {q(h['forward_drop'])}",
-            f"      container_lan_docker_host: {q(h['docker_host'])}",
         ]
+        engine = h.get("engine") or "docker"
+        lines.append(f"      lab_engine: {q(engine)}")
+        if engine == "podman":
+            # Podman only: the role reaches the containers through Podman's socket.
+            lines += [
+                f"      container_lan_docker_host: {q(h['podman_host'])}",
+                "      container_lan_runtime: podman",
+            ]
+        else:
+            lines.append(f"      container_lan_docker_host: {q(h['docker_host'])}")
+        if engine == "both":
+            lines += [
+                f"      lab_podman_host: {q(h['podman_host'])}",
+                f"      lab_podman_containers: {q(h['podman_containers'])}",
+            ]
         if h.get("booted"):
             # A booted host: its own systemd, network manager and docker.service.
             lines += [

@@ -20,7 +20,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from . import _state, dhcp, engines, osimage, sshd, topology
+from . import _state, dhcp, engines, osimage, podman, sshd, topology
 from . import booted as _boot
 from ._const import (CLIENT4, CTL4, GATEWAY4, LAN4, LAN6, MAX_CONTAINERS,
                      MAX_HOSTS, PLEN4, PLEN6, PREFIX_RE, RUN_ROOT, SWITCH,
@@ -32,7 +32,38 @@ from ._state import load_state, resolve_state_dir
 from .inventory import write_inventory
 
 
-def _new_state(state_dir, prefix, hosts, containers, forward_drop, podman,
+ENGINES = ("docker", "podman", "both")
+
+
+def parse_engines(spec, hosts, booted_count=0):
+    """``--engine``: one of ENGINES for every host, or one per host, comma-separated.
+
+    ``podman`` (or ``both``, Podman beside Docker) gives a bare host a Podman
+    service; booted hosts run Docker only. Returns a tuple with one engine
+    per host, hosts 1, 2, ...; a short list leaves the rest on ``docker``.
+    """
+    if not spec:
+        spec = ()
+    if isinstance(spec, str):
+        spec = [s.strip() for s in spec.split(",")]
+    spec = [s.strip() or "docker" for s in spec]
+    bad = [s for s in spec if s not in ENGINES]
+    if bad:
+        raise LabError(f"engine {bad[0]!r}: one of {', '.join(ENGINES)}")
+    if len(spec) == 1:  # one value for every bare host (booted: docker.service)
+        spec = ["docker"] * booted_count + spec * (hosts - booted_count)
+    if len(spec) > hosts:
+        raise LabError(f"engine: {len(spec)} engines listed, but only "
+                       f"{hosts} host(s)")
+    spec = spec + ["docker"] * (hosts - len(spec))
+    for i, engine in enumerate(spec, start=1):
+        if i <= booted_count and engine != "docker":
+            raise LabError(f"engine {engine!r} for host {i}: a booted host "
+                           "runs Docker (its docker.service) only")
+    return tuple(spec)
+
+
+def _new_state(state_dir, prefix, hosts, containers, forward_drop, engine_list=(),
                booted_specs=()):
     run_dir = os.path.join(RUN_ROOT, prefix)
     netns_of = {r: f"{prefix}-{r}" for r in ("gw", "client", "ctl")}
@@ -43,7 +74,7 @@ def _new_state(state_dir, prefix, hosts, containers, forward_drop, podman,
         "gateway_if": "eth0", "created_state_dir": False,
         "netns": [], "dirs": [], "processes": [], "cgroups": [],
         "mounts": [], "files": [], "rmdir_if_empty": [],
-        "podman": bool(podman), "hosts": {},
+        "podman": any(e != "docker" for e in engine_list), "hosts": {},
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     for i, host in enumerate(topology.host_names(prefix, hosts), start=1):
@@ -61,7 +92,13 @@ def _new_state(state_dir, prefix, hosts, containers, forward_drop, podman,
             "cgroup_parent": f"/lanbridge-lab-{prefix}-h{i}",
             "forward_drop": i in forward_drop,
             "containers": [f"app{j}" for j in range(1, containers + 1)],
+            "engine": engine_list[i - 1] if engine_list else "docker",
         }
+        if h["engine"] != "docker":
+            h.update(podman.paths(hdir, hrun))
+        if h["engine"] == "both":
+            h["podman_containers"] = [f"papp{j}"
+                                      for j in range(1, containers + 1)]
         if i <= len(booted_specs):
             h.update(_boot.host_fields(state_dir, run_dir, prefix, i,
                                        booted_specs[i - 1]))
@@ -97,12 +134,17 @@ def _split_specs(booted_specs):
 
 
 def up(state_dir=None, prefix=None, hosts=None, containers=3, forward_drop=(),
-       podman=False, booted=()):
+       podman=False, booted=(), engine=None):
     """Build the lab; return its state. Tears down a stale lab first.
 
     ``booted``: one ``MANAGER[:ADDRESSING]`` per booted host, for hosts 1, 2,
     ...; the other hosts are bare namespaces. ``hosts`` defaults to 2, or to
     the number of booted hosts when there are any.
+
+    ``engine``: ``docker`` (the default), ``podman`` or ``both`` for every
+    bare host, or one per host, comma-separated (``podman,docker``); see
+    ``parse_engines``. ``podman=True`` is ``engine="both"`` (Podman beside
+    Docker on every bare host).
     """
     booted_specs = _split_specs(booted)
     if hosts is None:
@@ -111,15 +153,15 @@ def up(state_dir=None, prefix=None, hosts=None, containers=3, forward_drop=(),
     prefix = prefix or os.environ.get("LANBRIDGE_LAB_PREFIX") or "lb"
     forward_drop = sorted({int(i) for i in forward_drop})
     _validate(prefix, hosts, containers, forward_drop, booted_specs)
-    if podman:
-        raise LabError("podman=True: a Podman service per host is not "
-                       "implemented in this lab")
+    if podman and not engine:
+        engine = "both"
+    engine_list = parse_engines(engine, hosts, len(booted_specs))
     if load_state(state_dir) is not None:
         print(f"lab: tearing down the stale lab in {state_dir} first",
               file=sys.stderr)
         down(state_dir)
     state = _new_state(state_dir, prefix, hosts, containers, forward_drop,
-                       podman, booted_specs)
+                       engine_list, booted_specs)
     # Refuse to collide with another lab using the same prefix.
     mine = [state["lan_netns"], *state["netns_of"].values(), *state["hosts"]]
     taken = [ns for ns in mine if netns_exists(ns)]
@@ -161,7 +203,7 @@ def up(state_dir=None, prefix=None, hosts=None, containers=3, forward_drop=(),
             topology.plug(state, host, UPLINK, topology.port_of(h),
                           h["address4"], h["address6"])
             sshd.start_sshd(state, host)
-            procs[host] = engines.start_dockerd(state, host)
+            procs[host] = engines.start(state, host)
         jobs = [(engines.setup_engine, host, proc) for host, proc in procs.items()]
         jobs += [(_finish_boot, host, proc) for host, proc in boots.items()]
         with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
@@ -224,6 +266,8 @@ def _stop_process(state, proc):
     pids = {read_pid(proc["pidfile"])}
     if proc["name"].startswith("dockerd"):
         pids.add(state["hosts"].get(ns, {}).get("dockerd_pid"))
+    if proc["name"].startswith("podman"):
+        pids.add(state["hosts"].get(ns, {}).get("podman_pid"))
     want = ns_inode(f"/run/netns/{ns}") if netns_exists(ns) else None
     # Only signal a pid that still lives in the lab namespace it was started
     # in: a recycled pid belongs to someone else.
@@ -461,10 +505,17 @@ def summary(state):
                 lines.append(f"    failed units: {', '.join(h['failed_units'])}")
             lines.append(f"    inside: python3 tests/lab/lab.py exec {host} -- bash")
         else:
+            sockets = []
+            if engines.uses_docker(h):
+                sockets.append(f"DOCKER_HOST={h['docker_host']}")
+            if engines.uses_podman(h):
+                sockets.append(f"podman --url {h['podman_host']} (service up "
+                               f"in {h.get('podman_start_seconds', '?')}s)")
             lines.append(f"  {host}: {UPLINK} {h['address4']}/{PLEN4} "
                          f"{h['address6']}/{PLEN6}, FORWARD {fwd}, "
-                         f"DOCKER_HOST={h['docker_host']}")
+                         f"{', '.join(sockets)}")
         lines.append(f"    ssh: {shlex.join(sshd.ssh_command(state, host))}")
         for name, c in h.get("container_info", {}).items():
-            lines.append(f"    {name}: {c['address']} (pid {c['pid']})")
+            lines.append(f"    {name}: {c['address']} (pid {c['pid']}, "
+                         f"{c.get('engine', 'docker')})")
     return "\n".join(lines)
