@@ -224,8 +224,8 @@ def start_containers(state, host, names):
     images.import_image(h["podman_host"], cli=PODMAN)
     for name in names:
         cli(state, host, "run", "-d", "--name", name, "--hostname", name,
-               "--network", NETWORK, f"--cgroup-parent={h['cgroup_parent']}",
-               IMAGE, "sh", "-c", APP_CMD)
+            "--network", NETWORK, f"--cgroup-parent={h['cgroup_parent']}",
+            IMAGE, "sh", "-c", APP_CMD)
 
 
 def container_info(state, host, names):
@@ -243,8 +243,6 @@ def remove_containers(state, host):
     """``podman rm -f`` every container (CNI then removes its veth and rules)."""
     if not alive(state, host):
         return
-    ids = cli(state, host, "ps", "-aq", check=False,
-                 timeout=30).stdout.split()
+    ids = cli(state, host, "ps", "-aq", check=False, timeout=30).stdout.split()
     if ids:
-        cli(state, host, "rm", "-f", "-t", "0", *ids, check=False,
-               timeout=60)
+        cli(state, host, "rm", "-f", "-t", "0", *ids, check=False, timeout=60)
