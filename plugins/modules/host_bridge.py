@@ -130,6 +130,36 @@ options:
         in a warning.
     type: float
     default: 10
+  persist:
+    description:
+      - Write the bridge into the configuration of the network manager that owns the uplink, so the
+        next boot, the next carrier change and the next DHCP renewal keep it.
+      - V(auto) finds the owner from the manager's own state (systemd-networkd's
+        C(/run/systemd/netif/links/IFINDEX), NetworkManager's devices, ifupdown's C(/run/network/ifstate),
+        the YAML under C(/etc/netplan)) and fails when two claim the uplink; when none does it
+        persists nothing and says so in a warning.
+      - V(networkd) writes C(/etc/systemd/network/00-lanbridge-*) (the bridge's C(.netdev) and
+        C(.network), the uplink as a port with C(Bridge=) and C(LinkLocalAddressing=no), the veths
+        C(Unmanaged=yes)) and runs C(networkctl reload). V(networkmanager) writes a bridge profile and
+        a port profile (keyfiles, 0600) and a C(conf.d) file that leaves the veths unmanaged, then
+        runs C(nmcli connection reload) and C(nmcli connection up). V(ifupdown) rewrites the
+        uplink's stanzas (the original kept as C(*.lanbridge-saved)) with C(bridge_ports),
+        C(bridge_stp off), C(bridge_fd 0), C(bridge_maxwait 0) and C(bridge_hw); it runs nothing,
+        the files serve the next boot. V(netplan) writes C(/etc/netplan/90-lanbridge-BRIDGE.yaml) and
+        runs C(netplan generate) and C(netplan apply).
+      - The bridge's MAC is the uplink's; its addresses and routes are the uplink's (static), or its
+        DHCP client moves to the bridge with the MAC as client identifier (DHCP). The administrator's
+        files are kept, moved aside or outranked, never deleted; O(state=absent) brings them back.
+      - The kernel's change and the files are one transaction: when the probe fails after the
+        manager took over, the files and the kernel are both put back.
+      - V(none) changes the running kernel only (the bridge is gone after a reboot). Without a
+        manager that renews it, an uplink address with a lease (DHCP, router advertisements) is
+        refused: on the bridge nobody would renew it and the host would lose it when it ends.
+      - A module running in a network namespace other than init's (a container, a test
+        namespace) persists nothing: no manager of the host configures that namespace.
+    type: str
+    choices: [auto, networkd, ifupdown, networkmanager, netplan, none]
+    default: auto
   adopt:
     description:
       - Take over a bridge that host_bridge did not create.
@@ -203,6 +233,20 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+persist:
+  description: Who persists the bridge and the files this run wrote or would write (check mode).
+  returned: always
+  type: dict
+  contains:
+    manager:
+      description: V(networkd), V(ifupdown), V(networkmanager), V(netplan), or V(null) when nothing is persisted.
+      type: str
+      sample: networkd
+    files:
+      description: The files changed (written, moved aside, put back or removed); empty on a run that changes none.
+      type: list
+      elements: str
+      sample: [/etc/systemd/network/00-lanbridge-br0.netdev, /etc/systemd/network/00-lanbridge-br0.network]
 bridge:
   description:
     - The bridge's facts after the run (in check mode, as planned). O(state=absent) returns
@@ -295,7 +339,10 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import facts as bridge_facts
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import warnings as bridge_warnings
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import persist
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.apply import apply, fresh_executor, journal_file
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.options import ARGUMENT_SPEC, probe_timeout, validate
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.persist import PersistError
 from ansible_collections.lanbridge.core.plugins.module_utils._journal import recover
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.plan import plan as make_plan
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
@@ -303,69 +350,10 @@ from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netlink imp
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.pyroute import HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR
 from ansible_collections.lanbridge.core.plugins.module_utils._lock import LockError, hold
 from ansible_collections.lanbridge.core.plugins.module_utils._transaction import TransactionError
-from ansible_collections.lanbridge.core.plugins.module_utils._validate import (
-    PlanError, ValidationError, check_cidr, check_forward_delay, check_ifname, check_ip, check_mac, check_mtu, is_mac,
-)
-
-ARGUMENT_SPEC = dict(
-    name=dict(type="str", required=True),
-    state=dict(type="str", choices=["present", "absent"], default="present"),
-    uplink=dict(type="str"),
-    migrate=dict(type="bool", default=True),
-    addresses=dict(type="list", elements="str", default=[]),
-    gateway=dict(type="str"),
-    stp=dict(type="bool", default=False),
-    forward_delay=dict(type="int"),
-    mtu=dict(type="int"),
-    mac=dict(type="str"),
-    probe=dict(type="list", elements="str"),
-    rollback_timeout=dict(type="float", default=10),
-    adopt=dict(type="bool", default=False),
-)
-MAX_ROLLBACK_TIMEOUT = 600
-
-
-def validate(params):
-    """Module options -> the planner's ``want``; raises ValidationError."""
-    want = dict(params)
-    want["name"] = check_ifname(params["name"], "name")
-    uplink = params["uplink"]
-    if uplink is not None and uplink != "auto":
-        if is_mac(uplink):
-            want["uplink"] = check_mac(uplink, "uplink")
-        elif ":" in uplink and len(uplink) > 15:
-            raise ValidationError("uplink %r is neither an interface name, a MAC address nor auto" % uplink)
-        else:
-            want["uplink"] = check_ifname(uplink, "uplink")
-    want["addresses"] = [check_cidr(a, "addresses item") for a in params["addresses"] or []]
-    if params["gateway"] is not None:
-        want["gateway"] = check_ip(params["gateway"], "gateway")
-    if params["mtu"] is not None:
-        want["mtu"] = check_mtu(params["mtu"])
-    if params["mac"] is not None:
-        want["mac"] = check_mac(params["mac"])
-    if params["forward_delay"] is not None:
-        want["forward_delay"] = check_forward_delay(params["forward_delay"], params["stp"])
-    if params["probe"] is not None:
-        want["probe"] = [check_ip(p, "probe item") for p in params["probe"]]
-    if not 0 < params["rollback_timeout"] <= MAX_ROLLBACK_TIMEOUT:  # also false for nan; inf is over the bound
-        raise ValidationError("rollback_timeout %s must be more than 0 and at most %d seconds"
-                              % (params["rollback_timeout"], MAX_ROLLBACK_TIMEOUT))
-    return want
-
-
-def _probe_timeout(want, steps, facts):
-    timeout = want["rollback_timeout"]
-    if want["state"] == "present" and want["stp"] and any(s["op"] == "set_link" and s["args"].get("master")
-                                                          for s in steps):
-        delay = want["forward_delay"]
-        if delay is None:
-            delay = facts["links"].get(want["name"], {}).get("forward_delay") or bridge_facts.DEFAULT_FORWARD_DELAY
-        timeout += 2 * delay  # listening + learning before the port forwards
-    return timeout
-
+from ansible_collections.lanbridge.core.plugins.module_utils._validate import PlanError, ValidationError
 
 def run(module, nl, want):
+    want = dict(want, persisted_by=persist.persisted_by(want["name"]) if persist.in_init_netns() else None)
     facts = bridge_facts.facts_from_dump(nl.dump())
     plan = make_plan(facts, want)
     if plan["uplink"] and plan["steps"] and not module.check_mode:
@@ -376,16 +364,25 @@ def run(module, nl, want):
 
 
 def finish(module, nl, want, facts, plan):
-    steps = plan["steps"]
+    persisted = persist.for_change(want, facts, plan, module.warn)
+    persist.check_leases(want, facts, plan, persisted)
+    for warning in (persisted or {}).get("warnings", []):
+        module.warn(warning)
+    steps = persist.order(persisted, plan["steps"])
     result = dict(changed=bool(steps), rolled_back=False, uplink=plan["uplink"], migrated=plan["migrated"],
-                  plan=[s["text"] for s in steps], probe=None)
+                  plan=[s["text"] for s in steps], probe=None,
+                  persist={"manager": persisted["manager"] if persisted else None,
+                           "files": persisted["files"] if persisted else []})
     if module._diff:
-        result["diff"] = dict(before=plan["before"], after=plan["after"])
+        result["diff"] = dict(before=dict(plan["before"]), after=dict(plan["after"]))
+        if persisted and persisted["files"]:
+            result["diff"]["before"]["files"] = persisted["before"]
+            result["diff"]["after"]["files"] = persisted["after"]
     bridge_warnings.warn(module, nl, plan, want)
     if module.check_mode or not steps:
         result["bridge"] = bridge_facts.view(plan["facts_after"], want["name"])["bridge"]
         return result
-    outcome = apply(nl, steps, probe=plan["probe"], probe_timeout=_probe_timeout(want, steps, facts),
+    outcome = apply(nl, steps, probe=plan["probe"], probe_timeout=probe_timeout(want, steps, facts),
                     journal_path=journal_file(want["name"]), what="bridge %s" % want["name"])
     result["probe"] = outcome["probe"]
     result["bridge"] = bridge_facts.view(bridge_facts.facts_from_dump(nl.dump()), want["name"])["bridge"]
@@ -407,7 +404,7 @@ def main():
                 result = run(module, nl, want)
     except TransactionError as exc:
         module.fail_json(msg=str(exc), changed=not exc.rolled_back, rolled_back=exc.rolled_back)
-    except (ValidationError, PlanError, KernelError, LockError) as exc:
+    except (ValidationError, PlanError, KernelError, LockError, PersistError) as exc:
         module.fail_json(msg=str(exc), changed=False, rolled_back=False)
     module.exit_json(**result)
 

@@ -127,8 +127,9 @@ bridges:
       sample: em1
     persisted:
       description:
-        - How the bridge is made to survive a reboot. Always V(null) = not known to this version (persistence
-          through network managers is not built yet, and the module does not guess it from their files).
+        - The network manager that keeps the bridge across reboots (V(networkd), V(networkmanager), V(ifupdown),
+          V(netplan)): the one whose configuration M(lanbridge.core.host_bridge) wrote for it (its O(lanbridge.core.host_bridge#module:persist)
+          option); V(null) when the bridge lives in the running kernel only.
       type: str
       returned: always
       sample: null
@@ -210,6 +211,7 @@ attachments:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.persist import in_init_netns, persisted_by
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import Engines, EngineError, choose
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.facts import facts_from_dump
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
@@ -227,7 +229,7 @@ def run(module, engines):
     """Read everything once, then report: ``(result, warnings)``."""
     dump = read_host()
     facts = facts_from_dump(dump)
-    bridges, warnings = _bridges.views(facts)
+    bridges, warnings = _bridges.views(facts, persisted_by if in_init_netns() else (lambda name: None))
     managed = set(view["name"] for view in bridges)
     by_index = dict((link["index"], link) for link in dump["links"])
     by_name = dict((link["ifname"], link) for link in dump["links"])

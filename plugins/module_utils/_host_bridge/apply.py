@@ -29,6 +29,8 @@ import os
 import re
 import time
 
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.persist import FILE_OPS, PersistError
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.persist import execute as persist_execute
 from ansible_collections.lanbridge.core.plugins.module_utils._journal import Journal
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netlink import Netlink
@@ -54,7 +56,13 @@ def _describe_targets(targets):
 
 
 def executor(nl):
-    return lambda step: getattr(nl, step["op"])(**step["args"])
+    """``execute(step)``: file and command steps (persistence) to ``persist.execute``, the rest to ``nl``."""
+    def execute(step):
+        if step["op"] in FILE_OPS:
+            persist_execute(step)
+        else:
+            getattr(nl, step["op"])(**step["args"])
+    return execute
 
 
 def fresh_executor():
@@ -106,7 +114,7 @@ def apply(nl, steps, probe=None, probe_timeout=10.0, journal_path=None, what=Non
                 raise ProbeFailed("no answer from %s within %g s" % (_describe_targets(probe), probe_timeout))
         if journal and journal.taken_over():
             raise ProbeFailed("the run took longer than its deadline and its watchdog rolled it back")
-    except (KernelError, ProbeFailed, OSError) as exc:
+    except (KernelError, ProbeFailed, PersistError, OSError) as exc:
         tried, count = tx.applied(), len(tx.done)
         errors = tx.rollback() if not (journal and journal.taken_over()) else []
         if journal:

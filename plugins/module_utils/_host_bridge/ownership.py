@@ -7,10 +7,13 @@ A bridge ``host_bridge`` creates carries ``BRIDGE_LABEL`` in its ``ifalias``, as
 ``container_veth`` carry theirs. Pure functions on the facts (``facts.facts_from_dump``):
 
 ``owner_by_name(name)`` -> who a bridge of that name usually belongs to (``Docker``, ``libvirt``, ...) or None.
-``check_present(facts, name, uplink, adopt)`` -> True when the bridge must be labelled now (an
+``persisted`` (the manager that keeps this collection's files for the bridge, or None) makes an
+unlabelled bridge ours too: a manager that creates it at boot cannot label it.
+
+``check_present(facts, name, uplink, adopt, persisted=None)`` -> True when the bridge must be labelled now (an
     existing bridge that is ours by its ports, made by a version that did not label, or adopted);
     raises ``PlanError`` for a bridge that seems to be another system's, unless ``adopt``.
-``check_absent(facts, name, adopt)`` raises ``PlanError`` unless the bridge is labelled or ``adopt``.
+``check_absent(facts, name, adopt, persisted=None)`` raises ``PlanError`` unless the bridge is labelled or ``adopt``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -47,10 +50,10 @@ def _foreign_ports(facts, name, uplink):
                   and not (link.get("ifalias") or "").startswith(VETH_LABEL))
 
 
-def check_present(facts, name, uplink, adopt):
+def check_present(facts, name, uplink, adopt, persisted=None):
     bridge = facts["links"].get(name)
-    if bridge is not None and is_labelled(bridge):
-        return False
+    if bridge is not None and (is_labelled(bridge) or persisted):
+        return False  # a bridge a manager made from this collection's files has no label, and is ours
     owner = owner_by_name(name)
     if owner and not adopt:
         raise PlanError("bridge %s looks like %s's (by its name); host_bridge leaves it alone: choose another name, "
@@ -65,9 +68,9 @@ def check_present(facts, name, uplink, adopt):
     return True
 
 
-def check_absent(facts, name, adopt):
+def check_absent(facts, name, adopt, persisted=None):
     bridge = facts["links"].get(name)
-    if bridge is None or is_labelled(bridge) or adopt:
+    if bridge is None or is_labelled(bridge) or adopt or persisted:
         return
     owner = owner_by_name(name)
     raise PlanError("bridge %s was not made by host_bridge (no %r label)%s; state absent would detach its ports and "

@@ -170,7 +170,7 @@ def _plan_present(facts, want, work):
     if uplink:
         _check_uplink(facts, name, uplink)
         up = facts["links"][uplink]
-    label_it = check_present(facts, name, uplink, want.get("adopt"))
+    label_it = check_present(facts, name, uplink, want.get("adopt"), want.get("persisted_by"))
     mac = want.get("mac") or (up["mac"] if up else None)
     mtu = want.get("mtu") or (up["mtu"] if up else None)
     stp = bool(want.get("stp"))
@@ -262,7 +262,7 @@ def _plan_absent(facts, want, work):
         return None, migrated
     if bridge["kind"] != "bridge":
         raise PlanError("%s exists and is a %s, not a bridge" % (name, bridge["kind"] or "NIC"))
-    check_absent(facts, name, want.get("adopt"))
+    check_absent(facts, name, want.get("adopt"), want.get("persisted_by"))
     uplink = want.get("uplink")
     uplink = _uplink_of_bridge(facts, name) if uplink in (None, "auto") else resolve_uplink(facts, name, uplink)
     if uplink and facts["links"][uplink]["master"] != name:
@@ -308,5 +308,5 @@ def plan(facts, want):
         "facts_after": work.facts,
         "uplink": uplink,
         "migrated": migrated if work.steps else {"addresses": [], "routes": []},
-        "probe": _probe_targets(work.facts, want) if work.steps else [],
+        "probe": _probe_targets(work.facts, want),
     }

@@ -11,8 +11,10 @@ the facts of ``_host_bridge.facts.facts_from_dump`` (names instead of indexes).
 ``foreign_ports(facts, bridge)`` -> the ports of ``bridge`` that are neither its uplink nor a veth
     with ``container_veth``'s label.
 
-``persisted`` is ``None`` = not known to this version: persistence through network managers is
-not built yet, and nothing here guesses it from their files.
+``persisted`` is the manager whose configuration ``host_bridge`` wrote for the bridge
+(``_host_bridge.persist.persisted_by``: its own marked files), or ``None`` when it lives in the
+running kernel only. A bridge a manager brought back at boot carries no label; such a bridge is
+managed too.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,20 +28,22 @@ from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.plan i
 from ansible_collections.lanbridge.core.plugins.module_utils._validate import PlanError
 
 
-def managed(facts):
-    return sorted(name for name, link in facts["links"].items() if link["kind"] == "bridge" and is_labelled(link))
+def managed(facts, persisted=lambda name: None):
+    return sorted(name for name, link in facts["links"].items()
+                  if link["kind"] == "bridge" and (is_labelled(link) or persisted(name)))
 
 
-def views(facts):
+def views(facts, persisted=lambda name: None):
+    """``persisted(name)`` -> the manager that keeps the bridge's configuration, or None."""
     found, warnings = [], []
-    for name in managed(facts):
+    for name in managed(facts, persisted):
         view = bridge_facts.view(facts, name)["bridge"]
         try:
             view["uplink"] = uplink_of_bridge(facts, name)
         except PlanError as exc:
             view["uplink"] = None
             warnings.append("bridge %s: its uplink is not known: %s" % (name, exc))
-        view["persisted"] = None
+        view["persisted"] = persisted(name)
         found.append(view)
     return found, warnings
 

@@ -1,0 +1,73 @@
+# -*- coding: utf-8 -*-
+# Copyright: lanbridge.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""``host_bridge``'s options: the argument spec (types, choices), ``validate(params)`` (the meaning
+of each value, pure; ``ValidationError``), and ``probe_timeout(want, steps, facts)`` (how long the
+probe may wait: ``rollback_timeout``, plus STP's listening and learning when a port joins)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.facts import DEFAULT_FORWARD_DELAY
+from ansible_collections.lanbridge.core.plugins.module_utils._validate import (
+    ValidationError, check_cidr, check_forward_delay, check_ifname, check_ip, check_mac, check_mtu, is_mac,
+)
+
+ARGUMENT_SPEC = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    uplink=dict(type="str"),
+    migrate=dict(type="bool", default=True),
+    addresses=dict(type="list", elements="str", default=[]),
+    gateway=dict(type="str"),
+    stp=dict(type="bool", default=False),
+    forward_delay=dict(type="int"),
+    mtu=dict(type="int"),
+    mac=dict(type="str"),
+    probe=dict(type="list", elements="str"),
+    rollback_timeout=dict(type="float", default=10),
+    adopt=dict(type="bool", default=False),
+    persist=dict(type="str", choices=["auto", "networkd", "ifupdown", "networkmanager", "netplan", "none"], default="auto"),
+)
+MAX_ROLLBACK_TIMEOUT = 600
+
+
+def validate(params):
+    """Module options -> the planner's ``want``; raises ValidationError."""
+    want = dict(params)
+    want["name"] = check_ifname(params["name"], "name")
+    uplink = params["uplink"]
+    if uplink is not None and uplink != "auto":
+        if is_mac(uplink):
+            want["uplink"] = check_mac(uplink, "uplink")
+        elif ":" in uplink and len(uplink) > 15:
+            raise ValidationError("uplink %r is neither an interface name, a MAC address nor auto" % uplink)
+        else:
+            want["uplink"] = check_ifname(uplink, "uplink")
+    want["addresses"] = [check_cidr(a, "addresses item") for a in params["addresses"] or []]
+    if params["gateway"] is not None:
+        want["gateway"] = check_ip(params["gateway"], "gateway")
+    if params["mtu"] is not None:
+        want["mtu"] = check_mtu(params["mtu"])
+    if params["mac"] is not None:
+        want["mac"] = check_mac(params["mac"])
+    if params["forward_delay"] is not None:
+        want["forward_delay"] = check_forward_delay(params["forward_delay"], params["stp"])
+    if params["probe"] is not None:
+        want["probe"] = [check_ip(p, "probe item") for p in params["probe"]]
+    if not 0 < params["rollback_timeout"] <= MAX_ROLLBACK_TIMEOUT:  # also false for nan; inf is over the bound
+        raise ValidationError("rollback_timeout %s must be more than 0 and at most %d seconds"
+                              % (params["rollback_timeout"], MAX_ROLLBACK_TIMEOUT))
+    return want
+
+
+def probe_timeout(want, steps, facts):
+    timeout = want["rollback_timeout"]
+    if want["state"] == "present" and want["stp"] and any(s["op"] == "set_link" and s["args"].get("master")
+                                                          for s in steps):
+        delay = want["forward_delay"]
+        if delay is None:
+            delay = facts["links"].get(want["name"], {}).get("forward_delay") or DEFAULT_FORWARD_DELAY
+        timeout += 2 * delay  # listening + learning before the port forwards
+    return timeout
