@@ -1,0 +1,110 @@
+# -*- coding: utf-8 -*-
+# Copyright: lanbridge.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The agent's operations on the host, through ``_container_veth`` unchanged:
+
+``attach(entries)`` the read -> plan -> apply of ``plugins/modules/container_veth.py`` ``run()``
+    (same host-side name, MAC, addresses, routes, conflict probe and announcement, the same bridge
+    locks), for a batch of validated entries -> one result per entry (``Attachment.result()``).
+``detach(container_id, ifnames)`` deletes the host ends labelled for that container (``names``
+    labels, as ``purge`` finds them) -> their names.
+``inspect(key, names)`` what the engine says of the desired containers (``running``, ``id``).
+``firewall(desired)`` the bridge's accept rule (``firewall.ensure``) with iptables argument lists.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import os
+import subprocess
+
+from ansible_collections.lanbridge.core.plugins.module_utils._agent import firewall as _firewall
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import names as _names
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.apply import Applier
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import Engine, EngineError, Engines
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.entry import Attachment
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.read import Namespaces, Reader, bridges_touched
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.report import read_and_plan
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.targets import (
+    close as close_target, raise_nofile_limit,
+)
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netlink import Netlink
+from ansible_collections.lanbridge.core.plugins.module_utils._lock import hold
+
+
+class HostOps(object):
+    """The real operations (root, on the managed node)."""
+
+    def attach(self, entries):
+        """Read, plan and apply ``entries`` as one batch, exactly as ``container_veth`` does."""
+        attachments = [Attachment(entry) for entry in entries]
+        raise_nofile_limit(len(attachments))
+        here = os.stat("/proc/self/ns/net")
+        engines = Engines(environ={})  # fresh per batch: the engine's answers are cached for one run
+        namespaces = Namespaces()
+        applier = Applier(namespaces)
+        try:
+            with hold(["bridge:%s" % name for name in bridges_touched(entries)]):
+                reader = Reader(namespaces)
+                for item in attachments:
+                    read_and_plan(item, engines, reader, (here.st_dev, here.st_ino), False, {})
+                for item in attachments:
+                    if item.error is None and item.changed:
+                        item.transaction = applier.entry(item.steps, item.target)
+                applier.apply_all([item.transaction for item in attachments if item.transaction is not None])
+        finally:
+            applier.close()
+            namespaces.close()
+            engines.close()
+            for item in attachments:
+                close_target(item.target)
+        return [item.result() for item in attachments]
+
+    def detach(self, container_id, ifnames, bridges):
+        """Delete the host ends labelled for ``container_id`` (and one of ``ifnames``)."""
+        identity = _names.container_identity(container_id)
+        gone = []
+        with hold(["bridge:%s" % name for name in bridges]):
+            with Netlink() as nl:
+                for link in nl.links():
+                    label = _names.parse_label(link.get("ifalias")) if link.get("kind") == "veth" else None
+                    if label and label["id"] == identity and label["ifname"] in ifnames:
+                        try:
+                            nl.delete_link(link["ifname"])
+                        except KernelError as exc:
+                            if exc.code != errno.ENODEV:  # gone with its namespace in the meantime
+                                raise
+                        gone.append(link["ifname"])
+        return gone
+
+    def inspect(self, key, names):
+        """``{name: info or None}`` for the containers ``names`` on engine ``key`` (None: unknown)."""
+        engine = Engine(key[0], key[1])
+        out = {}
+        try:
+            for name in names:
+                try:
+                    out[name] = engine.inspect(name)
+                except EngineError as exc:
+                    if "no container named" not in str(exc):
+                        raise
+                    out[name] = None
+        finally:
+            engine.close()
+        return out
+
+    def firewall(self, desired):
+        fw = desired.firewall
+        if not fw.get("enabled") or not fw.get("bridges"):
+            return []
+        return _firewall.ensure(_run, fw["bridges"], fw["comment"], fw["ipv6"])
+
+
+def _run(argv):
+    try:
+        return subprocess.call(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except FileNotFoundError:
+        raise OSError("firewall: %s is not installed" % argv[0]) from None
