@@ -15,7 +15,7 @@ export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PATH := $(VENV)/bin:$(PATH)
 export LANBRIDGE_LAB_DIR ?= $(ROOT)/.lab
 
-.PHONY: package help deps venv collection test unit integration integration-pyroute2-0.7 lab-test \
+.PHONY: package help deps venv collection test unit integration integration-pyroute2-0.7 lab-test booted-test \
         sanity lint molecule demo lab-up lab-down bench build clean ee
 
 help:
@@ -46,7 +46,7 @@ collection:
 	mkdir -p $(COLLECTIONS)/ansible_collections/lanbridge
 	ln -sfn $(ROOT) $(COLLECTIONS)/ansible_collections/lanbridge/core
 
-test: venv collection lint sanity package unit integration integration-pyroute2-0.7 lab-test molecule
+test: venv collection lint sanity package unit integration integration-pyroute2-0.7 lab-test booted-test molecule
 	@echo "make test: all checks passed"
 
 unit: venv collection
@@ -60,6 +60,13 @@ integration-pyroute2-0.7: venv collection
 
 lab-test: venv
 	$(VENV)/bin/pytest -q tests/lab
+
+# The collection on booted lab hosts (systemd-nspawn): persistence through each network manager.
+booted-test: venv collection
+	$(VENV)/bin/pytest -q tests/booted
+
+booted-test: venv collection
+	$(VENV)/bin/pytest -q tests/booted
 
 sanity: venv
 	bash scripts/sanity.sh

@@ -150,13 +150,13 @@ options:
       - The bridge's MAC is the uplink's; its addresses and routes are the uplink's (static), or its
         DHCP client moves to the bridge with the MAC as client identifier (DHCP). The administrator's
         files are kept, moved aside or outranked, never deleted; O(state=absent) brings them back.
-      - The kernel's change and the files are one transaction: when the probe fails after the
+      - The kernel's change and the files are one transaction. When the probe fails after the
         manager took over, the files and the kernel are both put back.
       - V(none) changes the running kernel only (the bridge is gone after a reboot). Without a
         manager that renews it, an uplink address with a lease (DHCP, router advertisements) is
-        refused: on the bridge nobody would renew it and the host would lose it when it ends.
+        refused, because on the bridge nobody would renew it and the host would lose it when it ends.
       - A module running in a network namespace other than init's (a container, a test
-        namespace) persists nothing: no manager of the host configures that namespace.
+        namespace) persists nothing, since no manager of the host configures that namespace.
     type: str
     choices: [auto, networkd, ifupdown, networkmanager, netplan, none]
     default: auto
@@ -351,6 +351,7 @@ from ansible_collections.lanbridge.core.plugins.module_utils._kernel.pyroute imp
 from ansible_collections.lanbridge.core.plugins.module_utils._lock import LockError, hold
 from ansible_collections.lanbridge.core.plugins.module_utils._transaction import TransactionError
 from ansible_collections.lanbridge.core.plugins.module_utils._validate import PlanError, ValidationError
+
 
 def run(module, nl, want):
     want = dict(want, persisted_by=persist.persisted_by(want["name"]) if persist.in_init_netns() else None)

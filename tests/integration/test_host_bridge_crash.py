@@ -218,7 +218,7 @@ def test_planted_lock_files_are_refused(lan):
     path = lock_path(lan.host, "bridge:br0")
     if os.path.lexists(path):  # a namespace inode of an earlier test, reused
         os.unlink(path)
-    target = tempfile.mktemp(prefix="lanbridge-planted-")
+    target = os.path.join(tempfile.mkdtemp(prefix="lanbridge-planted-"), "target")
     os.symlink(target, path)
     try:
         before = snapshot(lan.host)

@@ -139,8 +139,8 @@ def file_steps(the_plan, current):
     """The plan's moves, writes and removes as steps, each undone from what is on disk now."""
     out = []
     for src, dst in the_plan["moves"]:
-        out.append(step("rename_file", "move %s aside to %s" % (src, dst), undo=[step("rename_file", "put back %s" % src,
-                                                                                   src=dst, dst=src)], src=src, dst=dst))
+        back = step("rename_file", "put back %s" % src, src=dst, dst=src)
+        out.append(step("rename_file", "move %s aside to %s" % (src, dst), undo=[back], src=src, dst=dst))
     moved = dict((dst, current.get(src)) for src, dst in the_plan["moves"])
     for path, spec in sorted(the_plan["files"].items()):
         previous = moved.get(path, current.get(path))
@@ -245,8 +245,8 @@ def for_change(want, facts, plan, warn):
             raise PersistError("persist auto: %s" % exc) from None
         if found is None:
             warn("persist auto: no network manager (systemd-networkd, NetworkManager, ifupdown, netplan) "
-                        "configures %s; nothing is persisted: %s lives in the running kernel only and is gone "
-                        "after a reboot" % (uplink, want["name"]))
+                 "configures %s; nothing is persisted: %s lives in the running kernel only and is gone "
+                 "after a reboot" % (uplink, want["name"]))
             return None
         manager = found["manager"]
     return plan_files(manager, want["name"], uplink, plan["facts_after"], want["state"])

@@ -1,0 +1,221 @@
+"""host_bridge's persistence on booted Debian 12 lab hosts (run as root), one host per manager:
+systemd-networkd static and DHCP, ifupdown static, NetworkManager static and DHCP.
+
+After host_bridge (persist auto), each host must hold: it answers on the LAN, em1 has no address
+and is a port of br0, one IPv4 default route (via br0), br0's MAC is em1's, STP off. The same after
+(b) a 3-second flap of its switch port, (c) a reboot, (d) for DHCP hosts a lease renewal (2-minute
+leases); (e) a second run changes nothing; (f) state absent and a reboot leave the host as before
+the collection ran, its administrator's files byte for byte. A probe failure after the manager
+took over puts back both the kernel and the files. Nothing here is timed.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
+import lab  # noqa: E402  pylint: disable=wrong-import-position
+
+PREFIX = os.environ.get("LANBRIDGE_PERSIST_PREFIX", "bp")
+SPECS = ("networkd", "networkd:dhcp", "ifupdown", "networkmanager", "networkmanager:dhcp")
+CONFIG = ("/etc/systemd/network", "/etc/network", "/etc/NetworkManager/system-connections", "/etc/NetworkManager/conf.d",
+          "/etc/netplan")
+VENV = os.path.join(ROOT, ".venv", "bin")
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
+    pytest.mark.skipif(not (shutil.which("systemd-nspawn") and shutil.which("mmdebstrap")),
+                       reason="systemd-nspawn and mmdebstrap are not installed (make deps)"),
+    pytest.mark.skipif(not os.path.isdir("/sys/fs/cgroup/unified"), reason="no cgroup2 hierarchy for nspawn"),
+]
+
+
+@pytest.fixture(scope="module")
+def persist_lab(tmp_path_factory):
+    state_dir = str(tmp_path_factory.mktemp("lanbridge-persist") / "lab")
+    state = lab.up(state_dir, PREFIX, containers=1, booted=SPECS)
+    try:
+        yield state
+    finally:
+        lab.down(state_dir)
+
+
+def by_spec(state):
+    return dict(("%s:%s" % (h["manager"], h["addressing"]), host) for host, h in state["hosts"].items())
+
+
+def inside(state, host, *cmd):
+    argv, env = lab.exec_argv(state["state_dir"], host)
+    return subprocess.run(argv + list(cmd), env=env, capture_output=True, text=True, timeout=60, check=True).stdout
+
+
+def config_files(state, host):
+    """Every file of the managers' configuration directories, with its content (the disk's truth)."""
+    script = "for d in %s; do [ -d $d ] && find $d -type f | sort | while read f; do echo \"== $f\"; cat \"$f\"; done; done; true" \
+        % " ".join(CONFIG)
+    return inside(state, host, "sh", "-c", script)
+
+
+def host_bridge(state, args, hosts="all"):
+    """``lanbridge.core.host_bridge`` through Ansible (SSH, the host's own Python); ``{host: result}``
+    (the ``tree`` callback writes each host's result as JSON)."""
+    tree = tempfile.mkdtemp(prefix="lanbridge-tree-")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build", "collections"),
+               ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree",
+               ANSIBLE_CALLBACK_TREE_DIR=tree, ANSIBLE_HOST_KEY_CHECKING="false",
+               PATH=VENV + os.pathsep + os.environ.get("PATH", ""))
+    argv = [os.path.join(VENV, "ansible"), "-i", state["inventory"], hosts, "-f", "10", "-m", "lanbridge.core.host_bridge",
+            "-a", json.dumps(args)]
+    try:
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600, check=False)
+        out = {}
+        for host in os.listdir(tree):
+            with open(os.path.join(tree, host)) as handle:
+                out[host] = json.load(handle)
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
+    wanted = list(state["hosts"]) if hosts == "all" else [hosts]
+    missing = [h for h in wanted if h not in out]
+    assert not missing, "no result for %s: %s %s" % (missing, proc.stdout[-2000:], proc.stderr[-2000:])
+    return out
+
+
+def on_lan(state, address, attempts=20):
+    for _attempt in range(attempts):
+        if subprocess.run(["ip", "netns", "exec", state["prefix"] + "-client", "ping", "-c1", "-W1", address],
+                          capture_output=True, check=False).returncode == 0:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def assert_bridged(state, host, attempts=40):
+    """(a): the host answers; em1 has no address and is br0's port; one IPv4 default route, via br0;
+    br0's MAC is em1's; STP off. Polled: a manager may still be configuring after a boot or a flap."""
+    h = state["hosts"][host]
+    problems = None
+    for _attempt in range(attempts):
+        em1 = inside(state, host, "ip", "-o", "addr", "show", "dev", "em1", "scope", "global")
+        link = inside(state, host, "ip", "-d", "link", "show", "em1")
+        br0 = inside(state, host, "ip", "-d", "link", "show", "br0") if "br0" in inside(state, host, "ip", "-o", "link") else ""
+        defaults = [r for r in inside(state, host, "ip", "-4", "route", "show", "default").splitlines() if r.strip()]
+        mac = h["mac"].lower()
+        problems = [p for ok, p in (
+            (em1.strip() == "", "em1 has an address: %s" % em1.strip()),
+            ("master br0" in link, "em1 is not a port of br0"),
+            ("link/ether %s" % mac in br0, "br0's MAC is not em1's %s" % mac),
+            ("stp_state 0" in br0, "STP is not off"),
+            (len(defaults) == 1 and "dev br0" in defaults[0], "IPv4 default routes: %s" % defaults),
+            ("inet %s/" % h["address4"] in inside(state, host, "ip", "-4", "addr", "show", "dev", "br0") if br0 else False,
+             "br0 lacks %s" % h["address4"]),
+        ) if not ok]
+        if not problems and on_lan(state, h["address4"], attempts=2):
+            return
+        time.sleep(0.5)
+    raise AssertionError("%s (%s:%s): %s" % (host, h["manager"], h["addressing"], "; ".join(problems or ["does not answer"])))
+
+
+def each(state, check):
+    with ThreadPoolExecutor(len(state["hosts"])) as pool:
+        list(pool.map(check, sorted(state["hosts"])))
+
+
+@pytest.fixture(scope="module")
+def originals(persist_lab):
+    return dict((host, config_files(persist_lab, host)) for host in persist_lab["hosts"])
+
+
+@pytest.fixture(scope="module")
+def bridged(persist_lab, originals):
+    results = host_bridge(persist_lab, {"name": "br0", "uplink": "em1"})
+    for host, h in persist_lab["hosts"].items():
+        result = results[host]
+        assert not result.get("failed"), (host, result.get("msg"))
+        assert result["changed"] and result["persist"]["manager"] == h["manager"], (host, result["persist"])
+    return results
+
+
+def test_a_bridged_and_persisted_by_each_manager(persist_lab, bridged):
+    each(persist_lab, lambda host: assert_bridged(persist_lab, host))
+    for host, result in bridged.items():
+        assert result["persist"]["files"], host
+        assert all(f.startswith(CONFIG) for f in result["persist"]["files"]), result["persist"]["files"]
+
+
+def test_e_a_second_run_changes_nothing(persist_lab, bridged):
+    again = host_bridge(persist_lab, {"name": "br0", "uplink": "em1"})
+    for host, result in again.items():
+        assert not result.get("failed") and result["changed"] is False and result["plan"] == [], (host, result.get("plan"))
+
+
+def test_b_a_flap_keeps_it(persist_lab, bridged):
+    each(persist_lab, lambda host: lab.flap(persist_lab["state_dir"], host, 3))
+    each(persist_lab, lambda host: assert_bridged(persist_lab, host))
+
+
+def test_d_a_lease_renewal_keeps_it(persist_lab, bridged):
+    dhcp = [host for host, h in persist_lab["hosts"].items() if h["addressing"] == "dhcp"]
+
+    def lifetime(host):
+        out = inside(persist_lab, host, "ip", "-o", "-4", "addr", "show", "dev", "br0")
+        return int(out.split("valid_lft ")[1].split("sec")[0])
+
+    first = dict((host, lifetime(host)) for host in dhcp)
+    deadline = time.monotonic() + 150  # 2-minute leases: renewed after half of it
+    renewed = set()
+    while time.monotonic() < deadline and renewed != set(dhcp):
+        time.sleep(2)
+        for host in dhcp:
+            if lifetime(host) > first[host] + 5:
+                renewed.add(host)
+    assert renewed == set(dhcp), "leases not renewed on br0: %s" % sorted(set(dhcp) - renewed)
+    each(persist_lab, lambda host: assert_bridged(persist_lab, host))
+
+
+def test_c_a_reboot_keeps_it(persist_lab, bridged):
+    each(persist_lab, lambda host: lab.reboot(persist_lab["state_dir"], host))
+    each(persist_lab, lambda host: assert_bridged(persist_lab, host))
+    again = host_bridge(persist_lab, {"name": "br0", "uplink": "em1"})
+    for host, result in again.items():
+        assert not result.get("failed") and result["changed"] is False, (host, result.get("plan"), result.get("msg"))
+
+
+def test_a_failed_probe_puts_back_the_kernel_and_the_files(persist_lab, bridged):
+    host = by_spec(persist_lab)["networkd:static"]
+    back = host_bridge(persist_lab, {"name": "br0", "uplink": "em1", "state": "absent"}, hosts=host)[host]
+    assert back["changed"] and not back.get("failed"), back.get("msg")
+    files = config_files(persist_lab, host)
+    routes = inside(persist_lab, host, "ip", "route")
+    lab.set_gateway(persist_lab["state_dir"], up=False)
+    try:
+        result = host_bridge(persist_lab, {"name": "br0", "uplink": "em1", "rollback_timeout": 3}, hosts=host)[host]
+    finally:
+        lab.set_gateway(persist_lab["state_dir"], up=True)
+    assert result["rolled_back"] is True and result["changed"] is False, result.get("msg")  # it failed, and rolled back
+    assert "write /etc/systemd/network/00-lanbridge-br0.netdev" in result["msg"], result["msg"]
+    assert config_files(persist_lab, host) == files
+    assert inside(persist_lab, host, "ip", "route") == routes
+    again = host_bridge(persist_lab, {"name": "br0", "uplink": "em1"}, hosts=host)[host]
+    assert again["changed"] and not again.get("failed"), again.get("msg")
+
+
+def test_f_absent_and_a_reboot_bring_back_the_host_as_it_was(persist_lab, bridged, originals):
+    results = host_bridge(persist_lab, {"name": "br0", "uplink": "em1", "state": "absent"})
+    for host, result in results.items():
+        assert not result.get("failed") and result["changed"], (host, result.get("msg"))
+    each(persist_lab, lambda host: lab.reboot(persist_lab["state_dir"], host))
+    for host, h in persist_lab["hosts"].items():
+        assert config_files(persist_lab, host) == originals[host], host
+        assert "br0" not in inside(persist_lab, host, "ip", "-o", "link")
+        deadline = time.monotonic() + 30
+        while "inet %s/" % h["address4"] not in inside(persist_lab, host, "ip", "-4", "addr", "show", "dev", "em1"):
+            assert time.monotonic() < deadline, "%s: em1 never got %s back" % (host, h["address4"])
+            time.sleep(0.5)
+        assert on_lan(persist_lab, h["address4"])
