@@ -61,10 +61,8 @@ integration-pyroute2-0.7: venv collection
 lab-test: venv
 	$(VENV)/bin/pytest -q tests/lab
 
-# The collection on booted lab hosts (systemd-nspawn): persistence through each network manager.
-booted-test: venv collection
-	$(VENV)/bin/pytest -q tests/booted
-
+# The collection on booted lab hosts (systemd-nspawn): persistence through each network manager,
+# and the lanbridge-attach agent (restarts, engine restart, SIGKILL, reboot).
 booted-test: venv collection
 	$(VENV)/bin/pytest -q tests/booted
 
