@@ -75,6 +75,8 @@ attributes:
     support: full
     description: A second run with the same options changes nothing.
 notes:
+  - The agent runs under the host's systemd, in init's network namespace. Run elsewhere (a container,
+    a namespace that shares the host's file system), the module installs and removes nothing and warns.
   - The agent runs as root. Its journal is C(journalctl -u lanbridge-attach), one line per action.
 seealso:
   - module: lanbridge.core.container_veth
@@ -124,6 +126,7 @@ import sys
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.persist import in_init_netns
 from ansible_collections.lanbridge.core.plugins.module_utils._agent import config as agent_config
 from ansible_collections.lanbridge.core.plugins.module_utils._agent import daemon as agent_daemon  # noqa: F401  (its sources are installed)
 from ansible_collections.lanbridge.core.plugins.module_utils._agent import install
@@ -238,6 +241,13 @@ def main():
         },
         supports_check_mode=True,
     )
+    if not in_init_netns():
+        # a host's systemd (init) runs the agent in init's network namespace: a module that runs in
+        # another one (a container, a lab or test namespace on a shared file system) must never
+        # install a service that would act in init's namespace instead
+        module.warn("attach_agent: this runs in a network namespace that is not init's; the agent runs only where "
+                    "the host's systemd manages the network namespace: nothing installed or removed")
+        module.exit_json(changed=False, installed=False, skipped_reason="not init's network namespace")
     if module.params["state"] == "present":
         present(module)
     absent(module)
