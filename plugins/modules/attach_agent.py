@@ -128,7 +128,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.persist import in_init_netns
 from ansible_collections.lanbridge.core.plugins.module_utils._agent import config as agent_config
-from ansible_collections.lanbridge.core.plugins.module_utils._agent import daemon as agent_daemon  # noqa: F401  (its sources are installed)
+from ansible_collections.lanbridge.core.plugins.module_utils._agent import daemon as agent_daemon
 from ansible_collections.lanbridge.core.plugins.module_utils._agent import install
 from ansible_collections.lanbridge.core.plugins.module_utils._agent.version import COLLECTION_VERSION
 
@@ -167,7 +167,8 @@ def present(module):
         agent_config.parse(json.loads(text))
     except ValueError as exc:
         module.fail_json(msg=str(exc))
-    wanted = install.wanted_files(sys.executable, text, install.sources())
+    # the sources of the agent's import closure (agent_daemon and what it imports), from this payload
+    wanted = install.wanted_files(sys.executable, text, install.sources(required=[agent_daemon]))
     live = install.read_live(list(wanted))
     write, remove = install.plan(wanted, live)
     service = _service_state(module)

@@ -68,9 +68,10 @@ WantedBy=multi-user.target
 """
 
 
-def sources(modules=None):
+def sources(modules=None, required=()):
     """``{relative path under LIB: text}`` of every loaded module of ``NEEDED`` (the agent's import
-    closure: the caller imports ``_agent.daemon`` first), plus the package skeleton."""
+    closure: the caller imports ``_agent.daemon`` first and names it in ``required``), plus the
+    package skeleton. ``ValueError`` when a ``required`` module has no source."""
     modules = sys.modules if modules is None else modules
     out = dict(("%s/__init__.py" % d, HEADER) for d in SKELETON)
     for name in sorted(modules):
@@ -84,6 +85,10 @@ def sources(modules=None):
         loader = getattr(module, "__loader__", None)
         text = loader.get_source(name) if loader is not None and hasattr(loader, "get_source") else None
         out[rel] = text or ""
+    for module in required:
+        rel = "ansible_collections/lanbridge/core/plugins/module_utils/" + module.__name__[len(PREFIX):].replace(".", "/") + ".py"
+        if not out.get(rel):
+            raise ValueError("no source of %s in this payload" % module.__name__)
     return out
 
 

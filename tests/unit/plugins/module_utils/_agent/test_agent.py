@@ -4,6 +4,9 @@ reload), with a recording fake for the host."""
 import json
 import os
 import re
+import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -403,7 +406,6 @@ def test_term_stops():
 # -- sd_notify ----------------------------------------------------------------------------------
 
 def test_notify_datagram_and_abstract_socket(tmp_path):
-    import socket
     path = str(tmp_path / "notify")
     server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     server.bind(path)
@@ -431,8 +433,6 @@ def test_sources_are_the_agents_import_closure():
 
 
 def test_installed_tree_runs_by_itself(tmp_path):
-    import subprocess
-    import sys
     lib = str(tmp_path / "lib")
     for rel, text in install.sources().items():
         os.makedirs(os.path.dirname(os.path.join(lib, rel)), exist_ok=True)
