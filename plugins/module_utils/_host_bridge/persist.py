@@ -28,7 +28,9 @@ __metaclass__ = type
 import glob
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.facts import view
 from ansible_collections.lanbridge.core.plugins.module_utils._persist import common, ifupdown, netplan, networkd, networkmanager
@@ -195,6 +197,40 @@ def activation(manager, model, state, current):
     return None, []  # ifupdown reads its files at the next boot and ifup: nothing runs now
 
 
+def _validate(manager, the_plan, current):
+    """Check what is about to be written with the manager's own parser, where it offers one that
+    touches nothing: ``nmcli --offline`` reads each keyfile (NetworkManager 1.40 and later),
+    ``netplan generate --root-dir`` the whole netplan directory in a scratch root. ``PersistError``
+    names the file and the tool's answer; nothing has changed then."""
+    if manager == "networkmanager" and shutil.which("nmcli"):
+        for path, spec in sorted(the_plan["files"].items()):
+            if not path.endswith(".nmconnection"):
+                continue
+            sections = common.ini_parse(spec["content"])
+            name = common.ini_value(sections, "connection", "id") or "lanbridge"
+            proc = subprocess.run(["nmcli", "--offline", "connection", "modify", "connection.id", name],
+                                  input=spec["content"], capture_output=True, text=True, timeout=30, check=False)
+            if proc.returncode != 0 and "--offline" not in (proc.stderr or ""):
+                raise PersistError("persist networkmanager: NetworkManager does not accept %s: %s"
+                                   % (path, (proc.stderr or proc.stdout).strip()))
+    if manager == "netplan" and shutil.which("netplan"):
+        root = tempfile.mkdtemp(prefix="lanbridge-netplan-")
+        try:
+            files = common.simulate(dict((p, t) for p, t in current.items() if p.startswith(netplan.ETC + "/")), the_plan)
+            os.makedirs(os.path.join(root, netplan.ETC.lstrip("/")), mode=0o700)
+            for path, text in files.items():
+                if path.startswith(netplan.ETC + "/") and path.endswith(".yaml"):
+                    with open(os.path.join(root, path.lstrip("/")), "w") as handle:
+                        handle.write(text)
+            proc = subprocess.run(["netplan", "generate", "--root-dir", root], capture_output=True, text=True,
+                                  timeout=60, check=False)
+            if proc.returncode != 0:
+                raise PersistError("persist netplan: netplan generate refuses the files: %s"
+                                   % (proc.stderr or proc.stdout).strip())
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+
 def plan_files(manager, bridge, uplink, facts_after, state):
     renderer = RENDERERS[manager]
     bridge_view = view(facts_after, bridge, uplink)["bridge"]
@@ -214,6 +250,7 @@ def plan_files(manager, bridge, uplink, facts_after, state):
         model = model_from(bridge, uplink, mac, addressing, bridge_view["addresses"], bridge_view["routes"],
                            mtu=bridge_view.get("mtu"))
         the_plan = renderer.render(model, current)
+        _validate(manager, the_plan, current)
     files = file_steps(the_plan, current)
     after = common.simulate(current, the_plan)
     touched = sorted(set(p for p in list(current) + list(after) if current.get(p) != after.get(p)))
