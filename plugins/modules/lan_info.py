@@ -128,8 +128,8 @@ bridges:
     persisted:
       description:
         - The network manager that keeps the bridge across reboots (V(networkd), V(networkmanager), V(ifupdown),
-          V(netplan)): the one whose configuration M(lanbridge.core.host_bridge) wrote for it (its O(lanbridge.core.host_bridge#module:persist)
-          option); V(null) when the bridge lives in the running kernel only.
+          V(netplan)), that is the one whose configuration M(lanbridge.core.host_bridge) wrote for it (its
+          O(lanbridge.core.host_bridge#module:persist) option); V(null) when the bridge lives in the running kernel only.
       type: str
       returned: always
       sample: null
