@@ -15,7 +15,7 @@ mkdir -p "$ANSIBLE_COLLECTIONS_PATH/ansible_collections/lanbridge"
 ln -sfn "$ROOT" "$ANSIBLE_COLLECTIONS_PATH/ansible_collections/lanbridge/core"
 
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(default check_mode rollback restart purge fleet podman agent)
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(default check_mode rollback restart purge fleet podman agent persist)
 
 start=$(date +%s)
 summary=()
