@@ -12,6 +12,7 @@
 """
 import contextlib
 import difflib
+import importlib.util
 import json
 import os
 import re
@@ -35,19 +36,29 @@ def sh(*cmd, check=True):
 # --------------------------------------------------------------------------- which namespace
 
 def netns_id(path):
-    """A network namespace's identity: the (device, inode) of its nsfs file."""
-    st = os.stat(path)
-    return (st.st_dev, st.st_ino)
+    """A network namespace's identity: the inode of its nsfs file."""
+    return os.stat(path).st_ino
+
+
+def _lab():
+    """The lab package (tests/lab), loaded by path as tests/lab/lab.py does: its root-namespace
+    detection is the one definition the integration tests and the lab share."""
+    if "lanbridge_lab" not in sys.modules:
+        here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lab")
+        spec = importlib.util.spec_from_file_location("lanbridge_lab", os.path.join(here, "__init__.py"),
+                                                      submodule_search_locations=[here])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["lanbridge_lab"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["lanbridge_lab"]
 
 
 def root_netns_id():
-    """The initial network namespace: PID 1's, or kthreadd's (PID 2) where PID 1 is not readable."""
-    for pid in (1, 2):
-        try:
-            return netns_id("/proc/%d/ns/net" % pid)
-        except OSError:
-            continue
-    raise SystemExit("cannot identify the root network namespace: refusing to run")
+    """The initial network namespace: PID 1's, or kthreadd's where PID 1's is not readable (the lab's rule)."""
+    try:
+        return _lab().root_netns_inode()
+    except Exception as exc:  # pylint: disable=broad-except
+        raise SystemExit("cannot identify the root network namespace (%s): refusing to run" % exc) from exc
 
 
 def in_root_netns():
