@@ -8,7 +8,9 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 if os.path.join(ROOT, "tests", "lab") not in sys.path:
     sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
-import lab  # noqa: E402,F401  pylint: disable=wrong-import-position  (re-exported)
+import lab  # noqa: E402  pylint: disable=wrong-import-position
+
+__all__ = ["CONTAINERS", "PREFIX", "addresses", "converge", "lab", "skip_reason"]
 
 PREFIX = os.environ.get("LANBRIDGE_BOOTED_PREFIX", "ab")
 CONTAINERS = 2

@@ -65,7 +65,7 @@ def test_converged_and_second_run_changes_nothing(agent_lab):
 
 def test_docker_restart_back_within_1s(agent_lab, record_property):
     times = []
-    for _ in range(20):
+    for _restart in range(20):
         _in(agent_lab, "docker", "restart", "-t", "1", "app1")
         times.append(_until(agent_lab, ["app1"], True, 10))
     assert None not in times, times
