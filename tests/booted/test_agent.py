@@ -6,8 +6,6 @@ import os
 import subprocess
 import time
 
-import pytest
-
 from agent_lab import addresses, converge, lab
 
 HOST = "%s-h1" % os.environ.get("LANBRIDGE_BOOTED_PREFIX", "ab")
@@ -138,7 +136,3 @@ def test_agent_false_removes_it(agent_lab):
                  "/etc/systemd/system/lanbridge-attach.service", "/etc/lanbridge"):
         assert _in(agent_lab, "test", "-e", path, check=False).returncode == 1, path
 
-
-@pytest.mark.skipif(not os.environ.get("LANBRIDGE_BOOTED_BENCH"), reason="the 100-container benchmark: LANBRIDGE_BOOTED_BENCH=1")
-def test_zz_bench_100_at_once(agent_lab):  # pragma: no cover  (a benchmark)
-    pass
