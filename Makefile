@@ -25,8 +25,16 @@ help:
 	@echo "make lab-up    bring up the lab;  make lab-down  tear it down"
 	@echo "make bench     the benchmark (not part of make test)"
 
+# `sudo make test` and `sudo make demo` work as the first command on a fresh machine: they install
+# what is missing first (apt packages once, recorded in a stamp; the venvs when requirements change).
+APT_STAMP := $(BUILD)/.apt.stamp
+
 deps:
 	bash scripts/install-deps.sh
+	mkdir -p $(BUILD) && touch $(APT_STAMP)
+
+$(APT_STAMP): scripts/install-deps.sh
+	$(MAKE) deps
 
 $(VENV)/.stamp: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -46,7 +54,7 @@ collection:
 	mkdir -p $(COLLECTIONS)/ansible_collections/lanbridge
 	ln -sfn $(ROOT) $(COLLECTIONS)/ansible_collections/lanbridge/core
 
-test: venv collection lint sanity package unit integration integration-pyroute2-0.7 lab-test booted-test molecule
+test: $(APT_STAMP) venv collection lint sanity package unit integration integration-pyroute2-0.7 lab-test booted-test molecule
 	@echo "make test: all checks passed"
 
 unit: venv collection
@@ -97,7 +105,7 @@ lab-up:
 lab-down:
 	python3 tests/lab/lab.py down
 
-demo: venv collection
+demo: $(APT_STAMP) venv collection
 	bash scripts/demo.sh
 
 bench: venv collection
