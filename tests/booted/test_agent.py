@@ -135,4 +135,3 @@ def test_agent_false_removes_it(agent_lab):
     for path in ("/usr/local/lib/lanbridge-attach", "/usr/local/sbin/lanbridge-attach",
                  "/etc/systemd/system/lanbridge-attach.service", "/etc/lanbridge"):
         assert _in(agent_lab, "test", "-e", path, check=False).returncode == 1, path
-
