@@ -270,6 +270,8 @@ def for_change(want, facts, plan, warn):
     link = facts["links"][uplink]
     manager = want["persist"]
     if not in_init_netns():
+        if manager == "auto" and not plan["steps"]:
+            return None  # nothing changes, nothing to persist: no warning on every no-op run
         if manager != "auto":
             raise PersistError("persist %s: host_bridge runs in a network namespace that is not init's, which no "
                                "network manager of this host configures; use persist: none (or auto)" % manager)
@@ -281,6 +283,8 @@ def for_change(want, facts, plan, warn):
         except ValueError as exc:
             raise PersistError("persist auto: %s" % exc) from None
         if found is None:
+            if not plan["steps"]:
+                return None
             warn("persist auto: no network manager (systemd-networkd, NetworkManager, ifupdown, netplan) "
                  "configures %s; nothing is persisted: %s lives in the running kernel only and is gone "
                  "after a reboot" % (uplink, want["name"]))
