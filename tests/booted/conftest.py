@@ -6,6 +6,8 @@ service, the containers ``--restart always``, and FORWARD set to DROP at boot (`
 so LAN traffic over the bridge needs the firewall rule the agent keeps. The role (``site.yml``)
 runs once with the agent on, then again to prove the second run changes nothing.
 """
+import os
+
 import pytest
 
 from agent_lab import CONTAINERS, PREFIX, converge, lab, skip_reason
@@ -21,7 +23,7 @@ def agent_lab(agent_lab_dir, tmp_path_factory):
     reason = skip_reason()
     if reason:
         pytest.skip(reason)
-    st = lab.up(agent_lab_dir, PREFIX, containers=CONTAINERS, forward_drop=(1,), booted=["networkd"])
+    st = lab.up(agent_lab_dir, PREFIX, containers=CONTAINERS, forward_drop=(1,), booted=["networkd"], owner=os.getpid())
     try:
         tmp = str(tmp_path_factory.mktemp("converge"))
         converge(st, tmp)

@@ -40,7 +40,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def persist_lab(tmp_path_factory):
     state_dir = str(tmp_path_factory.mktemp("lanbridge-persist") / "lab")
-    state = lab.up(state_dir, PREFIX, containers=1, booted=SPECS)
+    state = lab.up(state_dir, PREFIX, containers=1, booted=SPECS, owner=os.getpid())
     try:
         yield state
     finally:

@@ -3,6 +3,10 @@
 ``state.json`` in the state directory lists every namespace, dir, mount,
 process and cgroup the lab made, so ``down`` removes exactly those, also
 after a crashed ``up``.
+
+``owner.json`` in the lab's run dir names the state dir and the process the
+lab lasts for (pid and start time), so a later ``up`` with the same prefix
+can tell a lab in use from one left by a process that is gone.
 """
 
 import fcntl
@@ -10,7 +14,7 @@ import json
 import os
 import threading
 
-from ._const import DEFAULT_STATE_DIR
+from ._const import DEFAULT_STATE_DIR, LabError
 from ._proc import ip, run
 
 lock = threading.RLock()
@@ -36,7 +40,7 @@ def load_state(state_dir=None):
 
 
 LIST_KEYS = ("netns", "dirs", "processes", "cgroups", "mounts", "files",
-             "rmdir_if_empty")
+             "written", "rmdir_if_empty")
 
 
 def save(state):
@@ -90,3 +94,66 @@ def add_netns(state, ns):
     record(state, "netns", ns)
     run("ip", "netns", "add", ns)
     ip(ns, "link", "set", "lo", "up")
+
+
+# --------------------------------------------------------------------------
+# owner.json: which process the lab lasts for
+
+
+def owner_path(run_dir):
+    return os.path.join(run_dir, "owner.json")
+
+
+def process_start(pid):
+    """Start time of ``pid`` (field 22 of /proc/PID/stat), or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # fields[0] is field 3 (state); a zombie has exited already
+    if fields[0] == "Z":
+        return None
+    return int(fields[19])
+
+
+def owner_record(pid=None):
+    """``{"pid", "start"}`` of the lab's owner process; pid None: no owner."""
+    if pid is None:
+        return {"pid": None, "start": None}
+    start = process_start(pid)
+    if start is None:
+        raise LabError(f"owner pid {pid}: no such process")
+    return {"pid": pid, "start": start}
+
+
+def write_owner(state, owner):
+    """Record, then write ``owner.json`` (``owner_record`` + the state dir)."""
+    path = owner_path(state["run_dir"])
+    record(state, "written", path)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump({"state_dir": state["state_dir"], **owner}, f, indent=2,
+                  sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def read_owner(run_dir):
+    """The owner record of the lab in ``run_dir``, or None (missing, unreadable)."""
+    try:
+        with open(owner_path(run_dir)) as f:
+            owner = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(owner, dict):
+        return None
+    if not isinstance(owner.get("pid"), int) or isinstance(owner["pid"], bool):
+        owner["pid"] = None  # no owner (or one that cannot be checked)
+    return owner
+
+
+def owner_alive(owner):
+    """True while the owner's process runs: same pid, same start time (no reuse)."""
+    start = process_start(owner["pid"])
+    return start is not None and start == owner.get("start")

@@ -3,6 +3,8 @@
 State: ``state.json`` in the state directory records every namespace, dir,
 mount, process and cgroup *before* it is created, so ``down`` removes exactly
 what ``up`` made, also after a crashed ``up``, and is safe to run twice.
+``owner.json`` in ``/run/lanbridge-lab/{P}`` names the state dir and the
+process the lab lasts for, so ``up`` reclaims a lab whose owner is gone.
 
 Outside its state dir and ``/run/lanbridge-lab/{P}`` the lab leaves only
 what the tools themselves insist on, empty and shared with any other engine:
@@ -73,7 +75,7 @@ def _new_state(state_dir, prefix, hosts, containers, forward_drop, engine_list=(
         "lan_netns": f"{prefix}-lan", "netns_of": netns_of,
         "gateway_if": "eth0", "created_state_dir": False,
         "netns": [], "dirs": [], "processes": [], "cgroups": [],
-        "mounts": [], "files": [], "rmdir_if_empty": [],
+        "mounts": [], "files": [], "written": [], "rmdir_if_empty": [],
         "podman": any(e != "docker" for e in engine_list), "hosts": {},
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -134,8 +136,15 @@ def _split_specs(booted_specs):
 
 
 def up(state_dir=None, prefix=None, hosts=None, containers=3, forward_drop=(),
-       podman=False, booted=(), engine=None):
+       podman=False, booted=(), engine=None, owner=None):
     """Build the lab; return its state. Tears down a stale lab first.
+
+    ``owner``: the pid of the process whose life the lab lasts for (a test
+    fixture passes ``os.getpid()``), written with the state dir to
+    ``{run_dir}/owner.json``. When the prefix is in use by a lab whose owner
+    is gone (exited, or its pid reused), that lab is torn down first; a lab
+    of a live owner, or one without an owner (``lab.py up``: the lab outlives
+    the command), is refused.
 
     ``booted``: one ``MANAGER[:ADDRESSING]`` per booted host, for hosts 1, 2,
     ...; the other hosts are bare namespaces. ``hosts`` defaults to 2, or to
@@ -156,20 +165,30 @@ def up(state_dir=None, prefix=None, hosts=None, containers=3, forward_drop=(),
     if podman and not engine:
         engine = "both"
     engine_list = parse_engines(engine, hosts, len(booted_specs))
+    owner = _state.owner_record(owner)
     if load_state(state_dir) is not None:
         print(f"lab: tearing down the stale lab in {state_dir} first",
               file=sys.stderr)
         down(state_dir)
     state = _new_state(state_dir, prefix, hosts, containers, forward_drop,
                        engine_list, booted_specs)
-    # Refuse to collide with another lab using the same prefix.
-    mine = [state["lan_netns"], *state["netns_of"].values(), *state["hosts"]]
-    taken = [ns for ns in mine if netns_exists(ns)]
-    if taken or os.path.exists(state["run_dir"]):
+    # Refuse to collide with another lab using the same prefix, unless the
+    # process that lab lasted for is gone: then it is stale, reclaim it.
+    taken = _in_use(state)
+    if taken is not None:
+        stale = _stale_owner(state)
+        if stale:
+            print(f"lab: reclaiming the lab with prefix {prefix!r} left by pid "
+                  f"{stale['pid']}, which is gone (state in "
+                  f"{stale['state_dir']})", file=sys.stderr)
+            down(stale["state_dir"])
+            taken = _in_use(state)
+    if taken is not None:
         raise LabError(
             f"prefix {prefix!r} is in use (namespaces {taken or 'none'}, "
             f"{state['run_dir']} exists): another lab runs with this prefix; "
-            "use another --prefix or run `down` on its state dir")
+            "use another --prefix or run `down` on its state dir"
+            + _owner_note(state["run_dir"]))
     if os.path.isdir(state_dir) and os.listdir(state_dir):
         raise LabError(f"state dir {state_dir} exists and is not empty, "
                        "without a state.json: refusing to use it")
@@ -183,6 +202,7 @@ def up(state_dir=None, prefix=None, hosts=None, containers=3, forward_drop=(),
                 before_create=lambda p: _state.record(
                     state, "files" if p.endswith(".lock") else "dirs", p))
         _state.mkdir(state, state["run_dir"], 0o711)
+        _state.write_owner(state, owner)
         topology.build_switch(state)
         sshd.ssh_keys(state)
         if dhcp.needed(state):
@@ -221,6 +241,52 @@ def up(state_dir=None, prefix=None, hosts=None, containers=3, forward_drop=(),
             down(state_dir)
         raise
     return state
+
+
+def _in_use(state):
+    """None when the lab's prefix is free, else its namespaces that exist."""
+    mine = [state["lan_netns"], *state["netns_of"].values(), *state["hosts"]]
+    taken = [ns for ns in mine if netns_exists(ns)]
+    if taken or os.path.exists(state["run_dir"]):
+        return taken
+    return None
+
+
+def _stale_owner(state):
+    """The owner record of the lab in ``state``'s run dir when it can be reclaimed.
+
+    That is: it names an owner pid that is gone (no such process, or one
+    that started at another time: the pid was reused) and a state dir that
+    holds the state of a lab with this prefix, so ``down`` knows what to
+    remove. Otherwise None.
+    """
+    owner = _state.read_owner(state["run_dir"])
+    if not owner or owner.get("pid") is None or not owner.get("state_dir"):
+        return None
+    if _state.owner_alive(owner):
+        return None
+    try:
+        other = load_state(owner["state_dir"])
+    except (OSError, ValueError):
+        return None
+    if not isinstance(other, dict) or other.get("prefix") != state["prefix"] \
+            or other.get("run_dir") != state["run_dir"]:
+        return None
+    return owner
+
+
+def _owner_note(run_dir):
+    """What owner.json in ``run_dir`` says, for the in-use error ("" if nothing)."""
+    owner = _state.read_owner(run_dir)
+    if not owner:
+        return ""
+    where = f"; its state dir: {owner.get('state_dir')}"
+    if owner.get("pid") is None:
+        return where + " (no owner process, e.g. `lab.py up`: not reclaimed automatically)"
+    if _state.owner_alive(owner):
+        return where + f" (owner pid {owner['pid']} is alive)"
+    return where + (f" (owner pid {owner['pid']} is gone, but that dir holds "
+                    "no state.json of this lab: remove the lab by hand)")
 
 
 def _finish_boot(state, host, proc):
@@ -314,6 +380,9 @@ def down(state_dir=None):
         shutil.rmtree(d, ignore_errors=True)
     for path in state.get("files", []):
         osimage.release_stale_lock(path)
+    for path in state.get("written", []):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
     _boot.remove_nspawn_dirs(state)
     with contextlib.suppress(OSError):
         os.rmdir(RUN_ROOT)  # only when no other lab uses it

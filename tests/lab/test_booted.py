@@ -70,7 +70,7 @@ def lab_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def state(before, lab_dir):
-    st = lab.up(lab_dir, PREFIX, containers=1, booted=SPECS)
+    st = lab.up(lab_dir, PREFIX, containers=1, booted=SPECS, owner=os.getpid())
     yield st
     lab.down(lab_dir)
 
@@ -236,7 +236,7 @@ def test_down_leaves_nothing(state, lab_dir):
 
 def test_root_namespace_unchanged_after_two_cycles(before, lab_dir):
     _assert_same(before, root_netns_snapshot())
-    st = lab.up(lab_dir, PREFIX, 2, 0, booted=["networkmanager:dhcp"])
+    st = lab.up(lab_dir, PREFIX, 2, 0, booted=["networkmanager:dhcp"], owner=os.getpid())
     try:
         assert _ssh(st, f"{PREFIX}-h1", "hostname").strip() == f"{PREFIX}-h1"
         assert "em1" in _ssh(st, f"{PREFIX}-h2", "ip -br link")

@@ -1,8 +1,10 @@
 """Tests for the lab tool itself (run as root): one shared up/down cycle, then a second one.
 
 The lab under test uses its own prefix (``lt``) and a temporary state dir, so a developer's
-lab (``lb``, ``.lab``) can stay up while these run.
+lab (``lb``, ``.lab``) can stay up while these run; the tests of a stale lab (one left by a
+process that is gone) bring up small labs of their own (prefix ``lr``, one host, no containers).
 """
+import json
 import os
 import re
 import shutil
@@ -15,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lab
 
 PREFIX = os.environ.get("LANBRIDGE_LAB_TEST_PREFIX", "lt")
+RECLAIM_PREFIX = os.environ.get("LANBRIDGE_LAB_RECLAIM_PREFIX", "lr")
 HOSTS, CONTAINERS = 2, 3
 FORWARD_DROP = (2,)
 
@@ -73,6 +76,17 @@ def _ns_ino(path):
     return os.stat(path).st_ino
 
 
+def _start(pid):
+    """The process's start time, field 22 of /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[19])
+
+
+def _owner(prefix):
+    with open(os.path.join(lab.RUN_ROOT, prefix, "owner.json")) as f:
+        return json.load(f)
+
+
 @pytest.fixture(scope="module")
 def before():
     return root_netns_snapshot()
@@ -85,7 +99,7 @@ def lab_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def state(before, lab_dir):
-    st = lab.up(lab_dir, PREFIX, HOSTS, CONTAINERS, forward_drop=FORWARD_DROP)
+    st = lab.up(lab_dir, PREFIX, HOSTS, CONTAINERS, forward_drop=FORWARD_DROP, owner=os.getpid())
     yield st
     lab.down(lab_dir)
 
@@ -103,6 +117,9 @@ def test_state_is_recorded(state, lab_dir):
     assert set(loaded["netns"]) == {f"{PREFIX}-{r}" for r in ("lan", "gw", "client", "ctl", "h1", "h2")}
     for ns in loaded["netns"]:
         assert os.path.exists(f"/run/netns/{ns}")
+    owner = os.path.join(state["run_dir"], "owner.json")
+    assert owner in loaded["written"]  # so that `down` removes it
+    assert _owner(PREFIX) == {"state_dir": lab_dir, "pid": os.getpid(), "start": _start(os.getpid())}
 
 
 def test_ssh_from_controller_lands_in_host_namespace(state):
@@ -202,10 +219,105 @@ def test_inventory(state):
     assert res.stdout.count("SUCCESS") == HOSTS
 
 
-def test_same_prefix_is_refused_and_harmless(state, tmp_path):
-    with pytest.raises(lab.LabError, match="in use"):
-        lab.up(str(tmp_path / "other"), PREFIX, 1, 0)
+def test_same_prefix_is_refused_and_harmless(state, lab_dir, tmp_path):
+    with pytest.raises(lab.LabError, match="in use") as err:
+        lab.up(str(tmp_path / "other"), PREFIX, 1, 0, owner=os.getpid())
+    assert f"its state dir: {lab_dir} (owner pid {os.getpid()} is alive)" in str(err.value)
     assert os.path.exists(f"/run/netns/{PREFIX}-h1")
+    assert lab.load_state(lab_dir)["status"] == "up"
+    assert not os.path.exists(tmp_path / "other")
+
+
+def _small_lab(state_dir, owner):
+    """A cheap lab of prefix RECLAIM_PREFIX (one host, no containers); its sshd pid."""
+    st = lab.up(state_dir, RECLAIM_PREFIX, 1, 0, owner=owner)
+    with open(st["hosts"][f"{RECLAIM_PREFIX}-h1"]["sshd_pidfile"]) as f:
+        return st, int(f.read())
+
+
+def _no_reclaim_lab_left(*state_dirs):
+    for d in state_dirs:
+        lab.down(d)
+    left = [ns for ns in _out("ip", "netns", "list").split() if ns.startswith(RECLAIM_PREFIX + "-")]
+    assert not left and not os.path.exists(os.path.join(lab.RUN_ROOT, RECLAIM_PREFIX))
+
+
+def test_stale_lab_of_a_gone_owner_is_reclaimed(tmp_path, capsys):
+    """The lab's owner exits (a killed test run): the next `up` with its prefix takes it down first."""
+    first, second = str(tmp_path / "first"), str(tmp_path / "second")
+    child = subprocess.Popen(["sleep", "600"])
+    try:
+        try:
+            _st, sshd = _small_lab(first, child.pid)
+            assert _owner(RECLAIM_PREFIX) == {"state_dir": first, "pid": child.pid, "start": _start(child.pid)}
+        finally:
+            child.kill()
+            child.wait()
+        with pytest.raises(lab.LabError, match=f"owner pid {child.pid}: no such process"):
+            lab.up(str(tmp_path / "dead"), "lq", 1, 0, owner=child.pid)
+        # without the state it names, nothing says what to remove: refused
+        os.rename(os.path.join(first, "state.json"), os.path.join(tmp_path, "state.json"))
+        try:
+            with pytest.raises(lab.LabError, match="in use") as err:
+                lab.up(second, RECLAIM_PREFIX, 1, 0, owner=os.getpid())
+            assert f"owner pid {child.pid} is gone, but that dir holds no state.json" in str(err.value)
+            assert "reclaiming" not in capsys.readouterr().err
+            assert _alive(sshd)
+        finally:
+            os.rename(os.path.join(tmp_path, "state.json"), os.path.join(first, "state.json"))
+        capsys.readouterr()
+        st = lab.up(second, RECLAIM_PREFIX, 1, 0, owner=os.getpid())
+        err = capsys.readouterr().err
+        assert (f"lab: reclaiming the lab with prefix '{RECLAIM_PREFIX}' left by pid {child.pid}, "
+                f"which is gone (state in {first})") in err
+        assert lab.load_state(first) is None and not os.path.exists(first)
+        assert not _alive(sshd)  # the stale lab's processes went with it
+        assert lab.load_state(second)["status"] == "up"
+        assert _owner(RECLAIM_PREFIX) == {"state_dir": second, "pid": os.getpid(), "start": _start(os.getpid())}
+        res = subprocess.run(lab.ssh_command(st, f"{RECLAIM_PREFIX}-h1", "true"), capture_output=True, text=True,
+                             timeout=30, check=False)
+        assert res.returncode == 0, res.stderr
+    finally:
+        _no_reclaim_lab_left(first, second)
+
+
+def test_stale_lab_of_a_reused_pid_is_reclaimed_a_live_owner_is_refused(tmp_path, capsys):
+    """Same pid, other start time: the pid was reused, the owner is gone. Same start time: refused."""
+    first, second = str(tmp_path / "first"), str(tmp_path / "second")
+    try:
+        _st, sshd = _small_lab(first, os.getpid())
+        with pytest.raises(lab.LabError, match="in use") as err:
+            lab.up(second, RECLAIM_PREFIX, 1, 0, owner=os.getpid())
+        assert f"(owner pid {os.getpid()} is alive)" in str(err.value)
+        assert _alive(sshd) and lab.load_state(first)["status"] == "up"
+        assert not os.path.exists(second)
+
+        path = os.path.join(lab.RUN_ROOT, RECLAIM_PREFIX, "owner.json")
+        owner = _owner(RECLAIM_PREFIX)
+        with open(path, "w") as f:  # what a new process with the old owner's pid looks like
+            json.dump({**owner, "start": owner["start"] - 1}, f)
+        capsys.readouterr()
+        lab.up(second, RECLAIM_PREFIX, 1, 0, owner=os.getpid())
+        assert f"left by pid {os.getpid()}, which is gone (state in {first})" in capsys.readouterr().err
+        assert lab.load_state(first) is None and not _alive(sshd)
+        assert lab.load_state(second)["status"] == "up"
+    finally:
+        _no_reclaim_lab_left(first, second)
+
+
+def test_stale_lab_without_an_owner_is_not_reclaimed(tmp_path):
+    """`lab.py up` passes no owner: its lab outlives the command, so it is never reclaimed."""
+    first, second = str(tmp_path / "first"), str(tmp_path / "second")
+    try:
+        _st, sshd = _small_lab(first, None)
+        assert _owner(RECLAIM_PREFIX) == {"state_dir": first, "pid": None, "start": None}
+        with pytest.raises(lab.LabError, match="in use") as err:
+            lab.up(second, RECLAIM_PREFIX, 1, 0, owner=os.getpid())
+        assert "no owner process" in str(err.value)
+        assert _alive(sshd) and lab.load_state(first)["status"] == "up"
+        assert not os.path.exists(second)
+    finally:
+        _no_reclaim_lab_left(first, second)
 
 
 def test_down_leaves_nothing(state, lab_dir):
@@ -236,7 +348,7 @@ def test_down_leaves_nothing(state, lab_dir):
 
 def test_root_namespace_unchanged_after_two_cycles(before, lab_dir):
     _assert_same(before, root_netns_snapshot())
-    st = lab.up(lab_dir, PREFIX, 1, 1)
+    st = lab.up(lab_dir, PREFIX, 1, 1, owner=os.getpid())
     try:
         res = subprocess.run(lab.ssh_command(st, f"{PREFIX}-h1", "ip", "-br", "link"), capture_output=True, text=True, timeout=30, check=False)
         assert "em1" in res.stdout, res.stderr

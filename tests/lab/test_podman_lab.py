@@ -50,7 +50,7 @@ def lab_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def state(before, lab_dir):
-    st = lab.up(lab_dir, PREFIX, 2, CONTAINERS, forward_drop=(1,), engine="podman,both")
+    st = lab.up(lab_dir, PREFIX, 2, CONTAINERS, forward_drop=(1,), engine="podman,both", owner=os.getpid())
     yield st
     lab.down(lab_dir)
 
