@@ -3,12 +3,16 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Controller-side helpers of the ``lanbridge.core.container_lan`` role.
 
-Pure functions on plain data (inventory variables and gathered facts), no network access:
+Pure functions on plain data (inventory variables, and gathered facts where there are any), no
+network access:
 
 - ``container_lan_fleet_problems``: the checks that need the whole play at once (an address used
-  on two hosts, a MAC used twice, a container listed twice on a host, addresses outside the
-  uplink's subnet, gateways outside the container's subnet, interface names over 15 bytes).
-  The role runs it once per play, before any host changes, and stops if it returns anything.
+  on two hosts, a MAC used twice, a container listed twice on a host, gateways outside the
+  container's subnet, interface names over 15 bytes). The role runs it once per play, before any
+  host changes, and stops if it returns anything. Where a host's network facts were gathered
+  (the role gathers none), it also checks addresses against the uplink's subnet and the host's own
+  addresses; without them ``host_bridge`` does that on the host (``lan_addresses``).
+- ``container_lan_addresses``: one host's container addresses, for ``host_bridge``'s ``lan_addresses``.
 - ``container_lan_veth_interfaces``: one host's ``container_lan_interfaces`` turned into the
   ``interfaces`` list of ``lanbridge.core.container_veth`` (role-level defaults applied).
 - ``container_lan_summary``: one line per container from ``container_veth``'s result.
@@ -152,7 +156,10 @@ def _check_host(host, hostvars, fallback, seen_addresses, seen_macs):
             problems.append("%s: %s" % (host, problem))
 
     lan = uplink_facts(facts, uplink, bridge)
-    if lan is None:
+    if "interfaces" not in facts:
+        # no network facts (the role gathers none): host_bridge checks on the host what needs it
+        networks = []
+    elif lan is None:
         problems.append("%s: uplink '%s' not found among the host's interfaces (%s)"
                         % (host, uplink, ", ".join(sorted(facts.get("interfaces") or [])) or "no facts gathered"))
         networks = []
@@ -312,6 +319,16 @@ def veth_interfaces(entries, bridge, gateway="", docker_host="", runtime="auto")
     return result
 
 
+def lan_addresses(entries):
+    """The addresses (CIDR) of one host's ``container_lan_interfaces`` entries that are not absent,
+    for ``host_bridge``'s ``lan_addresses`` (its check that they are on the LAN)."""
+    out = []
+    for entry in entries or []:
+        if isinstance(entry, dict) and entry.get("state", "present") != "absent":
+            out.extend(str(a) for a in _addresses(entry))
+    return out
+
+
 def summary(interfaces):
     """``container  address  host port`` lines from ``container_veth``'s ``interfaces`` result."""
     rows = []
@@ -341,4 +358,5 @@ class FilterModule(object):
             "container_lan_fleet_problems": fleet_problems,
             "container_lan_veth_interfaces": veth_interfaces,
             "container_lan_summary": summary,
+            "container_lan_addresses": lan_addresses,
         }

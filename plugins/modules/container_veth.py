@@ -87,6 +87,35 @@ options:
       - Requires O(bridge).
     type: bool
     default: false
+  agent:
+    description:
+      - Also install, configure (or remove) the C(lanbridge-attach) agent that keeps these containers on
+        the LAN through restarts, engine restarts and reboots, with O(interfaces) (and O(bridge)) as its
+        desired state - the same as M(lanbridge.core.attach_agent), in this run, so a run that changes
+        nothing needs no task of its own for the agent. Needs O(interfaces).
+      - Its result is RV(agent); its before and after are in the diff under C(agent).
+      - Omitted leaves the agent alone.
+    type: dict
+    suboptions:
+      state:
+        description: V(present) installs, configures and runs the agent; V(absent) removes it.
+        type: str
+        choices: [present, absent]
+        default: present
+      firewall:
+        description:
+          - The agent keeps the bridge's firewall accept rule in place (see
+            M(lanbridge.core.host_bridge)'s O(lanbridge.core.host_bridge#module:firewall)).
+        type: bool
+        default: true
+      firewall_comment:
+        description: The comment that marks that rule.
+        type: str
+        default: lanbridge.core container_lan
+      interval:
+        description: Seconds between the agent's periodic full reconciles.
+        type: int
+        default: 300
   ifname:
     description:
       - The interface name inside the container, at most 15 bytes, without C(/), spaces or C(:).
@@ -247,6 +276,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+agent:
+  description:
+    - With O(agent), what was (or in check mode would be) done to the agent - the result of
+      M(lanbridge.core.attach_agent) (RV(agent.version), RV(agent.files), RV(agent.service), RV(agent.state_file),
+      and RV(agent.installed=false) outside init's network namespace).
+  returned: when O(agent) is given
+  type: dict
+  sample: {changed: false, version: 0.1.0, files: [], service: unchanged, state_file: /etc/lanbridge/attachments.json}
 interfaces:
   description: One entry per interface, in the order given.
   returned: always
@@ -337,6 +374,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import purge
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.apply import Applier
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import Engines
+from ansible_collections.lanbridge.core.plugins.module_utils._agent.manage import AgentError, manage
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.entry import (
     ENTRY_SPEC, SHARED_OPTIONS, Attachment, argument_spec, check_batch, check_resolved, validate,
 )
@@ -405,7 +443,31 @@ def run(module, raw_entries):
         module.warn(warning)
     if failure:
         module.fail_json(msg=failure, **out)
-    module.exit_json(**out)
+    return out
+
+
+def with_agent(module, out):
+    """The agent (option ``agent``) gets exactly this call's list; its result rides in ``out['agent']``."""
+    params = module.params["agent"]
+    if params is None:
+        return out
+    interfaces = [dict((k, v) for k, v in entry.items() if v is not None) for entry in module.params["interfaces"] or []]
+    try:
+        result = manage(dict(params, bridge=module.params.get("bridge"), interfaces=interfaces),
+                        module.run_command, module.check_mode)
+    except AgentError as exc:
+        module.fail_json(msg="agent: %s (the attachments were made)" % exc, **out)
+    for warning in result.pop("warnings", []):
+        module.warn(warning)
+    out["changed"] = out.get("changed", False) or result["changed"]
+    if "diff" in result:
+        if module._diff:
+            out.setdefault("diff", {"before": {}, "after": {}})
+            out["diff"]["before"]["agent"] = result["diff"]["before"]
+            out["diff"]["after"]["agent"] = result["diff"]["after"]
+        del result["diff"]
+    out["agent"] = result
+    return out
 
 
 def main():
@@ -417,16 +479,19 @@ def main():
         supports_check_mode=True,
     )
     if not HAS_PYROUTE2:
-        module.fail_json(msg=missing_required_lib("pyroute2"), exception=str(PYROUTE2_IMPORT_ERROR))
+        module.fail_json(msg=missing_required_lib("pyroute2"), exception=str(PYROUTE2_IMPORT_ERROR),
+                         missing_library="pyroute2")
     if module.params.get("interfaces") is not None:
         shared = dict((k, module.params[k]) for k in SHARED_OPTIONS if module.params.get(k) is not None)
         raw_entries = [dict(raw, **dict((k, v) for k, v in shared.items() if raw.get(k) is None))
                        for raw in module.params["interfaces"]]
         if not raw_entries and not module.params["purge"]:
-            module.exit_json(changed=False, interfaces=[])
+            module.exit_json(**with_agent(module, dict(changed=False, interfaces=[])))
     else:
+        if module.params["agent"] is not None:
+            module.fail_json(msg="agent needs the interfaces list (the agent's desired state is that list)")
         raw_entries = [dict((k, module.params.get(k)) for k in ENTRY_SPEC)]
-    run(module, raw_entries)
+    module.exit_json(**with_agent(module, run(module, raw_entries)))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,9 @@ description:
     tried and that it rolled back.
   - Idempotent. A run after someone changed one property by hand (MTU, STP, a missing address)
     fixes only that property. O(state=absent) reverses everything.
-  - Uses netlink only (pyroute2); no C(ip), C(brctl) or shell; a subprocess only to read the firewall (see notes). Locks on the bridge and
+  - Uses netlink only (its own socket for reads, pyroute2 for the changes that need it, imported only then);
+    no C(ip), C(brctl) or shell; C(iptables) and C(ip6tables) only for O(firewall) (argument lists), and
+    the firewall's dumps only to warn (see notes). Locks on the bridge and
     on the uplink (in C(/run/lanbridge/), root only) serialize concurrent runs on the same host;
     a lock another run holds for more than 12 minutes fails the task, naming that run's PID, with
     nothing changed.
@@ -173,6 +175,49 @@ options:
       - With V(true) such a bridge is used (and labelled) or removed all the same.
     type: bool
     default: false
+  firewall:
+    description:
+      - Make sure the host firewall accepts traffic within the bridge - the rule
+        C(-i NAME -o NAME -j ACCEPT -m comment --comment FIREWALL_COMMENT), inserted first in Docker's
+        C(DOCKER-USER) chain where that chain exists, else first in C(FORWARD). Needed where br_netfilter
+        is on and the C(FORWARD) policy is C(DROP) (Docker sets it), or frames bridged between the
+        uplink and the containers are dropped.
+      - IPv4 (C(iptables)) always; IPv6 (C(ip6tables)) with O(firewall_ipv6). A family whose tool is
+        not installed fails the run before anything changes.
+      - V(false) leaves the firewall alone. O(state=absent) removes the rule (this comment, this
+        bridge) from every chain that holds it, whatever O(firewall) says.
+      - The rule is part of the transaction (a failed probe removes it again). The
+        C(lanbridge-attach) agent puts it back after a reboot or an engine restart.
+    type: bool
+    default: false
+  firewall_ipv6:
+    description:
+      - Also insert the IPv6 rule (C(ip6tables)), for containers with IPv6 addresses.
+    type: bool
+    default: false
+  firewall_comment:
+    description:
+      - The comment that marks the rule as this collection's (1 to 256 bytes). The rule is found,
+        and removed, by it.
+    type: str
+    default: lanbridge.core
+  lan_addresses:
+    description:
+      - Addresses (CIDR) the containers will use on this bridge's LAN. Before anything changes, each
+        must lie on a subnet of the bridge's addresses as planned (after the migration) or in
+        O(allowed_networks), and none may be one of the host's own addresses; the run fails naming
+        every one that does not fit. Ignored with O(state=absent).
+      - The C(lanbridge.core.container_lan) role passes the host's C(container_lan_interfaces) addresses.
+    type: list
+    elements: str
+    default: []
+  allowed_networks:
+    description:
+      - Networks (CIDR) besides the bridge's own subnets on which O(lan_addresses) may lie (routed to
+        the LAN by its gateway, for example).
+    type: list
+    elements: str
+    default: []
 notes:
   - Run it as root on the host itself. It acts in the network namespace it runs in.
   - The order of a migration keeps the host reachable (measured in the collection's tests, a TCP
@@ -226,7 +271,15 @@ EXAMPLES = r"""
   check_mode: true
   diff: true
 
-- name: Undo - addresses and routes back to em1, bridge deleted
+- name: With the firewall accept rule (Docker's DOCKER-USER, else FORWARD), refusing container addresses off the LAN
+  lanbridge.core.host_bridge:
+    name: br0
+    uplink: em1
+    firewall: true
+    firewall_ipv6: true
+    lan_addresses: [198.51.100.21/24, 198.51.100.22/24]
+
+- name: Undo - addresses and routes back to em1, accept rule removed, bridge deleted
   lanbridge.core.host_bridge:
     name: br0
     state: absent
@@ -294,6 +347,19 @@ migrated:
     addresses: [198.51.100.11/24]
     routes:
       - {family: inet, dst: default, gateway: 198.51.100.254, metric: null, table: 254, protocol: boot, scope: global}
+firewall:
+  description: The accept rules for the bridge after the run (in check mode, as planned), one sentence each.
+  returned: always
+  type: list
+  elements: str
+  sample: ["iptables: accept rule for bridge br0 in DOCKER-USER"]
+default_gateway:
+  description:
+    - The gateway of the bridge's IPv4 default route after the run (in check mode, as planned), V(null) when it has none.
+    - The C(lanbridge.core.container_lan) role gives it to the containers when C(container_lan_gateway) is empty.
+  returned: always
+  type: str
+  sample: 198.51.100.254
 uplink:
   description: The uplink's interface name, as resolved from O(uplink); V(null) for a bridge without one.
   returned: always
@@ -341,9 +407,13 @@ from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import warnings as bridge_warnings
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import persist
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.apply import apply, fresh_executor, journal_file
-from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.options import ARGUMENT_SPEC, probe_timeout, validate
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.options import (
+    ARGUMENT_SPEC, firewall_families, probe_timeout, validate,
+)
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.persist import PersistError
 from ansible_collections.lanbridge.core.plugins.module_utils._journal import recover
+from ansible_collections.lanbridge.core.plugins.module_utils import _firewall
+from ansible_collections.lanbridge.core.plugins.module_utils._firewall import FirewallError
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.plan import plan as make_plan
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netlink import Netlink
@@ -364,18 +434,30 @@ def run(module, nl, want):
     return finish(module, nl, want, facts, plan)
 
 
+def firewall_plan(module, want):
+    """The accept rule for the bridge as it is and the steps that insert or delete it."""
+    families = firewall_families(want)
+    live = _firewall.read(lambda argv: module.run_command(argv)[0], want["name"], want["firewall_comment"], families)
+    steps = _firewall.plan(live, want["name"], want["firewall_comment"], families, want["state"])
+    return live, steps
+
+
 def finish(module, nl, want, facts, plan):
     persisted = persist.for_change(want, facts, plan, module.warn)
     persist.check_leases(want, facts, plan, persisted)
     for warning in (persisted or {}).get("warnings", []):
         module.warn(warning)
-    steps = persist.order(persisted, plan["steps"])
+    fw_live, fw_steps = firewall_plan(module, want)
+    steps = persist.order(persisted, plan["steps"] + fw_steps)
+    fw_after = _firewall.view(_firewall.after(fw_live, fw_steps), want["name"])
     result = dict(changed=bool(steps), rolled_back=False, uplink=plan["uplink"], migrated=plan["migrated"],
-                  plan=[s["text"] for s in steps], probe=None,
+                  plan=[s["text"] for s in steps], probe=None, firewall=fw_after,
+                  default_gateway=plan["default_gateway"],
                   persist={"manager": persisted["manager"] if persisted else None,
                            "files": persisted["files"] if persisted else []})
     if module._diff:
-        result["diff"] = dict(before=dict(plan["before"]), after=dict(plan["after"]))
+        result["diff"] = dict(before=dict(plan["before"], firewall=_firewall.view(fw_live, want["name"])),
+                              after=dict(plan["after"], firewall=fw_after))
         if persisted and persisted["files"]:
             result["diff"]["before"]["files"] = persisted["before"]
             result["diff"]["after"]["files"] = persisted["after"]
@@ -394,7 +476,7 @@ def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     if not HAS_PYROUTE2:
         module.fail_json(msg=missing_required_lib("pyroute2"), exception=str(PYROUTE2_IMPORT_ERROR),
-                         rolled_back=False)
+                         missing_library="pyroute2", rolled_back=False)
     try:
         want = validate(module.params)
         with hold(["bridge:%s" % want["name"]]):
@@ -405,7 +487,7 @@ def main():
                 result = run(module, nl, want)
     except TransactionError as exc:
         module.fail_json(msg=str(exc), changed=not exc.rolled_back, rolled_back=exc.rolled_back)
-    except (ValidationError, PlanError, KernelError, LockError, PersistError) as exc:
+    except (ValidationError, PlanError, KernelError, LockError, PersistError, FirewallError) as exc:
         module.fail_json(msg=str(exc), changed=False, rolled_back=False)
     module.exit_json(**result)
 

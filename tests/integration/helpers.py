@@ -147,10 +147,11 @@ class ModuleResult(dict):
         return bool(self.get("failed"))
 
 
-def run_module(module, ns, args, check_mode=False, diff=False, python=None):
+def run_module(module, ns, args, check_mode=False, diff=False, python=None, env=None):
     """Run ``lanbridge.core.<module>`` in namespace ``ns`` (a Netns or a name) with ``args``; return its
     JSON result. It runs as a process in the namespace (``ip netns exec``, then ``_in_netns.py``,
-    which refuses the root namespace), with this interpreter unless ``python`` is given."""
+    which refuses the root namespace), with this interpreter unless ``python`` is given, with
+    ``env`` added to the environment. ``.stderr`` of the result is the process's standard error."""
     payload = dict(args)
     payload["_ansible_check_mode"] = check_mode
     payload["_ansible_diff"] = diff
@@ -161,7 +162,7 @@ def run_module(module, ns, args, check_mode=False, diff=False, python=None):
         name = ns.name if isinstance(ns, Netns) else ns
         proc = subprocess.run(
             ["ip", "netns", "exec", name, python or sys.executable, IN_NETNS, module, path],
-            capture_output=True, text=True, check=False, env=dict(os.environ),
+            capture_output=True, text=True, check=False, env=dict(os.environ, **(env or {})),
         )
     finally:
         os.unlink(path)
@@ -169,7 +170,18 @@ def run_module(module, ns, args, check_mode=False, diff=False, python=None):
         result = json.loads(proc.stdout)
     except ValueError as exc:
         raise AssertionError("module %s printed no JSON (rc %d): %s %s" % (module, proc.returncode, proc.stdout, proc.stderr)) from exc
-    return ModuleResult(result)
+    result = ModuleResult(result)
+    result.stderr = proc.stderr
+    return result
+
+
+def imported(result, package):
+    """Whether the module run (with ``PYTHONPROFILEIMPORTTIME=1`` in its ``env``) imported ``package``."""
+    return any(line.split("|")[-1].strip().split(".")[0] == package
+               for line in result.stderr.splitlines() if line.startswith("import time:"))
+
+
+IMPORT_TIMES = {"PYTHONPROFILEIMPORTTIME": "1"}
 
 
 # --------------------------------------------------------------------------- snapshots

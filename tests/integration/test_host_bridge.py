@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from helpers import assert_same, four_ways, snapshot
+from helpers import IMPORT_TIMES, assert_same, four_ways, imported, snapshot
 from helpers import ping as pings
 from host_bridge_lan import CLIENT_IP, EM1_MAC, GATEWAY, HOST_IP, TcpProbe, build
 
@@ -257,3 +257,76 @@ def test_networkmanager_style_uplink_migrates_and_rolls_back(lan, module_runner)
     result = run(module_runner, lan.host, {"name": "br0", "uplink": "em1", "rollback_timeout": 1})
     assert result.failed and result["rolled_back"] is True, result["msg"]
     assert_same(before, snapshot(lan.host), "after rollback")
+
+
+# -- the firewall accept rule and lan_addresses ----------------------------------------------------
+
+FW = {"name": "br0", "uplink": "em1", "firewall": True, "firewall_ipv6": True, "firewall_comment": "lanbridge test"}
+
+
+def rules(ns):
+    """The host's iptables and ip6tables filter rules (``-S``), as two lists."""
+    return [ns.exec(tool, "-w", "-t", "filter", "-S").splitlines() for tool in ("iptables", "ip6tables")]
+
+
+def accepts(ns, chain):
+    rule = '-A %s -i br0 -o br0 -m comment --comment "lanbridge test" -j ACCEPT' % chain
+    return [rule in lines for lines in rules(ns)]
+
+
+def test_firewall_rule_goes_in_docker_user_else_forward_four_ways_and_absent_removes_it(lan, module_runner):
+    lan.host.exec("iptables", "-w", "-N", "DOCKER-USER")  # Docker's chain, IPv4 only
+    lan.host.exec("iptables", "-w", "-P", "FORWARD", "DROP")
+    before = rules(lan.host)
+    real = bridge_four_ways(module_runner, lan.host, FW)
+    assert real["firewall"] == ["ip6tables: accept rule for bridge br0 in FORWARD",
+                                "iptables: accept rule for bridge br0 in DOCKER-USER"]
+    assert real["plan"][-2:] == ["iptables: insert accept rule for bridge br0 in DOCKER-USER",
+                                 "ip6tables: insert accept rule for bridge br0 in FORWARD"]
+    assert real["diff"]["before"]["firewall"] == [] and real["diff"]["after"]["firewall"] == real["firewall"]
+    assert accepts(lan.host, "DOCKER-USER") == [True, False] and accepts(lan.host, "FORWARD") == [False, True]
+    assert pings(lan.client, HOST_IP)
+    # drift: someone deletes the IPv6 rule; only it comes back
+    lan.host.exec("ip6tables", "-w", "-D", "FORWARD", "-i", "br0", "-o", "br0", "-m", "comment", "--comment",
+                  "lanbridge test", "-j", "ACCEPT")
+    fixed = run(module_runner, lan.host, FW)
+    assert fixed["plan"] == ["ip6tables: insert accept rule for bridge br0 in FORWARD"]
+    gone = run(module_runner, lan.host, {"name": "br0", "state": "absent", "firewall_comment": "lanbridge test"})
+    assert not gone.failed, gone.get("msg")
+    assert "iptables: delete accept rule for bridge br0 from DOCKER-USER" in gone["plan"]
+    assert gone["firewall"] == [] and rules(lan.host) == before
+    assert run(module_runner, lan.host, {"name": "br0", "state": "absent",
+                                         "firewall_comment": "lanbridge test"})["changed"] is False
+
+
+def test_a_failed_probe_takes_the_firewall_rule_back_out(lan, module_runner):
+    lan.cut()
+    before, fw_before = snapshot(lan.host), rules(lan.host)
+    result = run(module_runner, lan.host, dict(FW, rollback_timeout=1.5))
+    assert result.failed and result["rolled_back"] is True
+    assert "ip6tables: insert accept rule for bridge br0 in FORWARD" in result["msg"]
+    assert_same(before, snapshot(lan.host), "after rollback: host")
+    assert rules(lan.host) == fw_before
+
+
+def test_lan_addresses_off_the_lan_are_refused_before_anything_changes(lan, module_runner):
+    before = snapshot(lan.host)
+    result = run(module_runner, lan.host, {"name": "br0", "uplink": "em1",
+                                           "lan_addresses": ["203.0.113.5/24", HOST_IP + "/24"]})
+    assert result.failed and result["changed"] is False
+    assert result["msg"] == ("lan_addresses: 203.0.113.5/24 is not on a subnet of br0 (%s); list its network in "
+                             "allowed_networks if that is intended; %s/24 is the host's own address on br0; "
+                             "nothing was changed" % (re.sub(r"\.\d+$", ".0/24", HOST_IP), HOST_IP))
+    assert_same(before, snapshot(lan.host), "refused: host")
+    ok = run(module_runner, lan.host, {"name": "br0", "uplink": "em1", "lan_addresses": ["203.0.113.5/24"],
+                                       "allowed_networks": ["203.0.113.0/24"]})
+    assert not ok.failed and ok["changed"] and ok["default_gateway"] == GATEWAY
+
+
+def test_pyroute2_is_imported_only_by_a_run_that_needs_it(lan, module_runner):
+    args = {"name": "br0", "uplink": "em1"}
+    first = module_runner("host_bridge", lan.host, args, env=IMPORT_TIMES)
+    assert first["changed"] and imported(first, "pyroute2")  # a new bridge: pyroute2 builds it
+    for check in (True, False):
+        again = module_runner("host_bridge", lan.host, args, check_mode=check, env=IMPORT_TIMES)
+        assert again["changed"] is False and not imported(again, "pyroute2"), again.stderr[-2000:]

@@ -61,6 +61,12 @@ def argument_spec():
     spec = dict(ENTRY_SPEC)
     spec["interfaces"] = dict({"type": "list", "elements": "dict", "options": ENTRY_SPEC}, **ENTRY_RULES)
     spec["purge"] = {"type": "bool", "default": False}
+    spec["agent"] = {"type": "dict", "options": {
+        "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+        "firewall": {"type": "bool", "default": True},
+        "firewall_comment": {"type": "str", "default": "lanbridge.core container_lan"},
+        "interval": {"type": "int", "default": 300},
+    }}
     return spec
 
 

@@ -9,6 +9,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ipaddress
+
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.facts import DEFAULT_FORWARD_DELAY
 from ansible_collections.lanbridge.core.plugins.module_utils._validate import (
     ValidationError, check_cidr, check_forward_delay, check_ifname, check_ip, check_mac, check_mtu, is_mac,
@@ -29,7 +31,13 @@ ARGUMENT_SPEC = dict(
     rollback_timeout=dict(type="float", default=10),
     adopt=dict(type="bool", default=False),
     persist=dict(type="str", choices=["auto", "networkd", "ifupdown", "networkmanager", "netplan", "none"], default="auto"),
+    firewall=dict(type="bool", default=False),
+    firewall_ipv6=dict(type="bool", default=False),
+    firewall_comment=dict(type="str", default="lanbridge.core"),
+    lan_addresses=dict(type="list", elements="str", default=[]),
+    allowed_networks=dict(type="list", elements="str", default=[]),
 )
+MAX_COMMENT = 256  # iptables' comment match
 MAX_ROLLBACK_TIMEOUT = 600
 
 
@@ -56,10 +64,32 @@ def validate(params):
         want["forward_delay"] = check_forward_delay(params["forward_delay"], params["stp"])
     if params["probe"] is not None:
         want["probe"] = [check_ip(p, "probe item") for p in params["probe"]]
+    comment = params["firewall_comment"]
+    if not comment or len(comment.encode("utf-8")) > MAX_COMMENT or any(c in comment for c in "\n\r\0"):
+        raise ValidationError("firewall_comment %r must be 1 to %d bytes on one line" % (comment, MAX_COMMENT))
+    want["lan_addresses"] = [check_cidr(a, "lan_addresses item")["cidr"] for a in params["lan_addresses"] or []]
+    want["allowed_networks"] = [check_network(n, "allowed_networks item") for n in params["allowed_networks"] or []]
     if not 0 < params["rollback_timeout"] <= MAX_ROLLBACK_TIMEOUT:  # also false for nan; inf is over the bound
         raise ValidationError("rollback_timeout %s must be more than 0 and at most %d seconds"
                               % (params["rollback_timeout"], MAX_ROLLBACK_TIMEOUT))
     return want
+
+
+def firewall_families(want):
+    """The address families whose accept rule this run looks at: the wanted ones with ``firewall``
+    (``present``); both with ``state=absent``, which removes the rule wherever it is."""
+    if want["state"] == "absent":
+        return ("ipv4", "ipv6")
+    if not want["firewall"]:
+        return ()
+    return ("ipv4", "ipv6") if want["firewall_ipv6"] else ("ipv4",)
+
+
+def check_network(text, what):
+    try:
+        return str(ipaddress.ip_network(str(text), strict=False))
+    except ValueError:
+        raise ValidationError("%s %r is not a network (CIDR)" % (what, text)) from None
 
 
 def probe_timeout(want, steps, facts):

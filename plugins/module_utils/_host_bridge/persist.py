@@ -33,6 +33,7 @@ import subprocess
 import tempfile
 
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.facts import view
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netns import in_init_netns  # noqa: F401  (also for callers)
 from ansible_collections.lanbridge.core.plugins.module_utils._persist import common, ifupdown, netplan, networkd, networkmanager
 from ansible_collections.lanbridge.core.plugins.module_utils._persist import owner as owners
 from ansible_collections.lanbridge.core.plugins.module_utils._persist.model import model_from
@@ -71,16 +72,6 @@ def _nmcli_devices():
     except (OSError, subprocess.TimeoutExpired):
         return None
     return proc.stdout if proc.returncode == 0 else None
-
-
-def in_init_netns():
-    """Whether this process shares init's network namespace, the only one a network manager of this
-    host configures. False where that cannot be told (init's namespace unreadable): a module run in
-    another namespace must never take the host's manager for its own."""
-    try:
-        return os.stat("/proc/self/ns/net").st_ino == os.stat("/proc/1/ns/net").st_ino
-    except OSError:
-        return False
 
 
 def detect(uplink, ifindex, mac):

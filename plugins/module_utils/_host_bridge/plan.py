@@ -5,7 +5,8 @@
 
 Pure functions on plain data (no kernel): unit-tested on dicts.
 
-``plan(facts, want)`` -> ``{'steps', 'before', 'after', 'facts_after', 'uplink', 'migrated', 'probe'}``
+``plan(facts, want)`` -> ``{'steps', 'before', 'after', 'facts_after', 'uplink', 'migrated', 'probe',
+    'default_gateway'}`` (the gateway of the bridge's IPv4 default route as planned, or None)
     ``facts`` as ``facts.facts_from_dump`` makes them; ``want`` the validated module options
     (see ``host_bridge``); ``steps`` a list of ``_transaction`` steps, each with its undo;
     ``before``/``after`` are ``facts.diff_view``s of the facts now and as planned; ``probe`` the
@@ -24,6 +25,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import ipaddress
 
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.facts import (
     apply_step, cidr, default_routes, diff_view, global_addresses, movable_routes, ports, route_view,
@@ -294,6 +296,41 @@ def _plan_absent(facts, want, work):
     return uplink, migrated
 
 
+def _default_gateway(facts, name):
+    """The gateway of the bridge's IPv4 default route (main table, lowest metric), or None."""
+    for route in default_routes(facts):
+        if route.get("dev") == name and route.get("gateway"):
+            return route["gateway"]
+    return None
+
+
+def check_lan_addresses(facts, want):
+    """``lan_addresses`` (the containers' addresses on this bridge's LAN) against the bridge's own
+    addresses as planned: each must lie on a subnet of one of them (or in ``allowed_networks``) and
+    none may be the host's own. Raises ``PlanError`` naming every address that does not fit."""
+    wanted = want.get("lan_addresses") or []
+    if not wanted:
+        return
+    name = want["name"]
+    own = [ipaddress.ip_interface(cidr(a)) for a in global_addresses(facts, name)]
+    allowed = [ipaddress.ip_network(n, strict=False) for n in want.get("allowed_networks") or []]
+    networks = []
+    for network in [i.network for i in own] + allowed:
+        if network not in networks:
+            networks.append(network)
+    problems = []
+    for text in wanted:
+        iface = ipaddress.ip_interface(text)
+        if any(iface.ip == i.ip for i in own):
+            problems.append("%s is the host's own address on %s" % (text, name))
+        elif not any(iface.ip in n for n in networks if n.version == iface.version):
+            problems.append("%s is not on a subnet of %s (%s)%s" % (
+                text, name, ", ".join(str(n) for n in networks if n.version == iface.version) or "no IPv%d address"
+                % iface.version, "" if allowed else "; list its network in allowed_networks if that is intended"))
+    if problems:
+        raise PlanError("lan_addresses: " + "; ".join(problems) + "; nothing was changed")
+
+
 def plan(facts, want):
     """Plan ``want`` (validated module options) against ``facts`` (see the module docstring)."""
     work = _Plan(facts)
@@ -301,7 +338,9 @@ def plan(facts, want):
         uplink, migrated = _plan_absent(facts, want, work)
     else:
         uplink, migrated = _plan_present(facts, want, work)
+        check_lan_addresses(work.facts, want)
     return {
+        "default_gateway": _default_gateway(work.facts, want["name"]),
         "steps": work.steps,
         "before": diff_view(facts, want["name"], uplink),
         "after": diff_view(work.facts, want["name"], uplink),

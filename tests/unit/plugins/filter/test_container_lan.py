@@ -237,3 +237,27 @@ def test_play_vars_override_inventory_for_every_host():
     fleet["h2"]["container_lan_bridge"] = "bridge-name-16by"
     problems = f.fleet_problems(fleet, {"container_lan_bridge": "br0"}, "h1")
     assert {p.split(":")[0] for p in problems} == {"h2"}
+
+
+def test_without_facts_the_inventory_checks_still_run_and_the_host_checks_are_left_to_host_bridge():
+    fleet = good_fleet()
+    for hv in fleet.values():
+        del hv["ansible_facts"]
+    assert f.fleet_problems(fleet, FALLBACK) == []
+    fleet["h1"]["container_lan_interfaces"][0]["addresses"] = ["203.0.113.5/24"]  # off the LAN: host_bridge's job
+    assert f.fleet_problems(fleet, FALLBACK) == []
+    fleet["h2"]["container_lan_interfaces"][0]["addresses"] = ["203.0.113.5/24"]  # twice: the fleet's
+    fleet["h2"]["container_lan_interfaces"][0]["gateway"] = "198.51.100.254"  # off its own subnet
+    problems = f.fleet_problems(fleet, FALLBACK)
+    assert "address 203.0.113.5 is used more than once: h1 container app1; h2 container app1" in problems
+    assert any("gateway 198.51.100.254 is not inside the subnet" in p for p in problems)
+    fleet["h1"]["container_lan_interfaces"][1]["address"] = "198.51.100.12/24"  # h2's ansible_host
+    assert any(p.startswith("address 198.51.100.12 is used more than once") for p in f.fleet_problems(fleet, FALLBACK))
+
+
+def test_lan_addresses_are_the_present_entries_addresses():
+    entries = [{"container": "a", "addresses": ["198.51.100.21/24", "2001:db8::21/64"]},
+               {"container": "b", "address": "198.51.100.22/24"},
+               {"container": "c", "address": "198.51.100.23/24", "state": "absent"}]
+    assert f.lan_addresses(entries) == ["198.51.100.21/24", "2001:db8::21/64", "198.51.100.22/24"]
+    assert f.lan_addresses([]) == [] and f.lan_addresses(None) == []

@@ -118,7 +118,7 @@ def test_parse_event_docker_and_podman():
 
 def test_request_filters():
     text = events.request().decode()
-    assert text.startswith("GET /events?filters=%7B%22event%22%3A%5B%22start%22%2C%22die%22%2C%22stop%22%5D%2C")
+    assert text.startswith("GET /events?filters=%7B%22event%22%3A%5B%22start%22%2C%22die%22%2C%22stop%22%2C%22died%22%5D%2C")
     assert text.endswith("\r\n\r\n")
 
 
@@ -162,33 +162,30 @@ def test_load_missing_file_is_empty(tmp_path):
 
 # -- the firewall rule --------------------------------------------------------------------------
 
+def _which(tool):
+    return "/usr/sbin/" + tool
+
+
 def test_firewall_inserts_where_missing_in_docker_user_else_forward():
     ran = []
 
     def run(argv):
         ran.append(argv)
-        if argv[0] == "iptables" and "-S" in argv:
+        if argv[0] == "/usr/sbin/iptables" and "-S" in argv:
             return 0  # DOCKER-USER exists for IPv4 only
-        return 1  # no chain, no rule yet: insert succeeds below
-    rc = {"-I": 0}
-
-    def run2(argv):
-        code = run(argv)
-        return rc.get(argv[5], code)
-    done = firewall.ensure(run2, ["br0"], "lanbridge.core container_lan", True)
-    assert done == ["iptables: inserted accept rule for bridge br0 in DOCKER-USER",
-                    "ip6tables: inserted accept rule for bridge br0 in FORWARD"]
-    assert ran[2] == ["iptables", "-w", "5", "-t", "filter", "-I", "DOCKER-USER", "-i", "br0", "-o", "br0", "-j", "ACCEPT",
-                      "-m", "comment", "--comment", "lanbridge.core container_lan"]
-    assert firewall.ensure(lambda argv: 0, ["br0"], "c", False) == []  # in place: nothing
+        if "-I" in argv:
+            return 0
+        return 1  # no rule yet
+    done = firewall.ensure(run, ["br0"], "lanbridge.core container_lan", True, which=_which)
+    assert done == ["iptables: insert accept rule for bridge br0 in DOCKER-USER",
+                    "ip6tables: insert accept rule for bridge br0 in FORWARD"]
+    assert ["/usr/sbin/iptables", "-w", "5", "-t", "filter", "-I", "DOCKER-USER", "-i", "br0", "-o", "br0",
+            "-j", "ACCEPT", "-m", "comment", "--comment", "lanbridge.core container_lan"] in ran
+    assert firewall.ensure(lambda argv: 0, ["br0"], "c", False, which=_which) == []  # in place: nothing
     with pytest.raises(OSError, match="failed"):
-        firewall.ensure(lambda argv: 1, ["br0"], "c", False)
-
-
-def test_firewall_rule_is_the_roles():
-    text = open(os.path.join(ROOT, "roles/container_lan/tasks/firewall.yml")).read()
-    for key in ("in_interface", "out_interface", "jump: ACCEPT", "DOCKER-USER", "FORWARD", "action: insert"):
-        assert key in text
+        firewall.ensure(lambda argv: 1, ["br0"], "c", False, which=_which)
+    with pytest.raises(OSError, match="ip6tables is not installed"):
+        firewall.ensure(lambda argv: 1, ["br0"], "c", True, which=lambda t: _which(t) if t == "iptables" else None)
 
 
 # -- reconcile and events -----------------------------------------------------------------------

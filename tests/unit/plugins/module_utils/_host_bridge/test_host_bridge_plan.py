@@ -503,3 +503,35 @@ def test_collect_warns_only_when_the_uplink_moves():
     assert w.collect(nl, plan(seed_host(), want(migrate=False)), want(migrate=False)) != []  # still enslaved
     no_uplink = want(uplink=None, addresses=[check_cidr("203.0.113.1/24")])
     assert w.collect(nl, plan(seed_host(), no_uplink), no_uplink, run_command=run_command) == []
+
+
+# -- lan_addresses and the default gateway -------------------------------------------------------
+
+def test_default_gateway_is_the_bridges_after_migration():
+    assert plan(seed_host(), want())["default_gateway"] == "198.51.100.254"
+    host = seed_host()
+    host["routes"] = [r for r in host["routes"] if r["dst"] != "default"]
+    assert plan(host, want())["default_gateway"] is None
+
+
+def test_lan_addresses_on_the_bridges_subnet_pass():
+    result = plan(seed_host(), want(lan_addresses=["198.51.100.21/24", "2001:db8::21/64"]))
+    assert "add bridge br0" in texts(result)
+
+
+@pytest.mark.parametrize("addresses, allowed, message", [
+    (["203.0.113.5/24"], [], r"203.0.113.5/24 is not on a subnet of br0 \(198.51.100.0/24\); list its network"),
+    (["198.51.100.12/24"], [], "198.51.100.12/24 is the host's own address on br0"),
+    (["198.51.100.21/24", "2001:db8:9::1/64", "203.0.113.5/24"], [],
+     "2001:db8:9::1/64 is not on a subnet of br0 .*; 203.0.113.5/24 is not on"),
+])
+def test_lan_addresses_off_the_lan_are_refused_before_any_step(addresses, allowed, message):
+    with pytest.raises(PlanError, match=message):
+        plan(seed_host(), want(lan_addresses=addresses, allowed_networks=allowed))
+
+
+def test_allowed_networks_admit_lan_addresses_and_absent_ignores_them():
+    assert plan(seed_host(), want(lan_addresses=["203.0.113.5/24"], allowed_networks=["203.0.113.0/24"]))["steps"]
+    present = plan(seed_host(), want())
+    after = simulate(seed_host(), present["steps"])
+    assert plan(after, want(state="absent", lan_addresses=["203.0.113.5/24"]))["steps"]

@@ -1,0 +1,144 @@
+# -*- coding: utf-8 -*-
+# Copyright: lanbridge.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The bridge's firewall accept rule: ``-i BRIDGE -o BRIDGE -j ACCEPT`` with a comment that marks it
+as the collection's, first in Docker's ``DOCKER-USER`` chain where that chain exists (Docker jumps
+there before its own rules), else first in ``FORWARD``.
+
+Why: with br_netfilter on and a FORWARD policy of DROP (Docker sets one), frames bridged between
+the uplink and the containers' veths go through FORWARD and are dropped (moby issue 39439).
+
+``host_bridge`` owns the rule (inserts it, shows it in the diff, removes it with ``state=absent``);
+the agent puts it back after a reboot or an engine restart. Both use this file; iptables is run
+with argument lists only (no shell), ``-w`` so it waits for the xtables lock.
+
+``read(run, bridge, comment, families)`` -> ``{family: {'family', 'tool', 'path', 'chain', 'present_in'}}``
+    ``run(argv)`` -> exit code; ``families`` a subset of ``('ipv4', 'ipv6')``; ``chain`` is where a
+    new rule goes, ``present_in`` the chains that hold the rule now. A family whose tool is not
+    installed is left out (``tool_path`` finds it).
+``plan(live, bridge, comment, families, state)`` -> ``_transaction`` steps (op ``run``, with undo):
+    insert the rule where a wanted family lacks it (``present``), delete it from every chain that
+    holds it (``absent``). Pure.
+``view(live, bridge)`` -> the rules as sentences, for a diff; ``after(live, steps)`` the
+    ``live`` the steps leave behind (pure).
+``FirewallError`` a family was asked for whose tool is missing.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import os
+
+from ansible_collections.lanbridge.core.plugins.module_utils._transaction import step
+
+DOCKER_USER = "DOCKER-USER"
+FORWARD = "FORWARD"
+WAIT = "5"
+TOOLS = (("ipv4", "iptables"), ("ipv6", "ip6tables"))
+SEARCH_PATH = ("/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin")
+
+
+class FirewallError(Exception):
+    """The firewall rule cannot be managed (a tool is missing)."""
+
+
+def tool_path(tool, search=SEARCH_PATH):
+    """The tool's path, or None when it is not installed."""
+    for directory in search:
+        path = os.path.join(directory, tool)
+        if os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def rule(bridge, comment):
+    return ["-i", bridge, "-o", bridge, "-j", "ACCEPT", "-m", "comment", "--comment", comment]
+
+
+def chain_argv(tool):
+    return [tool, "-w", WAIT, "-t", "filter", "-S", DOCKER_USER]
+
+
+def check_argv(tool, chain, bridge, comment):
+    return [tool, "-w", WAIT, "-t", "filter", "-C", chain] + rule(bridge, comment)
+
+
+def insert_argv(tool, chain, bridge, comment):
+    return [tool, "-w", WAIT, "-t", "filter", "-I", chain] + rule(bridge, comment)
+
+
+def delete_argv(tool, chain, bridge, comment):
+    return [tool, "-w", WAIT, "-t", "filter", "-D", chain] + rule(bridge, comment)
+
+
+def read(run, bridge, comment, families, which=tool_path):
+    live = {}
+    for family, tool in TOOLS:
+        path = which(tool) if family in families else None
+        if path is None:
+            continue
+        docker = run(chain_argv(path)) == 0
+        chains = [DOCKER_USER, FORWARD] if docker else [FORWARD]
+        live[family] = {"family": family, "tool": tool, "path": path, "chain": chains[0],
+                        "present_in": [c for c in chains if run(check_argv(path, c, bridge, comment)) == 0]}
+    return live
+
+
+def _describe(tool, chain, bridge):
+    return "%s: accept rule for bridge %s in %s" % (tool, bridge, chain)
+
+
+def _rule_step(action, entry, chain, bridge, comment):
+    """One ``run`` step that inserts or deletes the rule in ``chain`` (args also say which, for ``after``)."""
+    if action == "insert":
+        text, argv = "%s: insert accept rule for bridge %s in %s", insert_argv(entry["path"], chain, bridge, comment)
+    else:
+        text, argv = "%s: delete accept rule for bridge %s from %s", delete_argv(entry["path"], chain, bridge, comment)
+    return step("run", text % (entry["tool"], bridge, chain), argv=argv, family=entry["family"], chain=chain,
+                action=action)
+
+
+def _change(action, entry, chain, bridge, comment):
+    other = "delete" if action == "insert" else "insert"
+    forward = _rule_step(action, entry, chain, bridge, comment)
+    forward["undo"] = [_rule_step(other, entry, chain, bridge, comment)]
+    return forward
+
+
+def plan(live, bridge, comment, families, state):
+    steps = []
+    if state == "present":
+        for family, tool in TOOLS:
+            if family not in families:
+                continue
+            if family not in live:
+                raise FirewallError("firewall: %s is not installed on the host, so the accept rule for bridge %s "
+                                    "cannot be checked or inserted (install it, or set firewall to false)"
+                                    % (tool, bridge))
+            if live[family]["chain"] not in live[family]["present_in"]:
+                steps.append(_change("insert", live[family], live[family]["chain"], bridge, comment))
+    else:
+        for family, _tool in TOOLS:
+            for chain in (live.get(family) or {}).get("present_in", []):
+                steps.append(_change("delete", live[family], chain, bridge, comment))
+    return steps
+
+
+def after(live, steps):
+    out = copy.deepcopy(live)
+    for item in steps:
+        args = item["args"]
+        present = out[args["family"]]["present_in"]
+        if args["action"] == "insert" and args["chain"] not in present:
+            present.append(args["chain"])
+        elif args["action"] == "delete" and args["chain"] in present:
+            present.remove(args["chain"])
+    return out
+
+
+def view(live, bridge):
+    """The rules as sentences (for a diff), sorted."""
+    return sorted(_describe(entry["tool"], chain, bridge)
+                  for entry in live.values() for chain in entry["present_in"])

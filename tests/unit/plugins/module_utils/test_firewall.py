@@ -1,0 +1,102 @@
+"""The bridge's accept rule (``_firewall``): read, plan, after, view on a fake iptables."""
+import pytest
+
+from ansible_collections.lanbridge.core.plugins.module_utils import _firewall as fw
+
+COMMENT = "lanbridge.core container_lan"
+
+
+class FakeTables(object):
+    """iptables and ip6tables as a dict {(tool, chain): [rules]}, answering -S, -C, -I, -D."""
+
+    def __init__(self, chains):
+        self.chains = dict((k, list(v)) for k, v in chains.items())
+        self.ran = []
+
+    def run(self, argv):
+        self.ran.append(argv)
+        tool = argv[0].rsplit("/", 1)[-1]
+        action, chain, rule = argv[5], argv[6], tuple(argv[7:])
+        if (tool, chain) not in self.chains:
+            return 1
+        rules = self.chains[(tool, chain)]
+        if action == "-S":
+            return 0
+        if action == "-C":
+            return 0 if rule in rules else 1
+        if action == "-I":
+            rules.insert(0, rule)
+            return 0
+        if action == "-D" and rule in rules:
+            rules.remove(rule)
+            return 0
+        return 1
+
+
+def which(tool):
+    return "/usr/sbin/" + tool
+
+
+def docker_host():
+    return FakeTables({("iptables", "DOCKER-USER"): [], ("iptables", "FORWARD"): [], ("ip6tables", "FORWARD"): []})
+
+
+def apply(tables, steps):
+    for item in steps:
+        assert tables.run(item["args"]["argv"]) == 0, item["text"]
+
+
+def test_present_inserts_in_docker_user_else_forward_and_a_second_run_is_empty():
+    tables = docker_host()
+    live = fw.read(tables.run, "br0", COMMENT, ("ipv4", "ipv6"), which=which)
+    assert live["ipv4"]["chain"] == "DOCKER-USER" and live["ipv6"]["chain"] == "FORWARD"
+    steps = fw.plan(live, "br0", COMMENT, ("ipv4", "ipv6"), "present")
+    assert [s["text"] for s in steps] == ["iptables: insert accept rule for bridge br0 in DOCKER-USER",
+                                          "ip6tables: insert accept rule for bridge br0 in FORWARD"]
+    assert steps[0]["args"]["argv"] == ["/usr/sbin/iptables", "-w", "5", "-t", "filter", "-I", "DOCKER-USER",
+                                        "-i", "br0", "-o", "br0", "-j", "ACCEPT", "-m", "comment",
+                                        "--comment", COMMENT]
+    planned = fw.view(fw.after(live, steps), "br0")
+    apply(tables, steps)
+    again = fw.read(tables.run, "br0", COMMENT, ("ipv4", "ipv6"), which=which)
+    assert fw.view(again, "br0") == planned == ["ip6tables: accept rule for bridge br0 in FORWARD",
+                                                "iptables: accept rule for bridge br0 in DOCKER-USER"]
+    assert fw.plan(again, "br0", COMMENT, ("ipv4", "ipv6"), "present") == []
+
+
+def test_undo_of_each_step_puts_the_firewall_back():
+    tables = docker_host()
+    steps = fw.plan(fw.read(tables.run, "br0", COMMENT, ("ipv4",), which=which), "br0", COMMENT, ("ipv4",), "present")
+    apply(tables, steps)
+    for item in reversed(steps):
+        apply(tables, item["undo"])
+    assert all(rules == [] for rules in tables.chains.values())
+
+
+def test_absent_deletes_from_every_chain_that_holds_it_and_only_ours():
+    ours = tuple(fw.rule("br0", COMMENT))
+    other = tuple(fw.rule("br1", COMMENT))
+    tables = FakeTables({("iptables", "DOCKER-USER"): [ours], ("iptables", "FORWARD"): [ours, other],
+                         ("ip6tables", "FORWARD"): [ours]})
+    live = fw.read(tables.run, "br0", COMMENT, ("ipv4", "ipv6"), which=which)
+    steps = fw.plan(live, "br0", COMMENT, ("ipv4", "ipv6"), "absent")
+    assert len(steps) == 3 and fw.view(fw.after(live, steps), "br0") == []
+    apply(tables, steps)
+    assert tables.chains[("iptables", "FORWARD")] == [other]
+    assert fw.plan(fw.read(tables.run, "br0", COMMENT, ("ipv4", "ipv6"), which=which), "br0", COMMENT,
+                   ("ipv4", "ipv6"), "absent") == []
+
+
+def test_a_missing_tool_fails_present_and_is_skipped_by_absent():
+    tables = docker_host()
+    no_ip6 = lambda tool: which(tool) if tool == "iptables" else None  # noqa: E731
+    live = fw.read(tables.run, "br0", COMMENT, ("ipv4", "ipv6"), which=no_ip6)
+    assert list(live) == ["ipv4"]
+    with pytest.raises(fw.FirewallError, match="ip6tables is not installed on the host"):
+        fw.plan(live, "br0", COMMENT, ("ipv4", "ipv6"), "present")
+    assert fw.plan(live, "br0", COMMENT, ("ipv4", "ipv6"), "absent") == []
+
+
+def test_nothing_wanted_reads_nothing():
+    tables = docker_host()
+    assert fw.read(tables.run, "br0", COMMENT, (), which=which) == {} and tables.ran == []
