@@ -4,6 +4,13 @@
 """The engine's event stream: ``GET /events`` with filters for container ``start``, ``die`` and
 ``stop``, over the same unix socket the modules use (Docker, and Podman's compatible API).
 
+Podman names a container's exit ``died`` (libpod's ``events.Exited``): its Docker-compatible
+``/events`` reports it as ``die``, but matches the ``event`` filter against its own name, so a
+filter of ``die`` alone never lets an exit through (Podman 4.3), and its ``stop`` event is not
+sent on every stop (it is skipped when the container's exit was handled first). The filter
+therefore also names ``died`` (Docker matches no event with it), and ``parse_event`` reads a
+``died`` as ``die``.
+
 ``StreamDecoder`` turns the bytes of the HTTP response (status line, headers, a chunked or plain
 body of concatenated JSON objects) into events, however the bytes are cut (pure).
 ``parse_event(obj)`` -> ``{'action', 'id', 'name', 'time'}`` from Docker's or Podman's fields
@@ -24,7 +31,8 @@ from urllib.parse import quote
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import socket_path
 
 ACTIONS = ("start", "die", "stop")
-FILTERS = {"type": ["container"], "event": list(ACTIONS)}
+ALIASES = {"died": "die"}  # Podman's own name of an exit (see above)
+FILTERS = {"type": ["container"], "event": list(ACTIONS) + sorted(ALIASES)}
 MAX_BUFFER = 1 << 20
 
 
@@ -46,6 +54,7 @@ def parse_event(obj):
         return None
     action = obj.get("Action") or obj.get("status") or ""
     action = action.split(":", 1)[0].strip()
+    action = ALIASES.get(action, action)
     if action not in ACTIONS:
         return None
     actor = obj.get("Actor") or {}
