@@ -279,8 +279,8 @@ RETURN = r"""
 agent:
   description:
     - With O(agent), what was (or in check mode would be) done to the agent - the result of
-      M(lanbridge.core.attach_agent) (RV(agent.version), RV(agent.files), RV(agent.service), RV(agent.state_file),
-      and RV(agent.installed=false) outside init's network namespace).
+      M(lanbridge.core.attach_agent) (C(changed), C(version), C(files), C(service), C(state_file), and
+      C(installed=false) with C(skipped_reason) outside init's network namespace).
   returned: when O(agent) is given
   type: dict
   sample: {changed: false, version: 0.1.0, files: [], service: unchanged, state_file: /etc/lanbridge/attachments.json}
@@ -366,26 +366,21 @@ elapsed:
   sample: 0.42
 """
 
-import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import purge
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.apply import Applier
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import Engines
 from ansible_collections.lanbridge.core.plugins.module_utils._agent.manage import AgentError, manage
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.batch import converge
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import Engines
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.entry import (
     ENTRY_SPEC, SHARED_OPTIONS, Attachment, argument_spec, check_batch, check_resolved, validate,
 )
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.read import Namespaces, Reader, bridges_touched
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.report import read_and_plan, summarize
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.targets import (
-    TARGET_OPTIONS, raise_nofile_limit, close as close_target,
-)
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.report import summarize
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.targets import TARGET_OPTIONS
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.pyroute import HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR
-from ansible_collections.lanbridge.core.plugins.module_utils._lock import LockError, hold
+from ansible_collections.lanbridge.core.plugins.module_utils._lock import LockError
 
 
 def run(module, raw_entries):
@@ -399,45 +394,17 @@ def run(module, raw_entries):
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     started = time.time()
-    raise_nofile_limit(len(attachments))
-    here = os.stat("/proc/self/ns/net")
     engines = Engines()
-    try:
-        namespaces = Namespaces()
-    except KernelError as exc:
-        module.fail_json(msg=str(exc))
-    applier = Applier(namespaces)
-    missing = {}  # bridge -> [MTU unknown?] per entry planned against it although it does not exist
     purge_bridge = module.params.get("bridge") if module.params.get("purge") else None
-    entries = [item.entry for item in attachments]
     try:
-        unnamed = any(not entry.get("bridge") for entry in entries)
-        bridges = bridges_touched(entries, purge_bridge, namespaces.host.links() if unnamed else None)
-        with hold(["bridge:%s" % name for name in bridges]):  # from reading to the end of apply
-            reader = Reader(namespaces)
-            for item in attachments:
-                read_and_plan(item, engines, reader, (here.st_dev, here.st_ino), module.check_mode, missing)
-            try:
-                check_resolved(attachments, single)
-            except ValueError as exc:
-                module.fail_json(msg=str(exc))
-            removals = purge.for_attachments(attachments, reader.host_links, purge_bridge) if purge_bridge else []
-            purged = [(removal, applier.entry([removal[1]], None)) for removal in removals]
-            for item in attachments:
-                if item.error is None and item.changed:
-                    item.transaction = applier.entry(item.steps, item.target)
-            if not module.check_mode:
-                # purge first: an address may move from a purged attachment to a new one
-                applier.apply_all([tx for _removal, tx in purged]
-                                  + [item.transaction for item in attachments if item.transaction is not None])
+        purged, missing = converge(attachments, engines, module.check_mode, purge_bridge,
+                                   check=lambda items: check_resolved(items, single))
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     except (KernelError, LockError) as exc:
         module.fail_json(msg=str(exc))
     finally:
-        applier.close()
-        namespaces.close()
         engines.close()
-        for item in attachments:
-            close_target(item.target)
     out, warnings, failure = summarize(attachments, purged, missing, started, module._diff)
     for warning in warnings:
         module.warn(warning)

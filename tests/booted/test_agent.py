@@ -126,7 +126,7 @@ def test_reboot_back_within_30s(agent_lab, agent_lab_dir):
     fw = _in(agent_lab, "iptables", "-S").stdout
     assert "-P FORWARD DROP" in fw and "lanbridge.core container_lan" in fw, fw
     journal = _in(agent_lab, "journalctl", "-b", "-u", "lanbridge-attach", "--no-pager", "-o", "cat").stdout
-    assert "inserted accept rule for bridge br0" in journal, journal
+    assert "insert accept rule for bridge br0" in journal, journal
 
 
 def test_agent_false_removes_it(agent_lab):

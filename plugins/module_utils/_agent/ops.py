@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The agent's operations on the host, through ``_container_veth`` unchanged:
 
-``attach(entries)`` the read -> plan -> apply of ``plugins/modules/container_veth.py`` ``run()``
-    (same host-side name, MAC, addresses, routes, conflict probe and announcement, the same bridge
+``attach(entries)`` ``_container_veth.batch.converge``, what a ``container_veth`` run does (same
+    host-side name, MAC, addresses, routes, conflict probe and announcement, the same bridge
     locks), for a batch of validated entries -> one result per entry (``Attachment.result()``).
 ``detach(container_id, ifnames)`` deletes the host ends labelled for that container (``names``
     labels, as ``purge`` finds them) -> their names.
@@ -17,19 +17,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
-import os
 import subprocess
 
 from ansible_collections.lanbridge.core.plugins.module_utils._agent import firewall as _firewall
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import names as _names
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.apply import Applier
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.batch import converge
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import Engine, EngineError, Engines
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.entry import Attachment
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.read import Namespaces, Reader, bridges_touched
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.report import read_and_plan
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.targets import (
-    close as close_target, raise_nofile_limit,
-)
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netlink import Netlink
 from ansible_collections.lanbridge.core.plugins.module_utils._lock import hold
@@ -39,28 +33,13 @@ class HostOps(object):
     """The real operations (root, on the managed node)."""
 
     def attach(self, entries):
-        """Read, plan and apply ``entries`` as one batch, exactly as ``container_veth`` does."""
+        """Read, plan and apply ``entries`` as one batch, exactly as ``container_veth`` does (``batch``)."""
         attachments = [Attachment(entry) for entry in entries]
-        raise_nofile_limit(len(attachments))
-        here = os.stat("/proc/self/ns/net")
         engines = Engines(environ={})  # fresh per batch: the engine's answers are cached for one run
-        namespaces = Namespaces()
-        applier = Applier(namespaces)
         try:
-            with hold(["bridge:%s" % name for name in bridges_touched(entries)]):
-                reader = Reader(namespaces)
-                for item in attachments:
-                    read_and_plan(item, engines, reader, (here.st_dev, here.st_ino), False, {})
-                for item in attachments:
-                    if item.error is None and item.changed:
-                        item.transaction = applier.entry(item.steps, item.target)
-                applier.apply_all([item.transaction for item in attachments if item.transaction is not None])
+            converge(attachments, engines, False)
         finally:
-            applier.close()
-            namespaces.close()
             engines.close()
-            for item in attachments:
-                close_target(item.target)
         return [item.result() for item in attachments]
 
     def detach(self, container_id, ifnames, bridges):

@@ -12,4 +12,6 @@
 ``purge``    which labelled attachments the entry list no longer names
 ``apply``    the steps on the kernel, entry by entry, phase by phase, each entry its own transaction
 ``report``   reading and planning one entry, and the module's result
+``batch``    one batch under the bridges' locks: read and plan every entry, purge, apply (the
+             module's run and the agent's attach)
 """

@@ -89,7 +89,9 @@ def test_absent_deletes_from_every_chain_that_holds_it_and_only_ours():
 
 def test_a_missing_tool_fails_present_and_is_skipped_by_absent():
     tables = docker_host()
-    no_ip6 = lambda tool: which(tool) if tool == "iptables" else None  # noqa: E731
+
+    def no_ip6(tool):
+        return which(tool) if tool == "iptables" else None
     live = fw.read(tables.run, "br0", COMMENT, ("ipv4", "ipv6"), which=no_ip6)
     assert list(live) == ["ipv4"]
     with pytest.raises(fw.FirewallError, match="ip6tables is not installed on the host"):

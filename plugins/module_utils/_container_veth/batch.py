@@ -1,0 +1,71 @@
+# -*- coding: utf-8 -*-
+# Copyright: lanbridge.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One batch of attachments, read -> plan -> apply: what a ``container_veth`` run does between its
+options and its result, and what the agent does on an event (the same code, so both attach a
+container the same way).
+
+``converge(attachments, engines, check_mode, purge_bridge=None, check=None)`` -> ``(purged, missing)``
+    Under the locks of every bridge the batch touches, from the first read to the last apply: read
+    and plan each ``entry.Attachment`` (``report.read_and_plan``), then ``check(attachments)`` (may
+    raise ``ValueError``: nothing is applied), then with ``purge_bridge`` the labelled attachments
+    on it that no entry names (``purge``), then, unless ``check_mode``, apply the purges first (an
+    address may move from a purged attachment to a new one) and every changed entry, each its own
+    transaction. ``purged``: ``((link, step, before), transaction)`` pairs; ``missing``: the bridges
+    check mode planned against although they do not exist (``report.summarize`` takes both). The
+    namespaces, sockets and targets are closed on the way out, also on errors (``KernelError``,
+    ``LockError``, ``ValueError`` reach the caller); ``engines`` stays the caller's.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import purge
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.apply import Applier
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.read import Namespaces, Reader, bridges_touched
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.report import read_and_plan
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.targets import (
+    close as close_target, raise_nofile_limit,
+)
+from ansible_collections.lanbridge.core.plugins.module_utils._lock import hold
+
+
+def converge(attachments, engines, check_mode, purge_bridge=None, check=None):
+    raise_nofile_limit(len(attachments))
+    here = os.stat("/proc/self/ns/net")
+    missing = {}  # bridge -> [MTU unknown?] per entry planned against it although it does not exist
+    purged = []
+    try:
+        namespaces = Namespaces()
+    except BaseException:
+        for item in attachments:
+            close_target(item.target)
+        raise
+    applier = Applier(namespaces)
+    entries = [item.entry for item in attachments]
+    try:
+        unnamed = any(not entry.get("bridge") for entry in entries)
+        bridges = bridges_touched(entries, purge_bridge, namespaces.host.links() if unnamed else None)
+        with hold(["bridge:%s" % name for name in bridges]):  # from reading to the end of apply
+            reader = Reader(namespaces)
+            for item in attachments:
+                read_and_plan(item, engines, reader, (here.st_dev, here.st_ino), check_mode, missing)
+            if check is not None:
+                check(attachments)
+            removals = purge.for_attachments(attachments, reader.host_links, purge_bridge) if purge_bridge else []
+            purged = [(removal, applier.entry([removal[1]], None)) for removal in removals]
+            for item in attachments:
+                if item.error is None and item.changed:
+                    item.transaction = applier.entry(item.steps, item.target)
+            if not check_mode:
+                applier.apply_all([tx for _removal, tx in purged]
+                                  + [item.transaction for item in attachments if item.transaction is not None])
+    finally:
+        applier.close()
+        namespaces.close()
+        for item in attachments:
+            close_target(item.target)
+    return purged, missing
