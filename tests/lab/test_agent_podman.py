@@ -132,7 +132,7 @@ def agent_lab(tmp_path_factory):
     try:
         assert host_ino != lab.root_netns_inode()
         _module(tmp, "host_bridge", {"name": BRIDGE, "uplink": lab.UPLINK, "gateway": lab.GATEWAY4,
-                                "rollback_timeout": 5, "persist": "none"})
+                                     "rollback_timeout": 5, "persist": "none"})
         entries = veth_interfaces([{"container": n, "addresses": [a + "/24"]} for n, a in sorted(ADDRESSES.items())],
                                   BRIDGE, lab.GATEWAY4, h["podman_host"], "podman")
         attached = _module(tmp, "container_veth", {"bridge": BRIDGE, "interfaces": entries})
@@ -209,7 +209,7 @@ def test_podman_restart_is_back(agent_lab, record_property):
     agent, state = agent_lab["agent"], agent_lab["state"]
     host_end = agent_lab["host_ends"]["app1"]
     times, attached, deleted = [], [], []
-    for _ in range(RESTARTS):
+    for _restart in range(RESTARTS):
         since = len(agent.text())
         _podman(agent_lab, "restart", "-t", "1", "app1")
         back = _until(lambda: _answers(state, "app1"), 10)

@@ -88,7 +88,7 @@ class FakePodman(object):
         self.thread.start()
 
     def _serve(self):
-        conn, _ = self.server.accept()
+        conn, _address = self.server.accept()
         with conn:
             data = b""
             while b"\r\n\r\n" not in data:
