@@ -6,7 +6,7 @@ import os
 import subprocess
 import time
 
-from agent_lab import addresses, converge, lab
+from agent_lab import addresses, converge, lab, run_module
 
 HOST = "%s-h1" % os.environ.get("LANBRIDGE_BOOTED_PREFIX", "ab")
 POLL = 0.05
@@ -129,9 +129,37 @@ def test_reboot_back_within_30s(agent_lab, agent_lab_dir):
     assert "insert accept rule for bridge br0" in journal, journal
 
 
+def _desired(agent_lab):
+    return json.loads(_in(agent_lab, "cat", "/etc/lanbridge/attachments.json").stdout)
+
+
+def test_the_attach_agent_module_agrees_with_the_role(agent_lab):
+    """The role installs the agent through container_veth's agent option; attach_agent, given the
+    same list, finds nothing to change (same state file, same code, service running)."""
+    desired = _desired(agent_lab)
+    args = {"bridge": desired["bridge"], "interfaces": desired["interfaces"]}
+    assert run_module(agent_lab, agent_lab["tmp"], "attach_agent", args, check=True) == {HOST: 0}
+    assert run_module(agent_lab, agent_lab["tmp"], "attach_agent", args) == {HOST: 0}
+
+
 def test_agent_false_removes_it(agent_lab):
     assert converge(agent_lab, agent_lab["tmp"], agent=False) == {HOST: 1}
     assert _in(agent_lab, "systemctl", "is-active", "lanbridge-attach", check=False).stdout.strip() != "active"
     for path in ("/usr/local/lib/lanbridge-attach", "/usr/local/sbin/lanbridge-attach",
                  "/etc/systemd/system/lanbridge-attach.service", "/etc/lanbridge"):
         assert _in(agent_lab, "test", "-e", path, check=False).returncode == 1, path
+
+
+def test_the_attach_agent_module_installs_and_removes_it_on_its_own(agent_lab):
+    args = {"bridge": "br0", "interfaces": [{"container": "app1", "bridge": "br0",
+                                             "addresses": [addresses()["app1"] + "/24"]}]}
+    assert run_module(agent_lab, agent_lab["tmp"], "attach_agent", args, check=True) == {HOST: 1}
+    assert _in(agent_lab, "test", "-e", "/etc/lanbridge", check=False).returncode == 1  # check mode wrote nothing
+    assert run_module(agent_lab, agent_lab["tmp"], "attach_agent", args) == {HOST: 1}
+    assert _in(agent_lab, "systemctl", "is-active", "lanbridge-attach").stdout.strip() == "active"
+    assert [e["container"] for e in _desired(agent_lab)["interfaces"]] == ["app1"]
+    assert run_module(agent_lab, agent_lab["tmp"], "attach_agent", args) == {HOST: 0}
+    assert run_module(agent_lab, agent_lab["tmp"], "attach_agent", {"state": "absent"}) == {HOST: 1}
+    assert _in(agent_lab, "systemctl", "is-active", "lanbridge-attach", check=False).stdout.strip() != "active"
+    assert _in(agent_lab, "test", "-e", "/etc/lanbridge", check=False).returncode == 1
+    assert run_module(agent_lab, agent_lab["tmp"], "attach_agent", {"state": "absent"}) == {HOST: 0}
