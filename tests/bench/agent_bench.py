@@ -7,8 +7,9 @@
 - the agent's peak RSS (``VmHWM``) and CPU time (user + system) over the run.
 
 Everything runs in lab namespaces (prefix ``bg``). Not part of ``make test``: run it with
-``sudo .venv/bin/python tests/bench/agent_bench.py [--containers 100]`` (or ``make bench-agent``);
-it prints one JSON object and writes it to ``.build/bench/agent.json``.
+``sudo .venv/bin/python tests/bench/agent_bench.py [--containers 50]``; it prints one JSON object
+and writes it to ``.build/bench/agent.json``. ``make bench`` runs it too (``bench.py --agent``,
+through ``measure()``), with the result in its own results.json.
 """
 import argparse
 import json
@@ -83,23 +84,22 @@ def pct(values, p):
     return values[min(len(values) - 1, int(round(p / 100.0 * (len(values) - 1))))]
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--containers", type=int, default=100)
-    parser.add_argument("--restarts", type=int, default=20)
-    args = parser.parse_args(argv)
+def measure(containers=50, restarts=20, prefix=PREFIX):
+    """Bring up the booted host, converge, measure, tear down; return the result (a dict).
+
+    Also what ``bench.py`` calls for the agent's row (``--agent``)."""
     tmp = tempfile.mkdtemp(prefix="lanbridge-agent-bench-")
     state_dir = os.path.join(tmp, "lab")
     started = time.monotonic()
-    state = lab.up(state_dir, PREFIX, containers=args.containers, booted=["networkd"])
+    state = lab.up(state_dir, prefix, containers=containers, booted=["networkd"])
     try:
         # containers app1..appN at 198.51.100.100 + j - 1 (the lab's hosts, client and gateway sit elsewhere)
-        names = dict(("app%d" % j, "198.51.100.%d" % (99 + j)) for j in range(1, args.containers + 1))
+        names = dict(("app%d" % j, "198.51.100.%d" % (99 + j)) for j in range(1, containers + 1))
         converge(state, names, tmp)
         assert until_all(state, list(names.values()), 60) is not None, "not every container answers after converge"
         before = agent_usage(state)
         single = []
-        for _attempt in range(args.restarts):
+        for _attempt in range(restarts):
             t0 = time.monotonic()
             inside(state, "docker", "restart", "-t", "1", "app1")
             assert until_all(state, [names["app1"]], 30) is not None, "app1 did not come back"
@@ -109,8 +109,8 @@ def main(argv=None):
         restarted = time.monotonic() - t0
         all_back = until_all(state, list(names.values()), 300)
         after = agent_usage(state)
-        result = {
-            "containers": args.containers,
+        return {
+            "containers": containers,
             "single_restart_seconds": {"p50": round(pct(single, 50), 3), "p99": round(pct(single, 99), 3),
                                        "max": round(max(single), 3), "n": len(single)},
             "all_restarted": {"docker_restart_seconds": round(restarted, 2),
@@ -123,12 +123,20 @@ def main(argv=None):
         }
     finally:
         lab.down(state_dir)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--containers", type=int, default=lab.MAX_CONTAINERS, help="at most %(default)s (the lab's limit per host)")
+    parser.add_argument("--restarts", type=int, default=20)
+    args = parser.parse_args(argv)
+    result = measure(args.containers, args.restarts)
     out = os.path.join(ROOT, ".build", "bench")
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "agent.json"), "w") as f:
         json.dump(result, f, indent=2)
     print(json.dumps(result, indent=2))
-    return 0 if all_back is not None else 1
+    return 0 if result["all_restarted"]["all_back_after_restart_returned_seconds"] is not None else 1
 
 
 if __name__ == "__main__":

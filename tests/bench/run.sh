@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# make bench: the benchmark of issue 6 (not part of make test). Run as root from the repository.
-# Extra arguments go to bench.py (see its --help), e.g.  bash tests/bench/run.sh --sizes 10,50
+# make bench: the benchmark of issues 6 and 14 (not part of make test). Run as root from the repository.
+# Extra arguments go to bench.py (see its --help), e.g.  bash tests/bench/run.sh --sizes 10 --fleet 1,2
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
