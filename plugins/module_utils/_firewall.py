@@ -33,6 +33,7 @@ import os
 
 from ansible_collections.lanbridge.core.plugins.module_utils._transaction import step
 
+DEFAULT_COMMENT = "lanbridge.core container_lan"  # the one default of host_bridge, container_veth's agent, attach_agent
 DOCKER_USER = "DOCKER-USER"
 FORWARD = "FORWARD"
 WAIT = "5"

@@ -198,9 +198,10 @@ options:
   firewall_comment:
     description:
       - The comment that marks the rule as this collection's (1 to 256 bytes). The rule is found,
-        and removed, by it.
+        and removed, by it; the default is the one the P(lanbridge.core.container_lan#role) role and
+        the agent use.
     type: str
-    default: lanbridge.core
+    default: lanbridge.core container_lan
   lan_addresses:
     description:
       - Addresses (CIDR) the containers will use on this bridge's LAN. Before anything changes, each

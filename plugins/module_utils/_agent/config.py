@@ -18,13 +18,14 @@ __metaclass__ = type
 
 import json
 
+from ansible_collections.lanbridge.core.plugins.module_utils import _firewall
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import choose
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.entry import validate
 
 STATE_FILE = "/etc/lanbridge/attachments.json"
 FORMAT = 1
 DEFAULT_INTERVAL = 300
-DEFAULT_COMMENT = "lanbridge.core container_lan"
+DEFAULT_COMMENT = _firewall.DEFAULT_COMMENT
 
 
 class Desired(object):

@@ -22,6 +22,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.lanbridge.core.plugins.module_utils._firewall import DEFAULT_COMMENT
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import names as _names
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import plan as planner
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import EngineError
@@ -64,7 +65,7 @@ def argument_spec():
     spec["agent"] = {"type": "dict", "options": {
         "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
         "firewall": {"type": "bool", "default": True},
-        "firewall_comment": {"type": "str", "default": "lanbridge.core container_lan"},
+        "firewall_comment": {"type": "str", "default": DEFAULT_COMMENT},
         "interval": {"type": "int", "default": 300},
     }}
     return spec

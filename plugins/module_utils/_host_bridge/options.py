@@ -11,6 +11,7 @@ __metaclass__ = type
 
 import ipaddress
 
+from ansible_collections.lanbridge.core.plugins.module_utils._firewall import DEFAULT_COMMENT
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.facts import DEFAULT_FORWARD_DELAY
 from ansible_collections.lanbridge.core.plugins.module_utils._validate import (
     ValidationError, check_cidr, check_forward_delay, check_ifname, check_ip, check_mac, check_mtu, is_mac,
@@ -33,7 +34,7 @@ ARGUMENT_SPEC = dict(
     persist=dict(type="str", choices=["auto", "networkd", "ifupdown", "networkmanager", "netplan", "none"], default="auto"),
     firewall=dict(type="bool", default=False),
     firewall_ipv6=dict(type="bool", default=False),
-    firewall_comment=dict(type="str", default="lanbridge.core"),
+    firewall_comment=dict(type="str", default=DEFAULT_COMMENT),
     lan_addresses=dict(type="list", elements="str", default=[]),
     allowed_networks=dict(type="list", elements="str", default=[]),
 )
