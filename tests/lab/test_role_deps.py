@@ -35,14 +35,15 @@ def lab_state(tmp_path_factory):
     wheels = tmp / "wheels"
     got = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(wheels),
                           "pyroute2>=0.7.2,<0.10"], capture_output=True, text=True, check=False)
-    if got.returncode != 0 or not list(wheels.glob("pyroute2-*.whl")):
+    found = sorted(wheels.glob("pyroute2-*.whl")) if got.returncode == 0 else []
+    if not found:
         pytest.skip("no pyroute2 wheel to install from: %s" % got.stderr[-500:])
     venv = tmp / "python"
     subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True, capture_output=True)
     state = lab.up(str(tmp / "lab"), PREFIX, 1, 1, owner=os.getpid())
     try:
         yield {"state": state, "tmp": tmp, "python": str(venv / "bin" / "python"),
-               "wheel": str(next(wheels.glob("pyroute2-*.whl")))}
+               "wheel": str(found[0])}
     finally:
         lab.down(str(tmp / "lab"))
 
