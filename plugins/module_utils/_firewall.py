@@ -15,7 +15,8 @@ with argument lists only (no shell), ``-w`` so it waits for the xtables lock.
 ``read(run, bridge, comment, families)`` -> ``{family: {'family', 'tool', 'path', 'chain', 'present_in'}}``
     ``run(argv)`` -> exit code; ``families`` a subset of ``('ipv4', 'ipv6')``; ``chain`` is where a
     new rule goes, ``present_in`` the chains that hold the rule now. A family whose tool is not
-    installed is left out (``tool_path`` finds it).
+    installed is left out (``tool_path`` finds it). Exit code 1 means "no such chain / rule"; any
+    other non-zero code raises ``FirewallError`` (a busy lock, a missing match module).
 ``plan(live, bridge, comment, families, state)`` -> ``_transaction`` steps (op ``run``, with undo):
     insert the rule where a wanted family lacks it (``present``), delete it from every chain that
     holds it (``absent``). Pure.
@@ -74,16 +75,24 @@ def delete_argv(tool, chain, bridge, comment):
     return [tool, "-w", WAIT, "-t", "filter", "-D", chain] + rule(bridge, comment)
 
 
+def _asked(run, argv):
+    """True for exit code 0, False for 1 (no such chain, no such rule); anything else is an error."""
+    code = run(argv)
+    if code not in (0, 1):
+        raise FirewallError("firewall: %s failed with exit code %s (the xtables lock busy for %s s, a missing "
+                            "match module, or the tool unusable here)" % (" ".join(argv), code, WAIT))
+    return code == 0
+
+
 def read(run, bridge, comment, families, which=tool_path):
     live = {}
     for family, tool in TOOLS:
         path = which(tool) if family in families else None
         if path is None:
             continue
-        docker = run(chain_argv(path)) == 0
-        chains = [DOCKER_USER, FORWARD] if docker else [FORWARD]
+        chains = [DOCKER_USER, FORWARD] if _asked(run, chain_argv(path)) else [FORWARD]
         live[family] = {"family": family, "tool": tool, "path": path, "chain": chains[0],
-                        "present_in": [c for c in chains if run(check_argv(path, c, bridge, comment)) == 0]}
+                        "present_in": [c for c in chains if _asked(run, check_argv(path, c, bridge, comment))]}
     return live
 
 
@@ -115,9 +124,10 @@ def plan(live, bridge, comment, families, state):
             if family not in families:
                 continue
             if family not in live:
-                raise FirewallError("firewall: %s is not installed on the host, so the accept rule for bridge %s "
-                                    "cannot be checked or inserted (install it, or set firewall to false)"
-                                    % (tool, bridge))
+                raise FirewallError("firewall: %s is not installed on the host, so the %s accept rule for bridge %s "
+                                    "cannot be checked or inserted (install %s%s)"
+                                    % (tool, family, bridge, tool, ", or set firewall_ipv6 to false" if family == "ipv6"
+                                       else ", or set firewall to false"))
             if live[family]["chain"] not in live[family]["present_in"]:
                 steps.append(_change("insert", live[family], live[family]["chain"], bridge, comment))
     else:

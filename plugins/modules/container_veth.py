@@ -276,6 +276,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+missing_library:
+  description: V(pyroute2) when the run failed because the managed node's Python has no pyroute2 (nothing was changed).
+  returned: when pyroute2 is missing
+  type: str
+  sample: pyroute2
 agent:
   description:
     - With O(agent), what was (or in check mode would be) done to the agent - the result of
@@ -423,7 +428,7 @@ def with_agent(module, out):
         result = manage(dict(params, bridge=module.params.get("bridge"), interfaces=interfaces),
                         module.run_command, module.check_mode)
     except AgentError as exc:
-        module.fail_json(msg="agent: %s (the attachments were made)" % exc, **out)
+        module.fail_json(msg="agent: %s (the attachments are as the result's interfaces say)" % exc, **out)
     for warning in result.pop("warnings", []):
         module.warn(warning)
     out["changed"] = out.get("changed", False) or result["changed"]

@@ -24,7 +24,7 @@ description:
   - Idempotent. A run after someone changed one property by hand (MTU, STP, a missing address)
     fixes only that property. O(state=absent) reverses everything.
   - Uses netlink only (its own socket for reads, pyroute2 for the changes that need it, imported only then);
-    no C(ip), C(brctl) or shell; C(iptables) and C(ip6tables) only for O(firewall) (argument lists), and
+    no C(ip), C(brctl) or shell; C(iptables) and C(ip6tables) only for O(firewall) and O(state=absent) (argument lists), and
     the firewall's dumps only to warn (see notes). Locks on the bridge and
     on the uplink (in C(/run/lanbridge/), root only) serialize concurrent runs on the same host;
     a lock another run holds for more than 12 minutes fails the task, naming that run's PID, with
@@ -206,8 +206,8 @@ options:
     description:
       - Addresses (CIDR) the containers will use on this bridge's LAN. Before anything changes, each
         must lie on a subnet of the bridge's addresses as planned (after the migration) or in
-        O(allowed_networks), and none may be one of the host's own addresses; the run fails naming
-        every one that does not fit. Ignored with O(state=absent).
+        O(allowed_networks), and none may be one of the bridge's own addresses (the host's on this LAN);
+        the run fails naming every one that does not fit. Ignored with O(state=absent).
       - The C(lanbridge.core.container_lan) role passes the host's C(container_lan_interfaces) addresses.
     type: list
     elements: str
@@ -349,7 +349,10 @@ migrated:
     routes:
       - {family: inet, dst: default, gateway: 198.51.100.254, metric: null, table: 254, protocol: boot, scope: global}
 firewall:
-  description: The accept rules for the bridge after the run (in check mode, as planned), one sentence each.
+  description:
+    - The accept rules for the bridge after the run (in check mode, as planned), one sentence each, of the
+      families this run looked at - those of O(firewall) and O(firewall_ipv6), both with O(state=absent), none
+      with O(firewall=false) (then a rule that exists is not reported).
   returned: always
   type: list
   elements: str
@@ -388,6 +391,11 @@ rolled_back:
   returned: always
   type: bool
   sample: false
+missing_library:
+  description: V(pyroute2) when the run failed because the managed node's Python has no pyroute2 (nothing was changed).
+  returned: when pyroute2 is missing
+  type: str
+  sample: pyroute2
 diff:
   description: With C(--diff), the observed (V(before)) and planned (V(after)) facts of the bridge and the uplink.
   returned: when diff mode is on
@@ -449,7 +457,7 @@ def finish(module, nl, want, facts, plan):
     for warning in (persisted or {}).get("warnings", []):
         module.warn(warning)
     fw_live, fw_steps = firewall_plan(module, want)
-    steps = persist.order(persisted, plan["steps"] + fw_steps)
+    steps = persist.order(persisted, fw_steps + plan["steps"])  # a failing iptables stops before the network moves
     fw_after = _firewall.view(_firewall.after(fw_live, fw_steps), want["name"])
     result = dict(changed=bool(steps), rolled_back=False, uplink=plan["uplink"], migrated=plan["migrated"],
                   plan=[s["text"] for s in steps], probe=None, firewall=fw_after,

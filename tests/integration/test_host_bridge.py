@@ -281,8 +281,8 @@ def test_firewall_rule_goes_in_docker_user_else_forward_four_ways_and_absent_rem
     real = bridge_four_ways(module_runner, lan.host, FW)
     assert real["firewall"] == ["ip6tables: accept rule for bridge br0 in FORWARD",
                                 "iptables: accept rule for bridge br0 in DOCKER-USER"]
-    assert real["plan"][-2:] == ["iptables: insert accept rule for bridge br0 in DOCKER-USER",
-                                 "ip6tables: insert accept rule for bridge br0 in FORWARD"]
+    assert real["plan"][:2] == ["iptables: insert accept rule for bridge br0 in DOCKER-USER",
+                                "ip6tables: insert accept rule for bridge br0 in FORWARD"]  # before the network moves
     assert real["diff"]["before"]["firewall"] == [] and real["diff"]["after"]["firewall"] == real["firewall"]
     assert accepts(lan.host, "DOCKER-USER") == [True, False] and accepts(lan.host, "FORWARD") == [False, True]
     assert pings(lan.client, HOST_IP)
@@ -315,7 +315,8 @@ def test_lan_addresses_off_the_lan_are_refused_before_anything_changes(lan, modu
                                            "lan_addresses": ["203.0.113.5/24", HOST_IP + "/24"]})
     assert result.failed and result["changed"] is False
     assert result["msg"] == ("lan_addresses: 203.0.113.5/24 is not on a subnet of br0 (%s); list its network in "
-                             "allowed_networks if that is intended; %s/24 is the host's own address on br0; "
+                             "allowed_networks (container_lan_allowed_networks in the role) if that is intended; "
+                             "%s/24 is the host's own address on br0; "
                              "nothing was changed" % (re.sub(r"\.\d+$", ".0/24", HOST_IP), HOST_IP))
     assert_same(before, snapshot(lan.host), "refused: host")
     ok = run(module_runner, lan.host, {"name": "br0", "uplink": "em1", "lan_addresses": ["203.0.113.5/24"],

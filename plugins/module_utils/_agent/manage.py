@@ -21,6 +21,7 @@ __metaclass__ = type
 
 import json
 import os
+import shutil
 import sys
 
 from ansible_collections.lanbridge.core.plugins.module_utils._agent import config as agent_config
@@ -125,6 +126,20 @@ def absent(run, check_mode):
 
 
 def manage(params, run, check_mode):
+    try:
+        return _manage(params, run, check_mode)
+    except (OSError, ValueError) as exc:
+        doing = "installing the agent" if params["state"] == "present" else "removing the agent"
+        raise AgentError("%s: %s" % (doing, exc)) from exc
+
+
+def _manage(params, run, check_mode):
+    if shutil.which("systemctl") is None:
+        if params["state"] == "absent":
+            return dict(changed=False, installed=False, skipped_reason="no systemd on this host",
+                        version=None, files=[], service="unchanged", state_file=install.STATE_FILE)
+        raise AgentError("the agent runs as a systemd service, and this host has no systemctl; without systemd, "
+                         "set the agent to absent (container_lan_agent: false) and re-run the role after restarts")
     if not in_init_netns():
         # a host's systemd (init) runs the agent in init's network namespace: a module that runs in
         # another one (a container, a lab or test namespace on a shared file system) must never

@@ -34,6 +34,7 @@ from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.persis
 from ansible_collections.lanbridge.core.plugins.module_utils._journal import Journal
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netlink import Netlink
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.pyroute import preload
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.reachability import probe_any
 from ansible_collections.lanbridge.core.plugins.module_utils._lock import run_dir
 from ansible_collections.lanbridge.core.plugins.module_utils._transaction import Transaction, TransactionError
@@ -98,9 +99,13 @@ class _PausingJournal(object):
 
 def apply(nl, steps, probe=None, probe_timeout=10.0, journal_path=None, what=None):
     start = time.monotonic()
+    if any(s["op"] not in FILE_OPS for s in steps):
+        preload()  # before the first step: the import never sits between two steps, nor in the deadline
     journal = None
     if journal_path:
-        deadline = time.time() + probe_timeout + WATCHDOG_MARGIN + 0.05 * len(steps)
+        # each command step (iptables -w, a manager's reload) may take a second or more
+        deadline = (time.time() + probe_timeout + WATCHDOG_MARGIN + 0.05 * len(steps)
+                    + 1.0 * sum(1 for s in steps if s["op"] == "run"))
         journal = Journal.begin(journal_path, what or "the change", steps, deadline, fresh_executor)
     tx = Transaction(executor(nl), _PausingJournal(journal) if journal else None)
     answer = None

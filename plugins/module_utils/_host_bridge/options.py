@@ -38,7 +38,7 @@ ARGUMENT_SPEC = dict(
     lan_addresses=dict(type="list", elements="str", default=[]),
     allowed_networks=dict(type="list", elements="str", default=[]),
 )
-MAX_COMMENT = 256  # iptables' comment match
+MAX_COMMENT = 255  # iptables' comment match: 256 bytes with the terminating NUL
 MAX_ROLLBACK_TIMEOUT = 600
 
 

@@ -326,7 +326,7 @@ def check_lan_addresses(facts, want):
         elif not any(iface.ip in n for n in networks if n.version == iface.version):
             problems.append("%s is not on a subnet of %s (%s)%s" % (
                 text, name, ", ".join(str(n) for n in networks if n.version == iface.version) or "no IPv%d address"
-                % iface.version, "" if allowed else "; list its network in allowed_networks if that is intended"))
+                % iface.version, "" if allowed else "; list its network in allowed_networks (container_lan_allowed_networks in the role) if that is intended"))
     if problems:
         raise PlanError("lan_addresses: " + "; ".join(problems) + "; nothing was changed")
 

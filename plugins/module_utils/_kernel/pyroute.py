@@ -24,6 +24,16 @@ except (ImportError, ValueError):  # pragma: no cover - a broken path entry
     HAS_PYROUTE2 = False
 PYROUTE2_IMPORT_ERROR = None if HAS_PYROUTE2 else ImportError("No module named 'pyroute2'")
 
+
+def preload():
+    """Import pyroute2 now (a change that may need it calls this before its first step, so the
+    half-second import never falls between two steps of a transaction). Raises ``KernelError``."""
+    try:
+        from pyroute2 import IPRoute  # noqa: PLC0415  here, not at the top: only a change pays for it
+    except ImportError as exc:
+        raise KernelError("pyroute2 is required: %s" % exc) from exc
+    return IPRoute
+
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel import codec
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError, failing
 
@@ -32,12 +42,9 @@ class Pyroute(object):
     """pyroute2's socket of the namespace it is opened in (open it inside ``netns.in_netns``)."""
 
     def __init__(self):
-        try:
-            from pyroute2 import IPRoute  # noqa: PLC0415  here, not at the top: only a change that needs it pays for it
-        except ImportError as exc:
-            raise KernelError("pyroute2 is required: %s" % exc) from exc
+        ip_route = preload()
         with failing("open a pyroute2 netlink socket"):
-            self._ipr = IPRoute()
+            self._ipr = ip_route()
 
     def close(self):
         if self._ipr is not None:

@@ -102,3 +102,11 @@ def test_a_missing_tool_fails_present_and_is_skipped_by_absent():
 def test_nothing_wanted_reads_nothing():
     tables = docker_host()
     assert fw.read(tables.run, "br0", COMMENT, (), which=which) == {} and tables.ran == []
+
+
+def test_an_exit_code_other_than_1_is_an_error_not_an_absent_rule():
+    with pytest.raises(fw.FirewallError, match=r"-S DOCKER-USER failed with exit code 4"):
+        fw.read(lambda argv: 4, "br0", COMMENT, ("ipv4",), which=which)
+    codes = {"-S": 1, "-C": 2}
+    with pytest.raises(fw.FirewallError, match=r"-C FORWARD .* failed with exit code 2"):
+        fw.read(lambda argv: codes[argv[5]], "br0", COMMENT, ("ipv4",), which=which)

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from ansible_collections.lanbridge.core.plugins.module_utils._agent import config, daemon, events, firewall, install
+from ansible_collections.lanbridge.core.plugins.module_utils._agent import config, daemon, events, firewall, install, manage
 from ansible_collections.lanbridge.core.plugins.module_utils._agent.reconcile import Agent
 from ansible_collections.lanbridge.core.plugins.module_utils._agent.version import COLLECTION_VERSION
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import EngineError
@@ -465,3 +465,21 @@ def test_state_text_round_trips():
     text = install.state_text("br0", [{"container": "app1", "addresses": ["198.51.100.10/24"]}], True, "c", 300)
     desired = config.parse(json.loads(text))
     assert desired.firewall["enabled"] and desired.entries[0]["container"] == "app1"
+
+
+# -- installing and removing (manage) on a host without systemd ---------------------------------
+
+def test_manage_without_systemd_refuses_present_and_absent_is_a_no_op(monkeypatch):
+    monkeypatch.setattr(manage.shutil, "which", lambda name: None)
+    ran = []
+
+    def run(argv):
+        ran.append(argv)
+        return 0, "", ""
+    params = {"state": "absent", "bridge": "br0", "interfaces": [], "firewall": True,
+              "firewall_comment": "c", "interval": 300}
+    result = manage.manage(params, run, False)
+    assert result["changed"] is False and result["skipped_reason"] == "no systemd on this host" and ran == []
+    with pytest.raises(manage.AgentError, match="runs as a systemd service, and this host has no systemctl"):
+        manage.manage(dict(params, state="present"), run, False)
+    assert ran == []
