@@ -18,6 +18,9 @@ __metaclass__ = type
 
 import importlib.util
 
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel import codec
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError, failing
+
 try:
     HAS_PYROUTE2 = importlib.util.find_spec("pyroute2") is not None
 except (ImportError, ValueError):  # pragma: no cover - a broken path entry
@@ -33,9 +36,6 @@ def preload():
     except ImportError as exc:
         raise KernelError("pyroute2 is required: %s" % exc) from exc
     return IPRoute
-
-from ansible_collections.lanbridge.core.plugins.module_utils._kernel import codec
-from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError, failing
 
 
 class Pyroute(object):
