@@ -127,20 +127,13 @@ skipped_reason:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lanbridge.core.plugins.module_utils._agent import config as agent_config
-from ansible_collections.lanbridge.core.plugins.module_utils._agent.manage import AgentError, manage
+from ansible_collections.lanbridge.core.plugins.module_utils._agent.manage import OPTIONS, AgentError, manage
 
 
 def main():
     module = AnsibleModule(
-        argument_spec={
-            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-            "bridge": {"type": "str"},
-            "interfaces": {"type": "list", "elements": "dict", "default": []},
-            "firewall": {"type": "bool", "default": True},
-            "firewall_comment": {"type": "str", "default": agent_config.DEFAULT_COMMENT},
-            "interval": {"type": "int", "default": agent_config.DEFAULT_INTERVAL},
-        },
+        argument_spec=dict(OPTIONS, bridge={"type": "str"},
+                           interfaces={"type": "list", "elements": "dict", "default": []}),
         supports_check_mode=True,
     )
     try:

@@ -375,6 +375,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.lanbridge.core.plugins.module_utils._agent.manage import OPTIONS as AGENT_OPTIONS
 from ansible_collections.lanbridge.core.plugins.module_utils._agent.manage import AgentError, manage
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.batch import converge
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import Engines
@@ -444,7 +445,7 @@ def with_agent(module, out):
 
 def main():
     module = AnsibleModule(
-        argument_spec=argument_spec(),
+        argument_spec=dict(argument_spec(), agent={"type": "dict", "options": AGENT_OPTIONS}),
         mutually_exclusive=[list(TARGET_OPTIONS)] + [["interfaces", key] for key in ENTRY_SPEC
                                                      if key not in SHARED_OPTIONS],
         required_if=[("purge", True, ("bridge",))],

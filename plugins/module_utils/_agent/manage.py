@@ -5,6 +5,7 @@
 ``container_veth`` does with its ``agent`` option (the role's no-op run then needs no task of its
 own for the agent).
 
+``OPTIONS`` the argument spec of the agent's own options (both modules use it).
 ``manage(params, run, check_mode)`` -> the result (``changed``, ``version``, ``files``, ``service``,
     ``state_file``, ``diff``; ``installed=False`` and ``skipped_reason`` outside init's network
     namespace, with ``warnings``). ``params``: ``state``, ``bridge``, ``interfaces``, ``firewall``,
@@ -32,6 +33,15 @@ from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netns impor
 
 NOT_INIT_WARNING = ("lanbridge-attach: this runs in a network namespace that is not init's; the agent runs only "
                     "where the host's systemd manages the network namespace: nothing installed or removed")
+
+
+# The agent's own options: attach_agent's (beside bridge and interfaces) and container_veth's ``agent``.
+OPTIONS = {
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "firewall": {"type": "bool", "default": True},
+    "firewall_comment": {"type": "str", "default": agent_config.DEFAULT_COMMENT},
+    "interval": {"type": "int", "default": agent_config.DEFAULT_INTERVAL},
+}
 
 
 class AgentError(Exception):

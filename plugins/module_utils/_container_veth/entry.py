@@ -4,7 +4,8 @@
 """One entry of ``container_veth`` (the single form or one item of ``interfaces``), from its options
 to its result.
 
-``argument_spec()``, ``ENTRY_SPEC``, ``ENTRY_RULES``, ``SHARED_OPTIONS``: the module's options.
+``argument_spec()``, ``ENTRY_SPEC``, ``ENTRY_RULES``, ``SHARED_OPTIONS``: the module's options (all but ``agent``, which
+    the module adds from ``_agent.manage.OPTIONS``, the options ``attach_agent`` has too).
 ``validate(raw, index=None)`` the options of one entry -> a normalised entry (pure; ``ValueError``
     naming the entry).
 ``check_batch(entries)`` the entries of one call as a whole: an address, a MAC or a host-side name
@@ -22,7 +23,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.lanbridge.core.plugins.module_utils._firewall import DEFAULT_COMMENT
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import names as _names
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import plan as planner
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import EngineError
@@ -62,12 +62,6 @@ def argument_spec():
     spec = dict(ENTRY_SPEC)
     spec["interfaces"] = dict({"type": "list", "elements": "dict", "options": ENTRY_SPEC}, **ENTRY_RULES)
     spec["purge"] = {"type": "bool", "default": False}
-    spec["agent"] = {"type": "dict", "options": {
-        "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-        "firewall": {"type": "bool", "default": True},
-        "firewall_comment": {"type": "str", "default": DEFAULT_COMMENT},
-        "interval": {"type": "int", "default": 300},
-    }}
     return spec
 
 
