@@ -6,42 +6,51 @@ under one temporary directory, and only ``--network none`` containers (or ``cont
 join such a container's namespace), so it changes nothing in the root namespace. Teardown removes the containers, stops dockerd (and its containerd), unmounts
 whatever is left under its directories and deletes them.
 """
-import http.client
+import importlib
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 import uuid
 
 import pytest
+from helpers import lab_package
 
-try:
-    from tests.lab import images
-except ImportError:  # pytest run without the checkout on sys.path: load it by path
-    import importlib.util
-    _spec = importlib.util.spec_from_file_location(
-        "lanbridge_lab_images", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab", "images.py"))
-    images = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(images)
+images = lab_package().images
+api_ping = importlib.import_module("lanbridge_lab._proc").api_ping
+SLEEPER = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
 
 
-def _ping(sock_path):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(1.0)
-    conn = http.client.HTTPConnection("localhost", timeout=1.0)
-    try:
-        s.connect(sock_path)
-        conn.sock = s
-        conn.request("GET", "/_ping")
-        return conn.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        conn.close()
+class EngineCli:
+    """What the Docker and Podman test engines share: their CLI against the engine's socket
+    (``cli``: ``_argv`` and ``_env`` say how), test containers and their PIDs."""
+
+    NAME = None
+
+    def __init__(self, root):
+        self.root = root
+        self.proc = None
+        self.containers = []
+
+    def cli(self, *args, check=True):
+        proc = subprocess.run(self._argv(args), env=self._env(), capture_output=True, text=True, check=False,
+                              timeout=120)
+        if check and proc.returncode != 0:
+            raise AssertionError("%s %s failed: %s" % (self.NAME, " ".join(args), proc.stderr.strip()))
+        return proc.stdout.strip()
+
+    def start_container(self, name, options):
+        """``run -d --name NAME OPTIONS`` of a busybox that sleeps until TERM; ``(name, id)``."""
+        name = name or "lbt-%s" % uuid.uuid4().hex[:8]
+        cid = self.cli("run", "-d", "--name", name, *options, images.IMAGE, *SLEEPER)
+        self.containers.append(name)
+        return name, cid
+
+    def pid(self, name):
+        return int(self.cli("inspect", "-f", "{{.State.Pid}}", name))
 
 
 def _mounts_under(root):
@@ -54,13 +63,13 @@ def _mounts_under(root):
     return out
 
 
-class DockerEngine:
+class DockerEngine(EngineCli):
+    NAME = "docker"
+
     def __init__(self, root):
-        self.root = root
+        super().__init__(root)
         self.sock = os.path.join(root, "d.sock")
         self.url = "unix://" + self.sock
-        self.proc = None
-        self.containers = []
 
     def start(self):
         os.makedirs(os.path.join(self.root, "data"), exist_ok=True)
@@ -78,33 +87,27 @@ class DockerEngine:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                          start_new_session=True)
         deadline = time.monotonic() + 60
-        while not _ping(self.sock):
+        while not api_ping(self.sock):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 with open(os.path.join(self.root, "dockerd.log")) as f:
                     raise RuntimeError("dockerd did not start: %s" % f.read()[-2000:])
             time.sleep(0.2)
         images.import_image(self.url)
 
-    def docker(self, *args, check=True):
-        env = dict(os.environ, DOCKER_HOST=self.url)
-        proc = subprocess.run(["docker", *args], env=env, capture_output=True, text=True, check=False, timeout=120)
-        if check and proc.returncode != 0:
-            raise AssertionError("docker %s failed: %s" % (" ".join(args), proc.stderr.strip()))
-        return proc.stdout.strip()
+    def _argv(self, args):
+        return ["docker", *args]
+
+    def _env(self):
+        return dict(os.environ, DOCKER_HOST=self.url)
+
+    docker = EngineCli.cli
 
     def run(self, name=None, network="none"):
         """Start a busybox container with ``--network none`` (or ``container:X``, which joins X's
         namespace; never ``host``: the root namespace is not the tests'); return ``(name, id)``."""
         if network != "none" and not network.startswith("container:"):
             raise ValueError("test containers use --network none or container:X, not %s" % network)
-        name = name or "lbt-%s" % uuid.uuid4().hex[:8]
-        cid = self.docker("run", "-d", "--name", name, "--network", network, images.IMAGE,
-                          "sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done")
-        self.containers.append(name)
-        return name, cid
-
-    def pid(self, name):
-        return int(self.docker("inspect", "-f", "{{.State.Pid}}", name))
+        return self.start_container(name, ["--network", network])
 
     def stop(self):
         for name in self.containers:

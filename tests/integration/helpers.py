@@ -8,7 +8,9 @@
   module run as a process inside one (conftest.py makes fixtures of them; the benchmark uses them too).
 - ``snapshot``, ``assert_same``, ``settled``: what a module could change in a namespace, as text,
   to prove that nothing changed.
-- ``four_ways``: one change run as check with diff, real, repeat check, repeat real.
+- ``four_ways``: one change run as check with diff, real, repeat check, repeat real;
+  ``veth_four_ways`` the same with container_veth's comparisons.
+- ``bridged_lan``: a host namespace with br0 and a LAN namespace plugged into it.
 """
 import contextlib
 import difflib
@@ -40,9 +42,9 @@ def netns_id(path):
     return os.stat(path).st_ino
 
 
-def _lab():
+def lab_package():
     """The lab package (tests/lab), loaded by path as tests/lab/lab.py does: its root-namespace
-    detection is the one definition the integration tests and the lab share."""
+    detection, images, Podman service and ``_proc`` helpers are the ones the integration tests use."""
     if "lanbridge_lab" not in sys.modules:
         here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lab")
         spec = importlib.util.spec_from_file_location("lanbridge_lab", os.path.join(here, "__init__.py"),
@@ -56,7 +58,7 @@ def _lab():
 def root_netns_id():
     """The initial network namespace: PID 1's, or kthreadd's where PID 1's is not readable (the lab's rule)."""
     try:
-        return _lab().root_netns_inode()
+        return lab_package().root_netns_inode()
     except Exception as exc:  # pylint: disable=broad-except
         raise SystemExit("cannot identify the root network namespace (%s): refusing to run" % exc) from exc
 
@@ -288,3 +290,40 @@ def four_ways(run, args, ns=None, changed=None, same_plan=None, same_facts=None)
     if same_facts:
         same_facts(real, recheck, again)
     return real
+
+
+def bridged_lan(netns_factory, lan_mac=None, lan_ipv6=None):
+    """``(host, lan)``: br0 (STP off) in a throwaway host namespace, and a LAN namespace whose
+    ``lan0`` (198.51.100.1/24, optionally ``lan_mac`` and ``lan_ipv6`` without DAD) is plugged into it."""
+    host = netns_factory("h")
+    lan = netns_factory("l")
+    host.ip("link", "add", "br0", "type", "bridge", "stp_state", "0")
+    host.ip("link", "set", "br0", "up")
+    host.ip("link", "add", "lanp", "type", "veth", "peer", "name", "lan0", "netns", lan.name)
+    host.ip("link", "set", "lanp", "master", "br0", "up")
+    if lan_mac:
+        lan.ip("link", "set", "lan0", "address", lan_mac)
+    lan.ip("addr", "add", "198.51.100.1/24", "dev", "lan0")
+    if lan_ipv6:
+        lan.ip("addr", "add", lan_ipv6, "dev", "lan0", "nodad")
+    lan.ip("link", "set", "lan0", "up")
+    return host, lan
+
+
+def veth_facts(result):
+    """container_veth's ``interfaces`` result without ``changed``: what a repeat run must report again."""
+    return [dict((k, v) for k, v in item.items() if k != "changed") for item in result["interfaces"]]
+
+
+def veth_four_ways(run, args):
+    """``four_ways`` for container_veth (a change expected): check and real report the same
+    interfaces; the repeats report the same facts and the same planned after-state."""
+
+    def same_plan(check, real):
+        assert check["interfaces"] == real["interfaces"]
+
+    def same_facts(real, recheck, again):
+        assert recheck["diff"]["after"] == real["diff"]["after"]
+        assert veth_facts(again) == veth_facts(real) == veth_facts(recheck)
+
+    return four_ways(run, args, changed=True, same_plan=same_plan, same_facts=same_facts)

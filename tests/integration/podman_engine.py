@@ -10,48 +10,37 @@ CNI's firewall rules therefore live in that namespace only; the root namespace i
 Teardown removes the containers, stops the service, kills what is left in its cgroup and
 namespace, deletes the namespace and the directory.
 """
-import importlib.util
+import importlib
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 
 import pytest
+from engine import EngineCli
+from helpers import lab_package
 
-_LAB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab", "lab.py")
-
-
-def _lab_package():
-    """The lab package (loaded by path, as tests/lab/lab.py does): its podman, images and _proc."""
-    if "lanbridge_lab" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("lanbridge_lab_entry", _LAB)
-        spec.loader.exec_module(importlib.util.module_from_spec(spec))
-    return sys.modules["lanbridge_lab"]
-
-
-lab = _lab_package()
-_proc = sys.modules["lanbridge_lab._proc"]
+lab = lab_package()
+_proc = importlib.import_module("lanbridge_lab._proc")
 images = lab.images
-IMAGE = images.IMAGE
 BRIDGE_SUBNET = lab.podman.SUBNET
 
 
-class PodmanEngine:
+class PodmanEngine(EngineCli):
+    NAME = "podman"
+
     def __init__(self, root):
-        self.root = root
+        super().__init__(root)
         tag = uuid.uuid4().hex[:8]
         self.netns = "lbp-%s" % tag
         self.cgroup_parent = "/lanbridge-test-podman-%s" % tag
         self.h = lab.podman.paths(os.path.join(root, "conf"), os.path.join(root, "run"))
         self.url = self.h["podman_host"]
         self.sock = self.url[len("unix://"):]
-        self.proc = None
         self.start_seconds = None
-        self.containers = []
 
     def start(self):
         subprocess.run(["ip", "netns", "add", self.netns], check=True)
@@ -71,12 +60,13 @@ class PodmanEngine:
         self.start_seconds = time.monotonic() - t0
         images.import_image(self.url, cli="podman")
 
-    def podman(self, *args, check=True):
-        proc = subprocess.run(["podman", "--url", self.url, *args], env=lab.podman.env(self.h),
-                              capture_output=True, text=True, check=False, timeout=120)
-        if check and proc.returncode != 0:
-            raise AssertionError("podman %s failed: %s" % (" ".join(args), proc.stderr.strip()))
-        return proc.stdout.strip()
+    def _argv(self, args):
+        return ["podman", "--url", self.url, *args]
+
+    def _env(self):
+        return lab.podman.env(self.h)
+
+    podman = EngineCli.cli
 
     def run(self, name=None, network="bridge"):
         """Start a busybox container in Podman's bridge network ``lab`` (inside the engine's own
@@ -84,15 +74,9 @@ class PodmanEngine:
         if network not in ("bridge", "none"):
             raise ValueError("test containers use the bridge network or none, not %s" % network)
         name = name or "lbt-%s" % uuid.uuid4().hex[:8]
-        cid = self.podman("run", "-d", "--name", name, "--hostname", name,
-                          "--network", lab.podman.NETWORK if network == "bridge" else "none",
-                          "--cgroup-parent=" + self.cgroup_parent, IMAGE,
-                          "sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done")
-        self.containers.append(name)
-        return name, cid
-
-    def pid(self, name):
-        return int(self.podman("inspect", "-f", "{{.State.Pid}}", name))
+        return self.start_container(name, ["--hostname", name, "--network",
+                                           lab.podman.NETWORK if network == "bridge" else "none",
+                                           "--cgroup-parent=" + self.cgroup_parent])
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

@@ -20,7 +20,9 @@ import uuid
 import pytest
 # the docker_engine fixture:
 from engine import docker_engine_fixture  # noqa: F401  # pylint: disable=unused-import
-from helpers import IMPORT_TIMES, IN_NETNS, four_ways, imported, ip, ip_json, ping, sh, snapshot
+from helpers import (
+    IMPORT_TIMES, IN_NETNS, bridged_lan, imported, ip, ip_json, ping, sh, snapshot, veth_facts, veth_four_ways,
+)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, dockerd)")
 
@@ -41,16 +43,7 @@ class Lab:
 
 @pytest.fixture
 def lab(netns_factory, module_runner):
-    host = netns_factory("h")
-    lan = netns_factory("l")
-    host.ip("link", "add", "br0", "type", "bridge", "stp_state", "0")
-    host.ip("link", "set", "br0", "up")
-    host.ip("link", "add", "lanp", "type", "veth", "peer", "name", "lan0", "netns", lan.name)
-    host.ip("link", "set", "lanp", "master", "br0", "up")
-    lan.ip("link", "set", "lan0", "address", LAN_MAC)
-    lan.ip("addr", "add", "198.51.100.1/24", "dev", "lan0")
-    lan.ip("addr", "add", "2001:db8::1/64", "dev", "lan0", "nodad")
-    lan.ip("link", "set", "lan0", "up")
+    host, lan = bridged_lan(netns_factory, lan_mac=LAN_MAC, lan_ipv6="2001:db8::1/64")
     return Lab(host, lan, module_runner)
 
 
@@ -59,21 +52,9 @@ def lab(netns_factory, module_runner):
 ns_snapshot = functools.partial(snapshot, link_state=False)
 
 
-def facts(result):
-    return [dict((k, v) for k, v in item.items() if k != "changed") for item in result["interfaces"]]
-
-
-def veth_four_ways(lab, args):
-    """``helpers.four_ways`` with container_veth's own comparisons; returns the real run's result."""
-
-    def same_plan(check, real):
-        assert check["interfaces"] == real["interfaces"]
-
-    def same_facts(real, recheck, again):
-        assert recheck["diff"]["after"] == real["diff"]["after"]
-        assert facts(again) == facts(real) == facts(recheck)
-
-    return four_ways(lab.run, args, changed=True, same_plan=same_plan, same_facts=same_facts)
+def lab_four_ways(lab, args):
+    """``helpers.veth_four_ways`` in ``lab``; returns the real run's result."""
+    return veth_four_ways(lab.run, args)
 
 
 # --------------------------------------------------------------------------- targets
@@ -83,7 +64,7 @@ def test_container_by_name_and_id(lab, docker_engine, by):
     name, cid = docker_engine.run()
     args = {"container": name if by == "name" else cid[:12], "docker_host": docker_engine.url, "bridge": "br0",
             "addresses": ["198.51.100.10/24"], "gateway": "198.51.100.1"}
-    result = veth_four_ways(lab, args)
+    result = lab_four_ways(lab, args)
     item = result["interfaces"][0]
     pid = docker_engine.pid(name)
     assert item["container_id"] == cid and item["container_name"] == name and item["pid"] == pid
@@ -104,9 +85,9 @@ def test_pid_and_netns_path_targets(lab, docker_engine, netns_factory):
     name, _cid = docker_engine.run()
     pid = docker_engine.pid(name)
     bare = netns_factory("c")
-    r1 = veth_four_ways(lab, {"pid": pid, "bridge": "br0", "addresses": ["198.51.100.11/24"]})
-    r2 = veth_four_ways(lab, {"netns": bare.path, "bridge": "br0", "addresses": ["198.51.100.12/24"], "ifname": "lan0",
-                              "mtu": 1400, "mac": "02:00:00:00:00:12"})
+    r1 = lab_four_ways(lab, {"pid": pid, "bridge": "br0", "addresses": ["198.51.100.11/24"]})
+    r2 = lab_four_ways(lab, {"netns": bare.path, "bridge": "br0", "addresses": ["198.51.100.12/24"], "ifname": "lan0",
+                             "mtu": 1400, "mac": "02:00:00:00:00:12"})
     assert r1["interfaces"][0]["netns"] == "/proc/%d/ns/net" % pid
     assert r2["interfaces"][0]["netns"] == bare.path and r2["interfaces"][0]["mtu"] == 1400
     assert bare.links()["lan0"]["address"] == "02:00:00:00:00:12"
@@ -122,7 +103,7 @@ def test_batch_and_options_four_ways(lab, docker_engine):
         {"container": b, "docker_host": docker_engine.url, "bridge": "br0", "ifname": "lan1",
          "addresses": ["198.51.100.22/24", "2001:db8::22/64"], "gateway6": "2001:db8::1", "announce": False},
     ]}
-    result = veth_four_ways(lab, args)
+    result = lab_four_ways(lab, args)
     assert [i["changed"] for i in result["interfaces"]] == [True, True]
     first = result["interfaces"][0]
     assert {"dest": "203.0.113.0/24", "via": "198.51.100.254"} in first["routes"]
@@ -135,7 +116,7 @@ def test_ipv6_address_and_gateway6(lab, docker_engine):
     name, _cid = docker_engine.run()
     args = {"container": name, "docker_host": docker_engine.url, "bridge": "br0",
             "addresses": ["2001:db8::30/64"], "gateway6": "2001:db8::1"}
-    item = veth_four_ways(lab, args)["interfaces"][0]
+    item = lab_four_ways(lab, args)["interfaces"][0]
     routes = ip_json(item["netns"], "-6", "route", "show", "default")
     assert [(r["gateway"], r["dev"]) for r in routes] == [("2001:db8::1", "eth1")]
     assert lab.ping("2001:db8::30")
@@ -160,7 +141,7 @@ def test_drift_is_repaired_and_extra_address_removed(lab, docker_engine):
     assert before[key]["container"]["addresses"] == ["198.51.100.40/24", "198.51.100.41/24"]
     assert after[key]["container"]["addresses"] == ["198.51.100.40/24"]
     fixed = lab.run(args)
-    assert fixed["changed"] is True and facts(fixed) == facts(lab.run(args, check_mode=True))
+    assert fixed["changed"] is True and veth_facts(fixed) == veth_facts(lab.run(args, check_mode=True))
     assert lab.run(args)["changed"] is False
     addrs = [a["local"] for i in ip_json(path, "addr", "show", "dev", "eth1") for a in i["addr_info"]
              if a["family"] == "inet"]
@@ -259,7 +240,7 @@ def test_purge_four_ways_and_unlabelled_ports_untouched(lab, docker_engine, netn
     assert not again.failed and again["changed"] is False and len(again["interfaces"]) == 2, again
     last = lab.run(args)
     assert not last.failed and last["changed"] is False and len(last["interfaces"]) == 2, last
-    assert facts(last) == facts(again) == facts({"interfaces": real["interfaces"][:2]})
+    assert veth_facts(last) == veth_facts(again) == veth_facts({"interfaces": real["interfaces"][:2]})
 
     # an empty list purges every labelled port of br0 and still leaves lanp (and br1) alone
     empty = lab.run({"bridge": "br0", "purge": True, "interfaces": []})

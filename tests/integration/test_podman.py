@@ -18,7 +18,7 @@ import sys
 import tempfile
 
 import pytest
-from helpers import IN_NETNS, ModuleResult, assert_same, four_ways, ip_json, ping, snapshot
+from helpers import IN_NETNS, ModuleResult, assert_same, bridged_lan, ip_json, ping, snapshot, veth_four_ways
 from podman_engine import BRIDGE_SUBNET, podman_engine_fixture  # noqa: F401  # pylint: disable=unused-import
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, rootful podman)")
@@ -30,15 +30,7 @@ DOCKER_SOCKET = "/run/docker.sock"
 @pytest.fixture
 def lan(netns_factory):
     """(host, lan): br0 in the host namespace, the LAN gateway 198.51.100.1 plugged into it."""
-    host = netns_factory("h")
-    lan = netns_factory("l")
-    host.ip("link", "add", "br0", "type", "bridge", "stp_state", "0")
-    host.ip("link", "set", "br0", "up")
-    host.ip("link", "add", "lanp", "type", "veth", "peer", "name", "lan0", "netns", lan.name)
-    host.ip("link", "set", "lanp", "master", "br0", "up")
-    lan.ip("addr", "add", "198.51.100.1/24", "dev", "lan0")
-    lan.ip("link", "set", "lan0", "up")
-    return host, lan
+    return bridged_lan(netns_factory)
 
 
 def run_in_mount_ns(host, args, sockets, check_mode=False, diff=False):
@@ -69,21 +61,6 @@ def run_in_mount_ns(host, args, sockets, check_mode=False, diff=False):
         raise AssertionError("container_veth printed no JSON (rc %d): %s %s" % (proc.returncode, proc.stdout, proc.stderr)) from exc
 
 
-def _facts(result):
-    return [{k: v for k, v in item.items() if k != "changed"} for item in result["interfaces"]]
-
-
-def _veth_four_ways(run, args):
-    def same_plan(check, real):
-        assert check["interfaces"] == real["interfaces"]
-
-    def same_facts(real, recheck, again):
-        assert recheck["diff"]["after"] == real["diff"]["after"]
-        assert _facts(again) == _facts(real) == _facts(recheck)
-
-    return four_ways(run, args, changed=True, same_plan=same_plan, same_facts=same_facts)
-
-
 def _assert_attached(podman_engine, host, lan, item, name, cid, address):
     pid = podman_engine.pid(name)
     assert item["container_name"] == name and item["container_id"] == cid and item["pid"] == pid
@@ -109,7 +86,7 @@ def test_podman_container_by_name(lan, podman_engine, module_runner, network):
         return module_runner("container_veth", host, a, check_mode=check_mode, diff=diff)
 
     before_engine_ns = snapshot(podman_engine.netns)
-    result = _veth_four_ways(run, args)
+    result = veth_four_ways(run, args)
     _assert_attached(podman_engine, host, lan_ns, result["interfaces"][0], name, cid, address)
     if network == "bridge":
         # Podman's own eth0 stays: its subnet route is still there, only the default route moved
@@ -130,7 +107,7 @@ def test_runtime_auto_with_only_podmans_socket(lan, podman_engine):
     def run(a, check_mode=False, diff=False):
         return run_in_mount_ns(host, a, sockets, check_mode=check_mode, diff=diff)
 
-    result = _veth_four_ways(run, args)
+    result = veth_four_ways(run, args)
     _assert_attached(podman_engine, host, lan_ns, result["interfaces"][0], name, cid, "198.51.100.30/24")
     # and the engine it asked was Podman, at its standard path
     missing = run_in_mount_ns(host, dict(args, container="lbt-nosuch"), sockets)
