@@ -52,6 +52,15 @@ class EngineCli:
     def pid(self, name):
         return int(self.cli("inspect", "-f", "{{.State.Pid}}", name))
 
+    def stop_daemon(self):
+        """SIGTERM to the engine, SIGKILL to its session after 30 s."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
 
 def _mounts_under(root):
     out = []
@@ -113,12 +122,7 @@ class DockerEngine(EngineCli):
         for name in self.containers:
             self.docker("rm", "-f", name, check=False)
         if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+            self.stop_daemon()
         for _attempt in range(3):
             mounts = _mounts_under(self.root)
             if not mounts:

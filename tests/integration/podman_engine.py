@@ -13,7 +13,6 @@ namespace, deletes the namespace and the directory.
 import importlib
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -82,12 +81,7 @@ class PodmanEngine(EngineCli):
         if self.proc and self.proc.poll() is None:
             for name in self.containers:
                 self.podman("rm", "-f", "-t", "0", name, check=False)
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+            self.stop_daemon()
         _proc.kill_cgroup(self.cgroup_parent)
         if os.path.exists("/run/netns/" + self.netns):
             pids = subprocess.run(["ip", "netns", "pids", self.netns], capture_output=True, text=True,
