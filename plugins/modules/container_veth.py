@@ -54,6 +54,7 @@ requirements:
 extends_documentation_fragment:
   - lanbridge.core.container_target
   - lanbridge.core.container_veth_interfaces
+  - lanbridge.core.container_veth_agent
 options:
   bridge:
     description:
@@ -87,35 +88,6 @@ options:
       - Requires O(bridge).
     type: bool
     default: false
-  agent:
-    description:
-      - Also install, configure (or remove) the C(lanbridge-attach) agent that keeps these containers on
-        the LAN through restarts, engine restarts and reboots, with O(interfaces) (and O(bridge)) as its
-        desired state - the same as M(lanbridge.core.attach_agent), in this run, so a run that changes
-        nothing needs no task of its own for the agent. Needs O(interfaces).
-      - Its result is RV(agent); its before and after are in the diff under C(agent).
-      - Omitted leaves the agent alone.
-    type: dict
-    suboptions:
-      state:
-        description: V(present) installs, configures and runs the agent; V(absent) removes it.
-        type: str
-        choices: [present, absent]
-        default: present
-      firewall:
-        description:
-          - The agent keeps the bridge's firewall accept rule in place (see
-            M(lanbridge.core.host_bridge)'s O(lanbridge.core.host_bridge#module:firewall)).
-        type: bool
-        default: true
-      firewall_comment:
-        description: The comment that marks that rule.
-        type: str
-        default: lanbridge.core container_lan
-      interval:
-        description: Seconds between the agent's periodic full reconciles.
-        type: int
-        default: 300
   ifname:
     description:
       - The interface name inside the container, at most 15 bytes, without C(/), spaces or C(:).
@@ -405,9 +377,7 @@ def run(module, raw_entries):
     try:
         purged, missing = converge(attachments, engines, module.check_mode, purge_bridge,
                                    check=lambda items: check_resolved(items, single))
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
-    except (KernelError, LockError) as exc:
+    except (ValueError, KernelError, LockError) as exc:
         module.fail_json(msg=str(exc))
     finally:
         engines.close()

@@ -37,6 +37,8 @@ requirements:
 extends_documentation_fragment:
   - lanbridge.core.attributes
   - lanbridge.core.attributes.all_full
+  - lanbridge.core.bridge_persist
+  - lanbridge.core.bridge_firewall
 options:
   name:
     description:
@@ -132,36 +134,6 @@ options:
         in a warning.
     type: float
     default: 10
-  persist:
-    description:
-      - Write the bridge into the configuration of the network manager that owns the uplink, so the
-        next boot, the next carrier change and the next DHCP renewal keep it.
-      - V(auto) finds the owner from the manager's own state (systemd-networkd's
-        C(/run/systemd/netif/links/IFINDEX), NetworkManager's devices, ifupdown's C(/run/network/ifstate),
-        the YAML under C(/etc/netplan)) and fails when two claim the uplink; when none does it
-        persists nothing and says so in a warning.
-      - V(networkd) writes C(/etc/systemd/network/00-lanbridge-*) (the bridge's C(.netdev) and
-        C(.network), the uplink as a port with C(Bridge=) and C(LinkLocalAddressing=no), the veths
-        C(Unmanaged=yes)) and runs C(networkctl reload). V(networkmanager) writes a bridge profile and
-        a port profile (keyfiles, 0600) and a C(conf.d) file that leaves the veths unmanaged, then
-        runs C(nmcli connection reload) and C(nmcli connection up). V(ifupdown) rewrites the
-        uplink's stanzas (the original kept as C(*.lanbridge-saved)) with C(bridge_ports),
-        C(bridge_stp off), C(bridge_fd 0), C(bridge_maxwait 0) and C(bridge_hw); it runs nothing,
-        the files serve the next boot. V(netplan) writes C(/etc/netplan/90-lanbridge-BRIDGE.yaml) and
-        runs C(netplan generate) and C(netplan apply).
-      - The bridge's MAC is the uplink's; its addresses and routes are the uplink's (static), or its
-        DHCP client moves to the bridge with the MAC as client identifier (DHCP). The administrator's
-        files are kept, moved aside or outranked, never deleted; O(state=absent) brings them back.
-      - The kernel's change and the files are one transaction. When the probe fails after the
-        manager took over, the files and the kernel are both put back.
-      - V(none) changes the running kernel only (the bridge is gone after a reboot). Without a
-        manager that renews it, an uplink address with a lease (DHCP, router advertisements) is
-        refused, because on the bridge nobody would renew it and the host would lose it when it ends.
-      - A module running in a network namespace other than init's (a container, a test
-        namespace) persists nothing, since no manager of the host configures that namespace.
-    type: str
-    choices: [auto, networkd, ifupdown, networkmanager, netplan, none]
-    default: auto
   adopt:
     description:
       - Take over a bridge that host_bridge did not create.
@@ -175,33 +147,6 @@ options:
       - With V(true) such a bridge is used (and labelled) or removed all the same.
     type: bool
     default: false
-  firewall:
-    description:
-      - Make sure the host firewall accepts traffic within the bridge - the rule
-        C(-i NAME -o NAME -j ACCEPT -m comment --comment FIREWALL_COMMENT), inserted first in Docker's
-        C(DOCKER-USER) chain where that chain exists, else first in C(FORWARD). Needed where br_netfilter
-        is on and the C(FORWARD) policy is C(DROP) (Docker sets it), or frames bridged between the
-        uplink and the containers are dropped.
-      - IPv4 (C(iptables)) always; IPv6 (C(ip6tables)) with O(firewall_ipv6). A family whose tool is
-        not installed fails the run before anything changes.
-      - V(false) leaves the firewall alone. O(state=absent) removes the rule (this comment, this
-        bridge) from every chain that holds it, whatever O(firewall) says.
-      - The rule is part of the transaction (a failed probe removes it again). The
-        C(lanbridge-attach) agent puts it back after a reboot or an engine restart.
-    type: bool
-    default: false
-  firewall_ipv6:
-    description:
-      - Also insert the IPv6 rule (C(ip6tables)), for containers with IPv6 addresses.
-    type: bool
-    default: false
-  firewall_comment:
-    description:
-      - The comment that marks the rule as this collection's (1 to 256 bytes). The rule is found,
-        and removed, by it; the default is the one the P(lanbridge.core.container_lan#role) role and
-        the agent use.
-    type: str
-    default: lanbridge.core container_lan
   lan_addresses:
     description:
       - Addresses (CIDR) the containers will use on this bridge's LAN. Before anything changes, each
