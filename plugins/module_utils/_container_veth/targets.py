@@ -14,7 +14,9 @@ and the descriptor must be on nsfs (``fstatfs``, ``NSFS_MAGIC``) and a *network*
 namespace, and a container without a network namespace of its own (``--network host``,
 ``--network container:X``, a Podman pod member): the sentence names its owner.
 
-Nothing here enters a namespace (``_kernel.netns`` does that). Standard library only.
+Nothing here enters or inspects a namespace itself: ``_kernel.netns`` enters them and tells whether
+a descriptor is one (``netns_fd_problem``); this file turns its answer into the target's sentence.
+Standard library only.
 
 A resolved target is a plain dict::
 
@@ -30,9 +32,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import ctypes
-import errno
-import fcntl
 import os
 import resource
 import select
@@ -40,15 +39,12 @@ import stat
 
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import names as _names
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import EngineError
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel import netns as _netns
 
 NETNS_RUN_DIR = "/run/netns"
-SELF_NETNS = "/proc/self/ns/net"
-NSFS_MAGIC = 0x6E736673
-NS_GET_NSTYPE = 0xB703  # _IO(0xb7, 0x3)
-CLONE_NEWNET = 0x40000000
+SELF_NETNS = _netns.SELF_NETNS
 OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
 FDS_PER_ENTRY = 4  # namespace, netlink socket (and its own namespace fd), packet socket
-_LIBC = []
 
 
 class TargetError(Exception):
@@ -70,17 +66,6 @@ def netns_path(value):
     return os.path.join(NETNS_RUN_DIR, value)
 
 
-def _fstatfs_type(fd):
-    """``f_type`` of the file system ``fd`` is on (libc ``fstatfs``: ``os.statvfs`` has no type)."""
-    if not _LIBC:
-        _LIBC.append(ctypes.CDLL(None, use_errno=True))
-    buf = ctypes.create_string_buffer(512)  # struct statfs is 120 bytes on 64-bit Linux; f_type comes first
-    if _LIBC[0].fstatfs(fd, buf) != 0:
-        code = ctypes.get_errno()
-        raise OSError(code, os.strerror(code))
-    return ctypes.c_ulong.from_buffer(buf).value & 0xFFFFFFFF
-
-
 def _kind(mode):
     for test, name in ((stat.S_ISFIFO, "FIFO"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
                        (stat.S_ISSOCK, "socket"), (stat.S_ISDIR, "directory"), (stat.S_ISLNK, "symbolic link")):
@@ -90,22 +75,17 @@ def _kind(mode):
 
 
 def _check_netns_fd(fd, path, what):
-    """Raise unless ``fd`` is a network namespace (nsfs, of type CLONE_NEWNET)."""
+    """Raise unless ``fd`` is a network namespace (``_kernel.netns.netns_fd_problem``)."""
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         raise TargetError("%s: %s is not a network namespace (it is a %s)" % (what, path, _kind(os.fstat(fd).st_mode)))
-    if _fstatfs_type(fd) != NSFS_MAGIC:
+    problem = _netns.netns_fd_problem(fd)
+    if problem == _netns.NOT_NSFS:
         raise TargetError("%s: %s is not a network namespace (not a namespace file: give a name under %s or a "
                           "path such as /proc/PID/ns/net)" % (what, path, NETNS_RUN_DIR))
-    try:
-        nstype = fcntl.ioctl(fd, NS_GET_NSTYPE)
-    except OSError as exc:
-        if exc.errno not in (errno.ENOTTY, errno.EINVAL):
-            raise
-        nstype = None  # a kernel before 4.11: nsfs at least (checked above) on the same device as ours
-        if os.fstat(fd).st_dev != os.stat(SELF_NETNS).st_dev:
-            raise TargetError("%s: %s is not a network namespace" % (what, path)) from None
-    if nstype is not None and nstype != CLONE_NEWNET:
+    if problem == _netns.OTHER_NAMESPACE:
         raise TargetError("%s: %s is a namespace, but not a network namespace" % (what, path))
+    if problem is not None:
+        raise TargetError("%s: %s is not a network namespace" % (what, path))
 
 
 def open_namespace(path, what):

@@ -9,6 +9,11 @@
     and always come back, also on errors. Sockets keep the namespace they were opened in, so a
     socket opened inside the block serves that namespace after it.
 
+``netns_fd_problem(fd)`` -> ``None`` when the open ``fd`` is a network namespace, else why not:
+    ``NOT_NSFS`` (not a namespace file at all), ``OTHER_NAMESPACE`` (a namespace of another type),
+    ``NOT_NETNS`` (a kernel before 4.11 cannot tell the type, and it is not on our nsfs).
+    The file is only inspected (``fstatfs``: ``NSFS_MAGIC``; ``ioctl``: ``NS_GET_NSTYPE``), never entered.
+
 ``setns(2)`` acts on the calling thread only; it is ``os.setns`` on Python 3.12 and later and
 libc's ``setns`` through ctypes before (what pyroute2's ``pushns`` does too, for 0.5 ms less).
 ``in_init_netns()`` whether this process runs in init's network namespace.
@@ -21,24 +26,63 @@ __metaclass__ = type
 import contextlib
 import ctypes
 import ctypes.util
+import errno
+import fcntl
 import os
 
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
 
 CLONE_NEWNET = 0x40000000
-CURRENT_NETNS = "/proc/thread-self/ns/net" if os.path.exists("/proc/thread-self/ns/net") else "/proc/self/ns/net"
+NSFS_MAGIC = 0x6E736673
+NS_GET_NSTYPE = 0xB703  # _IO(0xb7, 0x3)
+SELF_NETNS = "/proc/self/ns/net"
+CURRENT_NETNS = "/proc/thread-self/ns/net" if os.path.exists("/proc/thread-self/ns/net") else SELF_NETNS
+NOT_NSFS = "not a namespace file"
+OTHER_NAMESPACE = "a namespace, but not a network namespace"
+NOT_NETNS = "not a network namespace"
 _LIBC = []
+
+
+def _libc():
+    """libc through ctypes, loaded once (``setns`` before Python 3.12, ``fstatfs``)."""
+    if not _LIBC:
+        _LIBC.append(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True))
+    return _LIBC[0]
+
+
+def _check_libc(result):
+    if result != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
 
 
 def _setns(fd):
     if hasattr(os, "setns"):
         os.setns(fd, CLONE_NEWNET)  # pylint: disable=no-member
         return
-    if not _LIBC:
-        _LIBC.append(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True))
-    if _LIBC[0].setns(fd, CLONE_NEWNET) != 0:
-        code = ctypes.get_errno()
-        raise OSError(code, os.strerror(code))
+    _check_libc(_libc().setns(fd, CLONE_NEWNET))
+
+
+def fstatfs_type(fd):
+    """``f_type`` of the file system ``fd`` is on (libc ``fstatfs``: ``os.statvfs`` has no type)."""
+    buf = ctypes.create_string_buffer(512)  # struct statfs is 120 bytes on 64-bit Linux; f_type comes first
+    _check_libc(_libc().fstatfs(fd, buf))
+    return ctypes.c_ulong.from_buffer(buf).value & 0xFFFFFFFF
+
+
+def netns_fd_problem(fd):
+    """``None`` when ``fd`` is a network namespace (on nsfs, of type ``CLONE_NEWNET``), else why not
+    (``NOT_NSFS``, ``OTHER_NAMESPACE``, ``NOT_NETNS``). Raises ``OSError`` when it cannot be told."""
+    if fstatfs_type(fd) != NSFS_MAGIC:
+        return NOT_NSFS
+    try:
+        nstype = fcntl.ioctl(fd, NS_GET_NSTYPE)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTTY, errno.EINVAL):
+            raise
+        # a kernel before 4.11: nsfs at least (checked above), on the same device as our own namespace
+        return None if os.fstat(fd).st_dev == os.stat(SELF_NETNS).st_dev else NOT_NETNS
+    return None if nstype == CLONE_NEWNET else OTHER_NAMESPACE
 
 
 def open_netns(path):
