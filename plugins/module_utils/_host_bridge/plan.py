@@ -12,6 +12,9 @@ Pure functions on plain data (no kernel): unit-tested on dicts.
     ``before``/``after`` are ``facts.diff_view``s of the facts now and as planned; ``probe`` the
     ``_kernel.reachability.probe_any`` targets. Raises ``PlanError`` for a request that cannot be
     met (unknown uplink, port of another bridge, gateway off every subnet...).
+``uplink_of_bridge(facts, name)`` -> the one port of bridge ``name`` that can be its uplink (not a
+    labelled attachment; a non-veth port first), ``None`` without one; ``PlanError`` when several
+    could be. ``lan_info`` reports a bridge's uplink with it.
 
 Order of a migration (keeps the host's address, MAC and TCP connections):
 create the bridge with the uplink's MAC and MTU, bring it up, enslave the uplink (from now on
@@ -66,7 +69,8 @@ def known_nics(facts, bridge):
                   if n not in ("lo", bridge) and link["kind"] != "bridge")
 
 
-def _uplink_of_bridge(facts, name):
+def uplink_of_bridge(facts, name):
+    """The port of bridge ``name`` that is its uplink (see the module docstring)."""
     candidates = [p for p in ports(facts, name) if not (facts["links"][p]["ifalias"] or "").startswith(LABEL_PREFIX)]
     not_veth = [p for p in candidates if facts["links"][p]["kind"] != "veth"]
     for group in (not_veth, candidates):
@@ -82,14 +86,14 @@ def resolve_uplink(facts, name, uplink):
     """The uplink's interface name, or ``None`` (no uplink)."""
     links = facts["links"]
     if uplink is None:
-        return _uplink_of_bridge(facts, name) if name in links else None
+        return uplink_of_bridge(facts, name) if name in links else None
     if uplink == "auto":
         defaults = [r for r in default_routes(facts) if r.get("dev")]
         if not defaults:
             raise PlanError("uplink auto: no interface carries an IPv4 default route")
         dev = defaults[0]["dev"]
         if dev == name:
-            found = _uplink_of_bridge(facts, name)
+            found = uplink_of_bridge(facts, name)
             if found is None:
                 raise PlanError("uplink auto: the default route is via %s, which has no port that could be the uplink"
                                 % name)
@@ -266,7 +270,7 @@ def _plan_absent(facts, want, work):
         raise PlanError("%s exists and is a %s, not a bridge" % (name, bridge["kind"] or "NIC"))
     check_absent(facts, name, want.get("adopt"), want.get("persisted_by"))
     uplink = want.get("uplink")
-    uplink = _uplink_of_bridge(facts, name) if uplink in (None, "auto") else resolve_uplink(facts, name, uplink)
+    uplink = uplink_of_bridge(facts, name) if uplink in (None, "auto") else resolve_uplink(facts, name, uplink)
     if uplink and facts["links"][uplink]["master"] != name:
         raise PlanError("uplink %s is not a port of bridge %s" % (uplink, name))
     addresses = global_addresses(facts, name)

@@ -24,7 +24,7 @@ __metaclass__ = type
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.names import parse_label
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import facts as bridge_facts
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.ownership import is_labelled
-from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.plan import _uplink_of_bridge as uplink_of_bridge
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.plan import uplink_of_bridge
 from ansible_collections.lanbridge.core.plugins.module_utils._validate import PlanError
 
 
