@@ -33,7 +33,7 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
     pytest.mark.skipif(not (shutil.which("systemd-nspawn") and shutil.which("mmdebstrap")),
                        reason="systemd-nspawn and mmdebstrap are not installed (make deps)"),
-    pytest.mark.skipif(not os.path.isdir("/sys/fs/cgroup/unified"), reason="no cgroup2 hierarchy for nspawn"),
+    # no cgroup hybrid layout (or any other need of booted hosts): conftest.py fails each test (LANBRIDGE_SKIP_BOOTED=1 skips)
 ]
 
 

@@ -19,6 +19,7 @@ where LEADER is the container's PID 1 (the nspawn process's child systemd).
 
 import json
 import os
+import shutil
 import subprocess
 import time
 import uuid
@@ -41,6 +42,54 @@ NSPAWN_ENV = {"SYSTEMD_NSPAWN_UNIFIED_HIERARCHY": "1",
 # The cgroup hierarchies an nspawn process is placed in before it starts.
 NSPAWN_HIERARCHIES = ("unified", "systemd")
 NSPAWN_RUN = "/run/systemd/nspawn"
+CGROUP_ROOT_DIR = "/sys/fs/cgroup"
+# The tools a booted host needs on the machine, with the Debian package that has each (make deps).
+TOOLS = (("systemd-nspawn", "systemd-container"), ("mmdebstrap", "mmdebstrap"),
+         ("nsenter", "util-linux"), ("ssh-keygen", "openssh-client"))
+# Set to 1 to skip the tests on booted hosts on purpose (they fail when they cannot run).
+SKIP_ENV = "LANBRIDGE_SKIP_BOOTED"
+
+
+def missing_requirements():
+    """What this machine lacks to boot lab hosts, one phrase each (empty: nothing)."""
+    missing = []
+    if os.geteuid() != 0:
+        missing.append("root (the lab creates namespaces, mounts and cgroups)")
+    for tool, package in TOOLS:
+        if not shutil.which(tool):
+            missing.append(f"{tool} (Debian package {package}; make deps installs it)")
+    dirs = [os.path.join(CGROUP_ROOT_DIR, h) for h in NSPAWN_HIERARCHIES]
+    if not all(os.path.isdir(d) for d in dirs):
+        missing.append(
+            "the cgroup v1 hybrid layout (" + " and ".join(dirs) + "): each host's "
+            "systemd-nspawn is started in a cgroup of its own in both, and Docker inside "
+            "needs the cgroup2 hierarchy; a machine with only cgroup v2 or only v1 lacks it "
+            "(a systemd machine gets it by booting with systemd.unified_cgroup_hierarchy=0)")
+    return missing
+
+
+def requirement_error(missing=None):
+    """The sentence naming what is missing, or None when booted hosts can run here."""
+    missing = missing_requirements() if missing is None else missing
+    if not missing:
+        return None
+    return "booted lab hosts cannot run on this machine, it lacks: " + "; ".join(missing)
+
+
+def verdict_for_tests(extra=()):
+    """For a test of booted hosts: None (it can run), or ``(skip, sentence)``.
+
+    ``skip`` is true only when the operator asked for it (``LANBRIDGE_SKIP_BOOTED=1``); otherwise
+    the test must fail with the sentence, so a test that cannot run never counts as passed.
+    ``extra``: further phrases of what is missing (a test's own needs).
+    """
+    why = requirement_error(missing_requirements() + list(extra))
+    if why is None:
+        return None
+    if os.environ.get(SKIP_ENV) == "1":
+        return True, f"{why} (skipped: {SKIP_ENV}=1)"
+    return False, (f"{why}. The tests on booted hosts fail rather than skip: install what is "
+                   f"missing, or set {SKIP_ENV}=1 to skip them on purpose")
 
 
 def parse_spec(text):
@@ -286,9 +335,9 @@ def _cgroup_procs(h):
 def power_on(state, host):
     """Boot the host from its disk in its (fresh) namespace; do not wait."""
     h = state["hosts"][host]
-    if not os.path.isdir("/sys/fs/cgroup/unified"):
-        raise LabError("booted hosts need the cgroup2 hierarchy at "
-                       "/sys/fs/cgroup/unified (cgroup v1 hybrid)")
+    why = requirement_error()
+    if why:
+        raise LabError(why)
     if not os.path.isdir(NSPAWN_RUN):
         _state.record(state, "rmdir_if_empty", f"{NSPAWN_RUN}/propagate")
         _state.record(state, "rmdir_if_empty", f"{NSPAWN_RUN}/locks")

@@ -125,6 +125,10 @@ def _validate(prefix, hosts, containers, forward_drop, booted_specs=()):
         _boot.parse_spec(spec)
     if os.geteuid() != 0:
         raise LabError("the lab needs root")
+    if booted_specs:  # before anything is created: name everything that is missing at once
+        why = _boot.requirement_error()
+        if why:
+            raise LabError(why)
 
 
 def _split_specs(booted_specs):
