@@ -48,7 +48,9 @@ def test_opens_in_namespace_and_reads_plain_data(netns):
 def test_bridge_veth_master_and_attributes(netns):
     with Netlink(netns.path) as nl:
         nl.add_bridge("br0", stp=False, forward_delay=4, mtu=1400, mac="02:00:00:00:00:01")
-        nl.add_veth("va", "vb", mtu=1400, mac="02:00:00:00:00:0a", peer_mac="02:00:00:00:00:0b", ifalias="lanbridge:test")
+        netns.ip("link", "add", "va", "mtu", "1400", "address", "02:00:00:00:00:0a", "type", "veth",
+                 "peer", "name", "vb", "mtu", "1400", "address", "02:00:00:00:00:0b")
+        netns.ip("link", "set", "va", "alias", "lanbridge:test")
         nl.set_link("va", master="br0", up=True)
         nl.set_link("br0", up=True)
         links = _by_name(nl)
@@ -61,21 +63,21 @@ def test_bridge_veth_master_and_attributes(netns):
         links = _by_name(nl)
         assert links["br0"]["stp_state"] in (1, 2) and links["br0"]["forward_delay"] == 2.5
         assert links["vc"]["master"] is None and links["vc"]["mtu"] == 1300 and links["vc"]["ifalias"] == "other"
-        nl.delete_bridge("br0")
+        nl.delete_link("br0")
         nl.delete_link("vc")
         assert set(_by_name(nl)) == {"lo"}
 
 
 def test_veth_peer_born_in_other_namespace_and_move(netns_factory):
     host, cont = netns_factory("h"), netns_factory("c")
+    host.ip("link", "add", "vh", "type", "veth", "peer", "name", "eth1", "netns", cont.name)
+    host.ip("link", "add", "vx", "type", "veth", "peer", "name", "vy")
     fd = os.open(cont.path, os.O_RDONLY)
     try:
         with Netlink(host.path) as nl:
-            nl.add_veth("vh", "eth1", peer_netns_fd=fd)
             assert "eth1" not in _by_name(nl)
             vh = _by_name(nl)["vh"]
             assert vh["peer_netnsid"] is not None
-            nl.add_veth("vx", "vy")
             nl.set_link("vy", netns_fd=fd)
     finally:
         os.close(fd)
@@ -119,10 +121,11 @@ def test_addresses_with_flags_lifetimes_and_routes(netns):
 
 
 def test_errors_name_object_and_cause(netns):
+    netns.ip("link", "add", "va", "type", "veth", "peer", "name", "vb")
+    netns.ip("link", "add", "br0", "type", "bridge")
     with Netlink(netns.path) as nl:
-        nl.add_veth("va", "vb")
         with pytest.raises(NetlinkError, match=r"^failed to add veth va \(peer vc\): \[17\] File exists$") as err:
-            nl.add_veth("va", "vc")
+            nl.add_veth_port("va", "vc", nl.fd, "br0")
         assert err.value.code == 17
         with pytest.raises(NetlinkError, match=r"^link nope does not exist$"):
             nl.set_link("nope", up=True)

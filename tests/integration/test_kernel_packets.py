@@ -2,6 +2,7 @@
 throwaway namespaces (``_kernel.reachability``, ``_kernel.neighbours``, ``_kernel.packet_io``)."""
 import os
 import time
+from contextlib import closing
 
 import pytest
 
@@ -56,7 +57,7 @@ def test_announcements_update_the_neighbour(pair):
     b.ip("neigh", "replace", "198.51.100.1", "lladdr", "02:00:00:00:00:99", "dev", "eth0", "nud", "stale")
     b.ip("neigh", "replace", "2001:db8::1", "lladdr", "02:00:00:00:00:99", "dev", "eth0", "nud", "stale")
     wait_until_up(a, b)
-    with Neighbours() as lan:
+    with closing(Neighbours()) as lan:
         lan.announce(a.path, "eth0", "198.51.100.1", "02:00:00:00:00:0a")
         lan.announce(a.path, "eth0", "2001:db8::1", "02:00:00:00:00:0a")
     assert "02:00:00:00:00:0a" in b.ip("neigh", "show", "198.51.100.1", "dev", "eth0")
@@ -65,7 +66,7 @@ def test_announcements_update_the_neighbour(pair):
 
 def test_conflict_probes_in_one_wait(pair):
     a, b = pair
-    with Neighbours() as lan:
+    with closing(Neighbours()) as lan:
         lan.add_probe("taken", a.path, "eth0", "198.51.100.2", "02:00:00:00:00:0a")
         lan.add_probe("free", a.path, "eth0", "198.51.100.77", "02:00:00:00:00:0a")
         assert lan.run_probes(0.5) == {"taken": "198.51.100.2 is already in use on the LAN by 02:00:00:00:00:0b"}

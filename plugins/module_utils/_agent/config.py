@@ -51,9 +51,6 @@ class Desired(object):
         """The entries whose container is ``container_id`` / ``name`` on engine ``key``."""
         return [e for e in self.entries if self.engine_key(e) == key and matches(e["container"], container_id, name)]
 
-    def bridges(self):
-        return sorted(set(e["bridge"] for e in self.entries))
-
 
 def matches(wanted, container_id, name):
     """Whether an entry's ``container`` (a name, a full ID or an ID prefix of 12 or more) is this one."""

@@ -13,10 +13,13 @@ sockets then send the announcements, so no namespace is entered twice.
 
 Usage::
 
-    with Neighbours() as lan:
+    lan = Neighbours()
+    try:
         lan.add_probe(key, netns_path, ifname, address, own_mac)     # KernelError: bad interface
         failed = lan.run_probes(timeout)  # {key: 'ADDRESS is already in use on the LAN by MAC'}
         lan.announce(netns_path, ifname, address, mac)              # IPv4 or IPv6
+    finally:
+        lan.close()
 """
 
 from __future__ import absolute_import, division, print_function
@@ -61,25 +64,10 @@ class Neighbours(object):
     def __init__(self):
         self._bound = {}     # (netns, ifname) -> socket bound to ifname for ARP
         self._pending = {}   # (netns, ifname) -> [(key, address, own mac)]
-        self._spare = {}     # netns -> [unbound sockets opened there]
         self._senders = {}   # netns -> an unbound socket for announcements
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-        return False
-
-    def adopt(self, netns, sock):
-        """Keep ``sock`` (``packet_io.open_packet_socket``, opened inside ``netns`` by a caller that
-        was there anyway) for the first use there: saves entering the namespace again."""
-        self._spare.setdefault(netns, []).append(sock)
-
-    def _unbound(self, netns):
-        spare = self._spare.get(netns)
-        if spare:
-            return spare.pop()
+    @staticmethod
+    def _unbound(netns):
         with in_netns(netns):
             return packet_io.open_packet_socket("the target")
 
@@ -172,7 +160,6 @@ class Neighbours(object):
         packet_io.send(self._senders[netns], ifname, frame, bound=False)
 
     def close(self):
-        sockets = (list(self._bound.values()) + list(self._senders.values())
-                   + [sock for socks in self._spare.values() for sock in socks])
-        self._bound, self._spare, self._senders = {}, {}, {}
+        sockets = list(self._bound.values()) + list(self._senders.values())
+        self._bound, self._senders = {}, {}
         packet_io.close_all(sockets)

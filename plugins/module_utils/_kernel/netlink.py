@@ -25,7 +25,6 @@ made: a run that changes nothing opens none.
     Change (``link`` is an ifindex or an interface name; each raises ``KernelError``)
         ``add_bridge(name, stp=None, forward_delay=None, mtu=None, mac=None)``
         ``set_bridge(link, stp=None, forward_delay=None)``
-        ``add_veth(name, peer, peer_netns_fd=None, mtu=None, mac=None, peer_mac=None, ifalias=None)``
         ``add_veth_port(name, peer, peer_netns_fd, master, mtu=None, peer_mac=None)`` -> the new
             indexes ``(host, peer)`` or ``(None, None)``: host end up in ``master``, peer born in
             the other namespace, one request
@@ -101,10 +100,6 @@ class Netlink(object):
         finally:
             self._close_fd()
 
-    @property
-    def interrupted_dumps(self):
-        return self._rtnl.interrupted_dumps
-
     def _pyroute2(self):
         if self._pyroute is None:
             with in_netns(self._here()):
@@ -163,11 +158,6 @@ class Netlink(object):
     def set_bridge(self, link, stp=None, forward_delay=None):
         self._pyroute2().set_bridge(self.index(link), link, stp=stp, forward_delay=forward_delay)
 
-    def add_veth(self, name, peer, peer_netns_fd=None, mtu=None, mac=None, peer_mac=None, ifalias=None):
-        self._pyroute2().add_veth(name, peer, peer_netns_fd=peer_netns_fd, mtu=mtu, mac=mac, peer_mac=peer_mac)
-        if ifalias is not None:
-            self.set_link(name, ifalias=ifalias)
-
     def add_veth_port(self, name, peer, peer_netns_fd, master, mtu=None, peer_mac=None):
         indexes = self._rtnl.add_veth_port(name, peer, peer_netns_fd, self.index(master), mtu=mtu, peer_mac=peer_mac)
         self.remember(name, indexes[0])
@@ -177,8 +167,6 @@ class Netlink(object):
         self._rtnl.delete_link(self.index(link), link)
         if not isinstance(link, int):
             self.forget(link)
-
-    delete_bridge = delete_link
 
     def set_link(self, link, up=None, mtu=None, mac=None, master=None, ifname=None, ifalias=None, netns_fd=None):
         """Change attributes of a link; a link's state and alias on the plain socket, the rest

@@ -4,7 +4,7 @@
 """The pyroute2 adapter: the only file of the collection that imports pyroute2.
 
 It serves the changes the plain socket (``rtnl``) does not encode: creating and tuning bridges,
-a veth pair in its general form, and a link's MAC, MTU, master, name or namespace. It reads
+and a link's MAC, MTU, master, name or namespace. It reads
 nothing (every dump goes through ``rtnl``, which retries interrupted dumps), so it needs no
 decoder of its own. It hides the differences between pyroute2 0.7.2 (Debian 12) and 0.9.x.
 The facade (``netlink.Netlink``) opens its socket only when a step needs it, and only then is
@@ -76,22 +76,6 @@ class Pyroute(object):
         if kwargs:
             with failing("set bridge %s (%s)" % (what, ", ".join("%s=%s" % kv for kv in sorted(kwargs.items())))):
                 self._ipr.link("set", index=index, kind="bridge", **kwargs)
-
-    def add_veth(self, name, peer, peer_netns_fd=None, mtu=None, mac=None, peer_mac=None):
-        peer_spec = {"ifname": peer}
-        if peer_netns_fd is not None:
-            peer_spec["net_ns_fd"] = peer_netns_fd
-        if peer_mac is not None:
-            peer_spec["address"] = peer_mac
-        if mtu is not None:
-            peer_spec["mtu"] = mtu
-        kwargs = {"ifname": name, "kind": "veth", "peer": peer_spec}
-        if mtu is not None:
-            kwargs["mtu"] = mtu
-        if mac is not None:
-            kwargs["address"] = mac
-        with failing("add veth %s (peer %s)" % (name, peer)):
-            self._ipr.link("add", **kwargs)
 
     def set_link(self, index, what, changes):
         """Apply ``changes`` (``[(text, {attribute: value})]``) to link ``index``, one request each."""
