@@ -11,7 +11,7 @@ container the same way).
     raise ``ValueError``: nothing is applied), then with ``purge_bridge`` the labelled attachments
     on it that no entry names (``purge``), then, unless ``check_mode``, apply the purges first (an
     address may move from a purged attachment to a new one) and every changed entry, each its own
-    transaction. ``purged``: ``((link, step, before), transaction)`` pairs; ``missing``: the bridges
+    transaction. ``purged``: the ``purge.Removal`` records, each with its transaction; ``missing``: the bridges
     check mode planned against although they do not exist (``report.summarize`` takes both). The
     namespaces, sockets and targets are closed on the way out, also on errors (``KernelError``,
     ``LockError``, ``ValueError`` reach the caller); ``engines`` stays the caller's.
@@ -55,13 +55,14 @@ def converge(attachments, engines, check_mode, purge_bridge=None, check=None):
                 read_and_plan(item, engines, reader, (here.st_dev, here.st_ino), check_mode, missing)
             if check is not None:
                 check(attachments)
-            removals = purge.for_attachments(attachments, reader.host_links, purge_bridge) if purge_bridge else []
-            purged = [(removal, applier.entry([removal[1]], None)) for removal in removals]
+            purged = purge.for_attachments(attachments, reader.host_links, purge_bridge) if purge_bridge else []
+            for removal in purged:
+                removal.transaction = applier.entry([removal.step], None)
             for item in attachments:
                 if item.error is None and item.changed:
                     item.transaction = applier.entry(item.steps, item.target)
             if not check_mode:
-                applier.apply_all([tx for _removal, tx in purged]
+                applier.apply_all([removal.transaction for removal in purged]
                                   + [item.transaction for item in attachments if item.transaction is not None])
     finally:
         applier.close()

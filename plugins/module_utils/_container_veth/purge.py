@@ -4,7 +4,9 @@
 """``purge`` and ``state: absent`` by name: which labelled attachments an entry list no longer
 names, and what the result says of one removed by purge. Pure functions on plain data.
 
-``removals(links, bridge, named, unresolved=(), host_ifnames=())`` -> ``[(link, step, before)]``
+``Removal`` one attachment purge removes: ``link`` (the host end as read), ``step`` (its deletion),
+    ``before`` (its facts in the diff), ``transaction`` (set when ``batch`` plans the apply)
+``removals(links, bridge, named, unresolved=(), host_ifnames=())`` -> ``[Removal]``
 ``for_attachments(attachments, host_links, bridge)`` the same for this run's ``entry.Attachment`` list
 ``purged_result(link)`` the result entry of a removed attachment (what its label says)
 ``unknown_container_links(labelled, name)`` host ends labelled for a container the engine no longer knows
@@ -15,6 +17,18 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.plan import delete_link_step
+
+
+class Removal(object):
+    """One labelled attachment that ``purge`` removes (see the module docstring)."""
+
+    __slots__ = ("link", "step", "before", "transaction")
+
+    def __init__(self, link, step, before):
+        self.link = link
+        self.step = step
+        self.before = before
+        self.transaction = None
 
 
 def _may_name(kind, value, label):
@@ -28,7 +42,7 @@ def _may_name(kind, value, label):
 
 
 def removals(links, bridge, named, unresolved=(), host_ifnames=()):
-    """The attachments on ``bridge`` that ``purge`` removes: ``(link, step, before)`` per link.
+    """The attachments on ``bridge`` that ``purge`` removes: a ``Removal`` per link.
 
     ``links`` are the host's links (``master`` by name, ``label`` = ``_names.parse_label`` of the
     ``ifalias``, absent when it is not ours); only labelled ports of ``bridge`` are candidates, so
@@ -49,11 +63,10 @@ def removals(links, bridge, named, unresolved=(), host_ifnames=()):
             continue
         if any(_may_name(kind, value, label) for kind, value in unresolved):
             continue
-        item = delete_link_step(link["ifname"])
         before = {"state": "present",
                   "host": {"ifname": link["ifname"], "bridge": bridge, "mtu": link.get("mtu"),
                            "up": bool(link.get("up")), "label": link.get("ifalias")}}
-        out.append((link, item, before))
+        out.append(Removal(link, delete_link_step(link["ifname"]), before))
     return out
 
 

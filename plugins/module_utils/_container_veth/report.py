@@ -56,7 +56,7 @@ def read_and_plan(item, engines, reader, here, check_mode, missing):
 
 def summarize(attachments, purged, missing, started, diff):
     """``(result, warnings, failure message or None)`` of the run, from its records: the
-    ``Attachment`` list, the purge ``((link, step, before), transaction)`` pairs, and the bridges
+    ``Attachment`` list, the purge's ``Removal`` records (each with its transaction), and the bridges
     that check mode planned against although they do not exist yet."""
     warnings = []
     results, before, after, failures = [], {}, {}, []
@@ -66,15 +66,16 @@ def summarize(attachments, purged, missing, started, diff):
             failures.append(item.failure())
         else:
             before[item.key], after[item.key] = item.before, item.after
-    for (link, _step, was), tx in purged:
+    for removal in purged:
+        link, error = removal.link, removal.transaction.error
         result = purge.purged_result(link)
-        if tx.error is not None:
-            result.update({"changed": False, "failed": True, "msg": tx.error})
-            failures.append(tx.error)
+        if error is not None:
+            result.update({"changed": False, "failed": True, "msg": error})
+            failures.append(error)
         else:
             result["changed"] = True
             key = "purged %s %s (%s)" % (result["container_name"] or link["label"]["id"], result["ifname"], link["ifname"])
-            before[key], after[key] = was, {"state": "absent"}
+            before[key], after[key] = removal.before, {"state": "absent"}
         results.append(result)
     for bridge, unknown_mtu in sorted(missing.items()):
         unknown = "; their MTU is unknown until it exists (reported as null)" if any(unknown_mtu) else ""

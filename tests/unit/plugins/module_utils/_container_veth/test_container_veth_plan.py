@@ -324,7 +324,7 @@ PORTS = [
 
 
 def purged(*args, **kw):
-    return [link["ifname"] for link, _step, _before in purge.removals(PORTS, "br0", *args, **kw)]
+    return [removal.link["ifname"] for removal in purge.removals(PORTS, "br0", *args, **kw)]
 
 
 def test_purge_removes_labelled_ports_of_the_bridge_that_no_entry_names():
@@ -336,7 +336,9 @@ def test_purge_removes_labelled_ports_of_the_bridge_that_no_entry_names():
 
 
 def test_purge_step_and_before():
-    (link, step, before), = purge.removals([PORTS[2]], "br0", set())
+    removal, = purge.removals([PORTS[2]], "br0", set())
+    step, before = removal.step, removal.before
+    assert removal.link is PORTS[2] and removal.transaction is None
     assert step == {"op": "del_link", "ns": "host", "args": {"ifname": "vl2"}, "undo": [],
                     "text": "delete veth vl2 (and its peer)"}
     assert before == {"state": "present", "host": {"ifname": "vl2", "bridge": "br0", "mtu": 1500, "up": True,

@@ -1,7 +1,7 @@
 """One call's entries validated as a whole, and ``state: absent`` by name matching exactly."""
 import pytest
 
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import names, purge
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import names, purge, report
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.read import bridges_touched
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.entry import (
     Attachment, check_batch, check_resolved, validate,
@@ -105,3 +105,20 @@ def test_bridges_touched_are_the_named_the_purged_and_for_unnamed_entries_the_la
     assert bridges_touched([{"bridge": "br0"}, {"bridge": "br0"}], "br9") == ["br0", "br9"]
     assert bridges_touched([{"bridge": "br0"}], None, links) == ["br0"]
     assert bridges_touched([{"bridge": None, "state": "absent"}], None, links) == ["br1"]
+
+
+class _Done:
+    def __init__(self, error=None):
+        self.error = error
+
+
+def test_summarize_reports_each_purge_removal_by_its_named_fields():
+    alias = names.make_label(names.container_identity("b" * 64), "eth1", "web2")
+    link = {"ifname": "vl2", "master": "br0", "mtu": 1500, "up": True, "ifalias": alias, "label": names.parse_label(alias)}
+    done, failed = purge.removals([link], "br0", set()) + purge.removals([dict(link, ifname="vl3")], "br0", set())
+    done.transaction, failed.transaction = _Done(), _Done("failed to delete link vl3: [16] Device or resource busy")
+    out, warnings, failure = report.summarize([], [done, failed], {}, 0, True)
+    assert [(i["host_ifname"], i["changed"], i.get("failed", False)) for i in out["interfaces"]] == [
+        ("vl2", True, False), ("vl3", False, True)]
+    assert out["diff"] == {"before": {"purged web2 eth1 (vl2)": done.before}, "after": {"purged web2 eth1 (vl2)": {"state": "absent"}}}
+    assert warnings == [] and failure == "1 of 2 interfaces failed: failed to delete link vl3: [16] Device or resource busy"
