@@ -7,6 +7,8 @@ APT_PACKAGES=(
   docker.io            # the lab's Docker Engines (one per lab host, inside its namespace)
   busybox-static       # the lab's container image (docker import)
   podman uidmap        # Podman targets
+  runc containernetworking-plugins   # the lab's Podman: runc through its wrapper, the CNI network "lab"
+  curl                 # tests/lab/test_podman_lab.py asks Podman's API socket directly
   openssh-server openssh-client   # the lab hosts' sshd, the controller's ssh
   netcat-openbsd       # ProxyCommand from the controller namespace
   iproute2 iptables iputils-ping iputils-arping procps

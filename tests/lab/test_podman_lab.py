@@ -22,11 +22,18 @@ CONTAINERS = 2
 MACHINE_PATHS = ("/var/lib/cni", "/var/lib/containers", "/run/runc", "/run/containers", "/run/libpod",
                  "/run/podman", "/run/crun")
 
-pytestmark = [
-    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
-    pytest.mark.skipif(shutil.which("podman") is None, reason="podman is not installed"),
-    pytest.mark.skipif(shutil.which("dockerd") is None, reason="dockerd is not installed"),
-]
+# Root is the one thing a test run can lack on purpose; the tools are installed by make deps, so a
+# missing one fails every test here (a test that cannot run must not count as passed).
+TOOLS = ("podman", "dockerd", "curl", "nsenter", "unshare")
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tools():
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    if missing:
+        pytest.fail(f"not installed: {', '.join(missing)} (make deps installs them: scripts/install-deps.sh)",
+                    pytrace=False)
 
 
 def _machine_paths():
@@ -115,10 +122,7 @@ def test_podman_beside_docker(state):
 def test_podman_api_answers_the_docker_api(state):
     """What container_veth asks: /containers/{name}/json through Podman's socket."""
     host, h = _h(state, 1)
-    out = _out("curl", "-sf", "--unix-socket", h["podman_host"][len("unix://"):],
-               "http://d/containers/app1/json") if shutil.which("curl") else None
-    if out is None:
-        pytest.skip("curl is not installed")
+    out = _out("curl", "-sf", "--unix-socket", h["podman_host"][len("unix://"):], "http://d/containers/app1/json")
     assert f'"Pid":{h["container_info"]["app1"]["pid"]}' in out.replace(" ", "")
 
 
