@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make demo: the whole story on two booted Debian 12 lab hosts (systemd-networkd on lb-h1,
-# NetworkManager on lb-h2; Docker as a service, containers with --restart always):
+# NetworkManager on lb-h2, whose iptables FORWARD policy is DROP (--forward-drop 2); Docker as a
+# service, containers with --restart always):
 #   1. converge `ansible-playbook lanbridge.core.site` with the example inventory (examples/inventory:
 #      uplink em1, bridge br0, containers on eth1 with LAN addresses, gateway 198.51.100.254);
 #   2. ping every container and host from the LAN client;
@@ -46,8 +47,8 @@ PY
 }
 changed_total() { grep -Eo 'changed=[0-9]+' "$1" | awk -F= '{ n += $2 } END { print n + 0 }'; }
 
-say "1. the lab: a LAN in network namespaces, two booted hosts (networkd, NetworkManager), Docker with app1..app3"
-"${LAB[@]}" up --state-dir "$LAB_DIR" --prefix "$PREFIX" --containers 3 --booted networkd,networkmanager
+say "1. the lab: a LAN in network namespaces, two booted hosts (networkd, NetworkManager with FORWARD DROP), Docker with app1..app3"
+"${LAB[@]}" up --state-dir "$LAB_DIR" --prefix "$PREFIX" --containers 3 --booted networkd,networkmanager --forward-drop 2
 
 say "2. ansible-playbook lanbridge.core.site ${INV[*]}"
 ansible-playbook "${INV[@]}" lanbridge.core.site | tee "$LAB_DIR/demo-run1.txt" | tail -n 6
