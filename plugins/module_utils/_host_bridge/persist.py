@@ -160,9 +160,10 @@ def _admin_nm_profile(current, uplink, mac):
     return None
 
 
-def activation(manager, model, state, current):
+def activation(manager, model, state, current, touched=()):
     """``(first, last)``: the step whose undo makes the manager re-read its (old) configuration, and
-    the steps that make it read the new one and take the bridge over."""
+    the steps that make it read the new one and take the bridge over. ``touched``: the paths the file
+    steps change (NetworkManager reads its ``conf.d`` only on ``nmcli general reload conf``)."""
     if manager == "networkd":
         reload_ = step("run", "networkctl reload", argv=["networkctl", "reload"])
         # the uplink went through link changes while networkd still had the other configuration
@@ -172,11 +173,15 @@ def activation(manager, model, state, current):
         return step("noop", "systemd-networkd will read its files again", undo=back), back if state == "absent" else [reload_]
     if manager == "networkmanager":
         reload_ = step("run", "nmcli connection reload", argv=["nmcli", "connection", "reload"])
-        back = [reload_]
+        if networkmanager.CONF in touched:  # the veths' unmanaged-devices: NetworkManager.conf is read at start only
+            reload_ = [step("run", "nmcli general reload conf", argv=["nmcli", "general", "reload", "conf"]), reload_]
+        else:
+            reload_ = [reload_]
+        back = list(reload_)
         admin = _admin_nm_profile(current, model["uplink"], model["mac"])
         if admin:
             back.append(step("run", "nmcli connection up %s" % admin, argv=["nmcli", "connection", "up", "id", admin]))
-        ups = [reload_]
+        ups = list(reload_)
         if state == "present":
             ups.append(step("run", "nmcli connection up lanbridge-%s" % model["bridge"],
                             argv=["nmcli", "connection", "up", "id", "lanbridge-%s" % model["bridge"]]))
@@ -222,6 +227,15 @@ def _validate(manager, the_plan, current):
             shutil.rmtree(root, ignore_errors=True)
 
 
+LEASES = "/run/systemd/netif/leases/%d"
+
+
+def _networkd_leases(facts_after, *names):
+    """The texts of networkd's lease files of ``names`` (those that exist)."""
+    indexes = [(facts_after["links"].get(n) or {}).get("index") for n in names]
+    return [t for t in (_read(LEASES % i) for i in indexes if isinstance(i, int)) if t]
+
+
 def plan_files(manager, bridge, uplink, facts_after, state):
     renderer = RENDERERS[manager]
     bridge_view = view(facts_after, bridge, uplink)["bridge"]
@@ -238,14 +252,20 @@ def plan_files(manager, bridge, uplink, facts_after, state):
             raise PersistError("persist ifupdown: %s gets its address by DHCP; moving the DHCP client (dhclient) to %s "
                                "is not supported: use persist: none after moving the lease by hand, or systemd-networkd "
                                "or NetworkManager" % (uplink, bridge))
+        identity, warnings = None, []
+        if addressing.get("ipv4") == "dhcp":
+            leases = _networkd_leases(facts_after, uplink, bridge) if manager in ("networkd", "netplan") else []
+            identity, warnings = owners.dhcp_identity_of(manager, bridge, uplink, current, mac, leases)
         model = model_from(bridge, uplink, mac, addressing, bridge_view["addresses"], bridge_view["routes"],
-                           mtu=bridge_view.get("mtu"))
+                           mtu=bridge_view.get("mtu"), dhcp=identity, stp=bool(bridge_view.get("stp")),
+                           forward_delay=bridge_view.get("forward_delay"))
         the_plan = renderer.render(model, current)
+        the_plan["warnings"] = warnings + the_plan["warnings"]
         _validate(manager, the_plan, current)
     files = file_steps(the_plan, current)
     after = common.simulate(current, the_plan)
     touched = sorted(set(p for p in list(current) + list(after) if current.get(p) != after.get(p)))
-    first, last = activation(manager, model, state, current)
+    first, last = activation(manager, model, state, current, touched)
     return {
         "manager": manager, "files": touched, "warnings": list(the_plan.get("warnings") or []),
         "first": [first] if files and first else [], "file_steps": files, "last": last if files else [],
@@ -256,9 +276,12 @@ def plan_files(manager, bridge, uplink, facts_after, state):
 def for_change(want, facts, plan, warn):
     """What persisting the change means on this host (``_host_bridge.persist.plan``), or None."""
     uplink = plan["uplink"]
-    if want["persist"] == "none" or not uplink or uplink not in facts["links"]:
+    if not uplink or uplink not in facts["links"]:
         return None
     link = facts["links"][uplink]
+    if want["persist"] == "none":
+        _unpersisted(want, uplink, link, plan, warn)
+        return None
     manager = want["persist"]
     if not in_init_netns():
         if manager == "auto" and not plan["steps"]:
@@ -282,6 +305,28 @@ def for_change(want, facts, plan, warn):
             return None
         manager = found["manager"]
     return plan_files(manager, want["name"], uplink, plan["facts_after"], want["state"])
+
+
+def _unpersisted(want, uplink, link, plan, warn):
+    """``persist: none`` while a manager owns the uplink: NetworkManager is refused (its view of the
+    uplink and the kernel's would disagree, and it puts its configuration back), the others warned about."""
+    if want["state"] != "present" or not plan["steps"] or not in_init_netns():
+        return
+    try:
+        found = detect(uplink, link["index"], link["mac"])
+    except ValueError:
+        return  # two claimants: said by persist auto; none asks for no persistence
+    if found is None:
+        return
+    if found["manager"] == "networkmanager":
+        raise PersistError("persist none: NetworkManager manages %s (%s): after the move its view of %s and the kernel's "
+                           "would disagree, and it puts %s's addresses back when it activates the device again; use "
+                           "persist: auto (or networkmanager), or make %s unmanaged first" % (uplink, found["evidence"], uplink,
+                                                                                                uplink, uplink))
+    warn("persist none: %s configures %s (%s): %s lives in the running kernel only, and %s may put %s's addresses back on "
+         "%s (a port of %s) at the next carrier change or reboot" % (owners.NAMES[found["manager"]], uplink, found["evidence"],
+                                                                    want["name"], owners.NAMES[found["manager"]], uplink, uplink,
+                                                                    want["name"]))
 
 
 def check_leases(want, facts, plan, persisted):
@@ -321,7 +366,12 @@ def execute(item):
         elif op == "remove_file":
             if os.path.lexists(args["path"]):
                 os.unlink(args["path"])
+            parent = os.path.dirname(args["path"])
+            if parent.endswith(".network.d") and os.path.isdir(parent) and not os.listdir(parent):
+                os.rmdir(parent)  # a drop-in directory written for us (netplan's IAID)
         elif op == "write_file":
+            if not os.path.isdir(os.path.dirname(args["path"])):
+                os.makedirs(os.path.dirname(args["path"]), mode=0o755)
             tmp = "%s.lanbridge-new" % args["path"]
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, args["mode"])
             try:

@@ -28,6 +28,11 @@ MARKER = "# Written by lanbridge.core (host_bridge persist); removed by state: a
 SAVED_SUFFIX = ".lanbridge-saved"
 
 
+def seconds(value):
+    """A number of seconds as the managers write it: ``15``, ``2.5``."""
+    return "%d" % value if float(value).is_integer() else "%s" % value
+
+
 def saved(path):
     return path + SAVED_SUFFIX
 

@@ -15,8 +15,9 @@ outside the directories ``source`` globs read (``source interfaces.d/*`` would r
 beside the original). No uplink stanza anywhere: the bridge's stanzas are appended to
 ``/etc/network/interfaces``.
 
-DHCP keeps its client identity: ``bridge_hw`` gives the bridge the uplink's MAC, and ifupdown's
-dhclient sends no client identifier by default, so the server sees the same hardware address.
+The renderer writes ``inet dhcp`` for a DHCP model, but ``host_bridge`` refuses to persist an
+ifupdown uplink that uses DHCP (moving dhclient to the bridge is not supported).
+``bridge_stp`` and ``bridge_fd`` are the bridge's (``model['stp']``, ``model['forward_delay']``).
 A route is ``up ip route add ...`` / ``down ip route del ...``.
 """
 
@@ -132,7 +133,7 @@ def bridge_stanzas(model):
     lines += ["    address %s" % a for a in m["ipv4"]["addresses"]]
     lines += ["    gateway %s" % m["ipv4"]["gateway"]] if m["ipv4"]["gateway"] else []
     lines += ["    bridge_ports %s" % m["uplink"], "    bridge_stp %s" % ("on" if m["stp"] else "off"),
-              "    bridge_fd %d" % m["forward_delay"], "    bridge_maxwait 0", "    bridge_hw %s" % m["mac"]]
+              "    bridge_fd %s" % common.seconds(m["forward_delay"]), "    bridge_maxwait 0", "    bridge_hw %s" % m["mac"]]
     lines += ["    mtu %d" % m["mtu"]] if m["mtu"] and v4 != "dhcp" else []
     lines += ["    dns-nameservers %s" % " ".join(m["dns"])] if m["dns"] else []
     lines += ["    dns-search %s" % " ".join(m["search"])] if m["search"] else []

@@ -4,10 +4,15 @@
 """The one model every renderer takes (plain data), and ``model_from`` that builds it.
 
 ``model_from(bridge, uplink, mac, addressing, addresses=(), routes=(), mtu=None, dns=(), search=(),
-             veth_pattern='vl*', dhcp_client_id='mac')`` ->
-    ``{'bridge', 'uplink', 'mac', 'mtu', 'stp': False, 'forward_delay': 0,
+             veth_pattern='vl*', dhcp=None, stp=False, forward_delay=0)`` ->
+    ``{'bridge', 'uplink', 'mac', 'mtu', 'stp', 'forward_delay',
        'ipv4': {'method', 'addresses', 'gateway', 'routes'}, 'ipv6': {...}, 'dns', 'search',
-       'veth_pattern', 'dhcp_client_id'}``
+       'veth_pattern', 'dhcp': {'client_id', 'iaid', 'duid_type', 'duid_raw'}}``
+    ``stp`` and ``forward_delay`` (seconds) are the bridge's as the kernel holds them after the change, so
+    the files and the running bridge agree. ``dhcp`` is the DHCPv4 client identity the uplink's DHCP
+    client used, to be kept on the bridge (``owner.dhcp_identity_of``): ``client_id`` the manager's own
+    setting as the administrator wrote it (None: the manager's default), ``iaid`` the IAID to pin
+    (an int, or None), ``duid_type``/``duid_raw`` networkd's ``DUIDType=``/``DUIDRawData=`` (or None).
     ``addressing`` is ``owner.addressing_of(...)`` (``{'ipv4': 'static'|'dhcp'|'off',
     'ipv6': 'static'|'dhcp'|'ra'|'off'}``); ``addresses`` the uplink's global CIDRs and ``routes``
     its route views (``facts.view(...)['uplink']``). A family the manager addresses by DHCP or RA
@@ -24,6 +29,7 @@ __metaclass__ = type
 MAIN_TABLE = 254
 DYNAMIC_PROTOCOLS = ("kernel", "dhcp", "ra", "redirect")
 FAMILIES = (("ipv4", "inet"), ("ipv6", "inet6"))
+DHCP_KEYS = ("client_id", "iaid", "duid_type", "duid_raw")
 
 
 def family_of(address):
@@ -49,9 +55,12 @@ def _family(key, kind, method, addresses, routes):
 
 
 def model_from(bridge, uplink, mac, addressing, addresses=(), routes=(), mtu=None, dns=(), search=(),
-               veth_pattern="vl*", dhcp_client_id="mac"):
-    model = {"bridge": bridge, "uplink": uplink, "mac": mac.lower(), "mtu": mtu, "stp": False, "forward_delay": 0,
-             "dns": list(dns), "search": list(search), "veth_pattern": veth_pattern, "dhcp_client_id": dhcp_client_id}
+               veth_pattern="vl*", dhcp=None, stp=False, forward_delay=0):
+    identity = dict((k, None) for k in DHCP_KEYS)
+    identity.update(dhcp or {})
+    model = {"bridge": bridge, "uplink": uplink, "mac": mac.lower(), "mtu": mtu, "stp": bool(stp),
+             "forward_delay": forward_delay or 0, "dns": list(dns), "search": list(search), "veth_pattern": veth_pattern,
+             "dhcp": identity}
     for key, kind in FAMILIES:
         model[key] = _family(key, kind, addressing.get(key) or "off", list(addresses), list(routes))
     return model

@@ -13,6 +13,11 @@ uplink (its id, ``match: {name}``/``{macaddress}`` or ``set-name``) is moved, by
 keys (``ADDRESSING``); everything else (``match``, ``set-name``, ``mtu``, other interfaces,
 comments) stays as written. Ours reuses that entry's id, so the two merge. A file outside /etc with
 such an entry is left alone with a warning (/run shadows /etc, it cannot be overridden from there).
+
+DHCP keeps the uplink's client identity: ``dhcp-identifier`` as the administrator wrote it; for
+networkd's default (``duid``: DUID and an IAID derived from the interface), netplan has no IAID key,
+so the uplink's IAID is pinned in a networkd drop-in for the file netplan generates
+(``/etc/systemd/network/10-netplan-<bridge>.network.d/90-lanbridge-iaid.conf``, ``[DHCPv4] IAID=``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -31,8 +36,18 @@ ADDRESSING = ("addresses", "gateway4", "gateway6", "routes", "routing-policy", "
               "ipv6-address-generation", "ipv6-address-token", "link-local", "optional-addresses")
 
 
+NETWORKD_DROPINS = "/etc/systemd/network/10-netplan-%s.network.d"
+IAID_DROPIN = "90-lanbridge-iaid.conf"
+
+
 def reads(model, current=None):
-    return [d + "/*.yaml" for d in DIRS] + [ETC + "/*" + common.SAVED_SUFFIX]
+    return [d + "/*.yaml" for d in DIRS] + [ETC + "/*" + common.SAVED_SUFFIX, iaid_path(model)]
+
+
+def iaid_path(model):
+    """A networkd drop-in for the ``.network`` file netplan generates for the bridge
+    (``/run/systemd/network/10-netplan-<bridge>.network``): netplan has no IAID key of its own."""
+    return "%s/%s" % (NETWORKD_DROPINS % model["bridge"], IAID_DROPIN)
 
 
 def path_of(model):
@@ -96,11 +111,13 @@ def _ours(model, entry_id):
     out += ["  bridges:", "    %s:" % m["bridge"], "      interfaces: [%s]" % yamlish.flow(entry_id),
             '      macaddress: "%s"' % m["mac"]]
     out += ["      mtu: %d" % m["mtu"]] if m["mtu"] else []
-    out += ["      parameters:", "        stp: %s" % ("true" if m["stp"] else "false"), "        forward-delay: %d" % m["forward_delay"]]
+    out += ["      parameters:", "        stp: %s" % ("true" if m["stp"] else "false"),
+            "        forward-delay: %s" % common.seconds(m["forward_delay"])]
     out += ["      dhcp4: %s" % ("true" if m["ipv4"]["method"] == "dhcp" else "false"),
             "      dhcp6: %s" % ("true" if m["ipv6"]["method"] == "dhcp" else "false"),
             "      accept-ra: %s" % ("true" if m["ipv6"]["method"] in ("ra", "dhcp") else "false")]
-    out += ["      dhcp-identifier: mac"] if m["ipv4"]["method"] == "dhcp" and m["dhcp_client_id"] == "mac" else []
+    client_id = m["dhcp"]["client_id"] if m["ipv4"]["method"] == "dhcp" else None
+    out += ["      dhcp-identifier: %s" % yamlish.flow(client_id)] if client_id else []
     out += ["      link-local: []"] if m["ipv6"]["method"] == "off" else []
     addresses = m["ipv4"]["addresses"] + m["ipv6"]["addresses"]
     out += ["      addresses:"] + ["        - %s" % yamlish.flow(a) for a in addresses] if addresses else []
@@ -143,6 +160,8 @@ def render(model, current):
             result["warnings"].append("%s is cloud-init's: disable cloud-init's network configuration "
                                       "(network: {config: disabled}) or it may write the uplink's addresses back" % path)
     common.write(result, path_of(model), _ours(model, entry_id or model["uplink"]), 0o600)
+    if model["ipv4"]["method"] == "dhcp" and model["dhcp"]["iaid"] is not None and model["dhcp"]["client_id"] != "mac":
+        common.write(result, iaid_path(model), common.ini([("DHCPv4", [("IAID", str(model["dhcp"]["iaid"]))])]))
     return result
 
 

@@ -15,6 +15,11 @@ matches it; a file whose [Match] has no settings is ignored. Ours are named ``00
   ``MARKER`` (no [Match]: ignored); restore moves it back or removes the shadow;
 - an earlier-sorting file that matches only the veth pattern is left alone, with a warning.
 
+DHCP keeps the uplink's client identity: the administrator's ``[DHCPv4]`` ``ClientIdentifier=``,
+``IAID=``, ``DUIDType=``, ``DUIDRawData=``; for the default client id (``duid``: 0xff, IAID, DUID, the
+IAID derived from the interface's name) the uplink's IAID, read from its lease file, is pinned with
+``IAID=`` (``lease_identity``), so the bridge sends the very same bytes.
+
 Match keys evaluated: Name, OriginalName (globs, ``!`` inverts), MACAddress, PermanentMACAddress,
 Type, Kind; any other key (Driver, Path, Property, Host, ...) is assumed to match (the safe side).
 """
@@ -94,6 +99,31 @@ def _links(model):
     }
 
 
+def dhcp4_section(identity):
+    """``[('DHCPv4', items)]`` that keeps the uplink's client identity (``model['dhcp']``), or ``[]``."""
+    items = [(key, str(identity[name])) for key, name in (("ClientIdentifier", "client_id"), ("IAID", "iaid"),
+                                                           ("DUIDType", "duid_type"), ("DUIDRawData", "duid_raw"))
+             if identity.get(name) is not None]
+    return [("DHCPv4", items)] if items else []
+
+
+def lease_identity(text):
+    """The client identity of a networkd lease file (``/run/systemd/netif/leases/IFINDEX``): ``{'client_id':
+    hex, 'iaid': int or None, 'duid': hex or None}`` from its ``CLIENTID=`` (RFC 4361: type 0xff, the
+    4-byte IAID, the DUID), or None without one."""
+    for line in (text or "").splitlines():
+        if line.startswith("CLIENTID="):
+            value = line.split("=", 1)[1].strip().lower()
+            try:
+                raw = bytes.fromhex(value)
+            except ValueError:
+                return None
+            if len(raw) > 5 and raw[0] == 0xFF:
+                return {"client_id": value, "iaid": int.from_bytes(raw[1:5], "big"), "duid": raw[5:].hex()}
+            return {"client_id": value, "iaid": None, "duid": None} if raw else None
+    return None
+
+
 def _bridge_network(model):
     net = [("Address", a) for a in model["ipv4"]["addresses"] + model["ipv6"]["addresses"]]
     net += [("Gateway", model[f]["gateway"]) for f in ("ipv4", "ipv6") if model[f]["gateway"]]
@@ -110,8 +140,8 @@ def _bridge_network(model):
     # the bridge's carrier follows its ports: a flap of the uplink must not drop its addresses
     net += [("ConfigureWithoutCarrier", "yes"), ("IgnoreCarrierLoss", "yes")]
     sections = [("Match", [("Name", model["bridge"])]), ("Network", net)]
-    if model["ipv4"]["method"] == "dhcp" and model["dhcp_client_id"] == "mac":
-        sections.append(("DHCPv4", [("ClientIdentifier", "mac")]))
+    if model["ipv4"]["method"] == "dhcp":
+        sections += dhcp4_section(model["dhcp"])
     for family in ("ipv4", "ipv6"):
         for route in model[family]["routes"]:
             items = [("Destination", route["dst"])]
@@ -130,7 +160,7 @@ def render(model, current):
     files = names(model)
     netdev = [("NetDev", [("Name", model["bridge"]), ("Kind", "bridge"), ("MACAddress", model["mac"])]
                + ([("MTUBytes", str(model["mtu"]))] if model["mtu"] else [])),
-              ("Bridge", [("STP", "yes" if model["stp"] else "no"), ("ForwardDelaySec", str(model["forward_delay"]))])]
+              ("Bridge", [("STP", "yes" if model["stp"] else "no"), ("ForwardDelaySec", common.seconds(model["forward_delay"]))])]
     uplink = [("Match", [("Name", model["uplink"])])]
     if model["mtu"]:
         uplink.append(("Link", [("MTUBytes", str(model["mtu"]))]))

@@ -6,7 +6,9 @@
 - ``system-connections/lanbridge-<bridge>.nmconnection`` (0600; NM ignores keyfiles others can
   read): ``type=bridge``, a stable ``uuid5`` of the bridge's name, ``[ethernet] cloned-mac-address``
   (NM documents ``bridge.mac-address`` as deprecated in its favour) and ``mtu``, ``[bridge] stp=false
-  forward-delay=0``, ``[ipv4]``/``[ipv6]`` from the model (``dhcp-client-id=mac`` when asked);
+  forward-delay=...`` (the bridge's), ``[ipv4]``/``[ipv6]`` from the model; with DHCP, the
+  administrator's ``ipv4.dhcp-client-id``/``ipv4.dhcp-iaid`` when their profile sets them (unset,
+  NetworkManager's internal client sends ``mac``: the cloned MAC, the same client id as the uplink's);
 - ``system-connections/lanbridge-<uplink>-port.nmconnection`` (0600): the uplink as the bridge's
   port (``master=<bridge uuid>``, ``slave-type=bridge``; no IP settings) with an
   ``autoconnect-priority`` above every other profile for the uplink;
@@ -91,8 +93,9 @@ def _family(model, key):
     search_in = "ipv4" if model["ipv4"]["method"] != "off" else "ipv6"
     if model["search"] and key == search_in and fam["method"] != "off":
         items.append(("dns-search", ";".join(model["search"]) + ";"))
-    if key == "ipv4" and fam["method"] == "dhcp" and model["dhcp_client_id"] == "mac":
-        items.append(("dhcp-client-id", "mac"))
+    if key == "ipv4" and fam["method"] == "dhcp":
+        items += [(k, str(model["dhcp"][n])) for k, n in (("dhcp-client-id", "client_id"), ("dhcp-iaid", "iaid"))
+                  if model["dhcp"][n] is not None]
     for i, r in enumerate(fam["routes"], 1):
         value = r["dst"]
         if r.get("gateway") or r.get("metric") is not None:
@@ -117,7 +120,7 @@ def render(model, current):
         ("connection", [("id", "lanbridge-" + model["bridge"]), ("uuid", bridge_uuid(model["bridge"])), ("type", "bridge"),
                         ("interface-name", model["bridge"]), ("autoconnect", "true"), ("autoconnect-slaves", "1")]),
         ("ethernet", [("cloned-mac-address", model["mac"])] + mtu),
-        ("bridge", [("stp", "true" if model["stp"] else "false"), ("forward-delay", str(model["forward_delay"]))]),
+        ("bridge", [("stp", "true" if model["stp"] else "false"), ("forward-delay", common.seconds(model["forward_delay"]))]),
         ("ipv4", _family(model, "ipv4")), ("ipv6", _family(model, "ipv6")),
     ]
     port = [

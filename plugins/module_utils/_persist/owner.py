@@ -15,6 +15,8 @@
     ``ValueError`` when two do.
 ``addressing_of(manager, uplink, current, mac=None)`` -> ``{'ipv4': 'static'|'dhcp'|'off',
     'ipv6': 'static'|'dhcp'|'ra'|'off'}`` from the manager's own files (``current``, that renderer's reads).
+``dhcp_identity_of(manager, bridge, uplink, current, mac=None, leases=())`` -> ``(identity, warnings)``:
+    the uplink's DHCPv4 client identity to keep on the bridge (``model_from``'s ``dhcp``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -179,6 +181,90 @@ def _from_netplan(uplink, current, mac):
             v4 = "dhcp" if entry.get("dhcp4") else ("static" if "ipv4" in families else v4)
             v6 = "dhcp" if entry.get("dhcp6") else ("static" if "ipv6" in families else ("ra" if entry.get("accept-ra") else v6))
     return _result(v4, v6)
+
+
+def _networkd_admin_file(uplink, current, mac):
+    link = {"name": uplink, "mac": mac, "permanent_mac": mac, "type": "ether"}
+    for base, path in sorted(networkd.effective(current).items()):
+        if not base.startswith(networkd.PREFIX) and networkd.matches(current[path], link):
+            return common.ini_parse(current[path])
+    return []
+
+
+def _pinned_iaid(leases, ours):
+    """The IAID of the first networkd lease with an RFC 4361 client id, else the one our file pins."""
+    for text in leases:
+        found = networkd.lease_identity(text)
+        if found and found["iaid"] is not None:
+            return found["iaid"]
+    pinned = common.ini_value(common.ini_parse(ours), "DHCPv4", "IAID") if common.is_ours(ours) else None
+    return int(pinned) if pinned and pinned.isdigit() else None
+
+
+def _identity_networkd(bridge, uplink, current, mac, leases):
+    sections = _networkd_admin_file(uplink, current, mac)
+    got = dict((name, common.ini_value(sections, "DHCPv4", key)) for key, name in (
+        ("ClientIdentifier", "client_id"), ("IAID", "iaid"), ("DUIDType", "duid_type"), ("DUIDRawData", "duid_raw")))
+    if (got["client_id"] or "duid") != "mac" and got["iaid"] is None:
+        ours = current.get("%s/%s%s.network" % (networkd.ETC, networkd.PREFIX, bridge))
+        got["iaid"] = _pinned_iaid(leases, ours)
+    return got
+
+
+def _identity_netplan(bridge, uplink, current, mac, leases):
+    client_id = None
+    for path in sorted(current, key=lambda p: p.rsplit("/", 1)[-1]):
+        if not path.endswith(".yaml") or common.is_ours(current[path]):
+            continue
+        text = common.original(current, path)
+        for entry_id in netplan.entries(text, uplink, mac):
+            entry = yamlish.parse(text)["network"]["ethernets"][entry_id] or {}
+            client_id = entry.get("dhcp-identifier") or client_id
+    got = {"client_id": client_id, "iaid": None}
+    mine = dict((p, common.original(current, p)) for p in current if p.endswith(".yaml") and not common.is_ours(current[p]))
+    backend = _netplan(uplink, {"netplan": mine, "mac": mac})
+    if client_id != "mac" and (backend or {}).get("renderer") != "NetworkManager":
+        got["iaid"] = _pinned_iaid(leases, current.get(netplan.iaid_path({"bridge": bridge})))
+        got["duid"] = True  # networkd's default client id: DUID and IAID
+    return got
+
+
+def _identity_networkmanager(bridge, uplink, current, mac):
+    found = networkmanager.profiles_for(dict((p, common.original(current, p)) for p in current if p.endswith(".nmconnection")), uplink, mac)
+    if not found:
+        return {}
+    sections = found[max(sorted(found), key=lambda p: networkmanager.priority_of(found[p]))]
+    return {"client_id": common.ini_value(sections, "ipv4", "dhcp-client-id"), "iaid": common.ini_value(sections, "ipv4", "dhcp-iaid")}
+
+
+def dhcp_identity_of(manager, bridge, uplink, current, mac=None, leases=()):
+    """``(identity, warnings)``: the DHCPv4 client identity of the uplink to keep on the bridge
+    (``model_from``'s ``dhcp``), from the administrator's files (``current``) and, for networkd's
+    (and netplan-on-networkd's) default ``duid`` client id, the IAID of its lease files (``leases``,
+    texts of ``/run/systemd/netif/leases/IFINDEX`` of the uplink, then the bridge): networkd's default
+    IAID derives from the interface's name, so the bridge would send another client id without it."""
+    warnings = []
+    if manager == "networkd":
+        got = _identity_networkd(bridge, uplink, current, mac, list(leases))
+    elif manager == "netplan":
+        got = _identity_netplan(bridge, uplink, current, mac, list(leases))
+    elif manager == "networkmanager":
+        got = _identity_networkmanager(bridge, uplink, current, mac)
+        client_id, iaid = got.get("client_id"), got.get("iaid")
+        if client_id in ("stable", "perm-mac") or (client_id in ("duid", "ipv6-duid") and iaid in (None, "ifname", "stable", "perm-mac")):
+            warnings.append("%s's profile sets ipv4.dhcp-client-id=%s%s: NetworkManager derives it from the device or the "
+                            "profile, so %s sends another DHCP client identifier than %s did and the DHCP server may hand "
+                            "out another address" % (uplink, client_id, "" if iaid is None else " (ipv4.dhcp-iaid=%s)" % iaid,
+                                                     bridge, uplink))
+        return got, warnings
+    else:
+        return {}, warnings
+    if manager == "networkd":
+        got["duid"] = (got.get("client_id") or "duid") != "mac"
+    if got.pop("duid", False) and got.get("iaid") is None:
+        warnings.append("no DHCP lease of %s found to read its IAID from: %s sends a client identifier from its own IAID, "
+                        "and a DHCP server without a reservation for the MAC may hand out another address" % (uplink, bridge))
+    return got, warnings
 
 
 def addressing_of(manager, uplink, current, mac=None):

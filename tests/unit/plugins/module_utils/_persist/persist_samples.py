@@ -75,6 +75,27 @@ def netplan_files(dhcp=False):
     return {"/etc/netplan/50-cloud-init.yaml": NETPLAN_CLOUD_INIT}
 
 
+EX4, EXGW4 = "172.24.133.39/24", "172.24.133.254"  # the README's example: web1's em1
+
+
+def example_files(manager):
+    """The README's example host as its administrator configured it: em1 with 172.24.133.39/24 via .254, no IPv6."""
+    if manager == "networkd":
+        return {"/etc/systemd/network/10-em1.network": "[Match]\nName=em1\n\n[Network]\nAddress=%s\nGateway=%s\n" % (EX4, EXGW4)}
+    if manager == "ifupdown":
+        return {"/etc/network/interfaces": "source /etc/network/interfaces.d/*\n\nauto lo\niface lo inet loopback\n\n"
+                "auto em1\niface em1 inet static\n    address %s\n    gateway %s\n" % (EX4, EXGW4)}
+    if manager == "networkmanager":
+        return {"/etc/NetworkManager/system-connections/em1.nmconnection":
+                "[connection]\nid=em1\nuuid=%s\ntype=ethernet\ninterface-name=em1\n\n[ipv4]\nmethod=manual\n"
+                "address1=%s,%s\n\n[ipv6]\nmethod=disabled\n" % (NM_UUID, EX4, EXGW4)}
+    return {"/etc/netplan/01-netcfg.yaml": "network:\n  version: 2\n  ethernets:\n    em1:\n      addresses: [%s]\n"
+            "      routes:\n        - to: default\n          via: %s\n" % (EX4, EXGW4)}
+
+
+# the IAID networkd's lease file on em1 showed (CLIENTID=ff + these 4 bytes + the DUID)
+LEASE_IAID = 0x8a2f1c55
+
 FILES = {"networkd": networkd_files, "ifupdown": ifupdown_files, "networkmanager": nm_files, "netplan": netplan_files}
 
 UPLINK_ROUTES = [
@@ -90,14 +111,25 @@ EXTRA_ROUTES = [
 ]
 
 
-def model(case):
-    """The models of the golden cases: seed, dhcp, ra, routes, mtu9000."""
+def model(case, manager=None):
+    """The models of the golden cases: seed, dhcp, ra, routes, mtu9000, stp, example (the README's host).
+    A bridge host_bridge made has the kernel's forward delay of 15 s (STP off: no delay in effect)."""
     addressing = {"ipv4": "static", "ipv6": "static"}
-    kwargs = {"addresses": [A4, A6], "routes": list(UPLINK_ROUTES)}
+    kwargs = {"addresses": [A4, A6], "routes": list(UPLINK_ROUTES), "forward_delay": 15}
     if case == "dhcp":
         addressing["ipv4"] = "dhcp"
         kwargs["addresses"] = ["198.51.100.77/24", A6]
         kwargs["routes"][0] = dict(UPLINK_ROUTES[0], protocol="dhcp")
+        if manager in ("networkd", "netplan"):  # networkd's default client id (DUID + IAID): the uplink's IAID pinned
+            kwargs["dhcp"] = {"iaid": LEASE_IAID}
+    elif case == "stp":
+        kwargs.update(stp=True, forward_delay=4)
+    elif case == "example":
+        addressing["ipv6"] = "off"
+        kwargs["addresses"] = [EX4]
+        kwargs["routes"] = [{"family": "inet", "dst": "default", "gateway": EXGW4, "metric": None, "table": 254, "protocol": "boot"},
+                            {"family": "inet", "dst": "172.24.133.0/24", "gateway": None, "metric": None, "table": 254,
+                             "protocol": "kernel"}]
     elif case == "ra":
         addressing["ipv6"] = "ra"
         kwargs["addresses"] = [A4, "2001:db8::200:ff:fe00:101/64"]
@@ -110,8 +142,10 @@ def model(case):
     return model_from("br0", "em1", MAC, addressing, **kwargs)
 
 
-CASES = ("seed", "dhcp", "ra", "routes", "mtu9000")
+CASES = ("seed", "dhcp", "ra", "routes", "mtu9000", "stp", "example")
 
 
 def current_for(manager, case):
+    if case == "example":
+        return example_files(manager)
     return FILES[manager](dhcp=(case == "dhcp"))

@@ -1,8 +1,8 @@
 """Who owns the uplink, from sample state files; how it is addressed, from the manager's files."""
 import pytest
-from persist_samples import FILES, MAC, NETPLAN_CLOUD_INIT, NETPLAN_DHCP
+from persist_samples import FILES, MAC, NETPLAN_CLOUD_INIT, NETPLAN_DHCP, model
 
-from ansible_collections.lanbridge.core.plugins.module_utils._persist import owner
+from ansible_collections.lanbridge.core.plugins.module_utils._persist import common, networkd, networkmanager, owner
 from ansible_collections.lanbridge.core.plugins.module_utils._persist.model import model_from
 
 NETWORKD_LINK = """\
@@ -105,3 +105,92 @@ def test_model_from_drops_what_dhcp_and_ra_own():
     assert m["mac"] == MAC
     assert m["ipv4"] == {"method": "dhcp", "addresses": [], "gateway": None, "routes": []}
     assert m["ipv6"] == {"method": "ra", "addresses": [], "gateway": None, "routes": []}
+
+
+# networkd's lease file of em1 (DHCP with the default ClientIdentifier=duid): CLIENTID is 0xff, the IAID, the DUID
+LEASE = """\
+# This is private data. Do not parse.
+ADDRESS=198.51.100.77
+NETMASK=255.255.255.0
+ROUTER=198.51.100.254
+SERVER_ADDRESS=198.51.100.253
+LIFETIME=120
+CLIENTID=ff8a2f1c5500020000ab11d3bd8f0c7d25a1c4
+"""
+
+
+def test_lease_identity_reads_the_iaid_and_the_duid():
+    assert networkd.lease_identity(LEASE) == {"client_id": "ff8a2f1c5500020000ab11d3bd8f0c7d25a1c4", "iaid": 0x8a2f1c55,
+                                              "duid": "00020000ab11d3bd8f0c7d25a1c4"}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("CLIENTID=01020000000101\n", {"client_id": "01020000000101", "iaid": None, "duid": None}),  # ClientIdentifier=mac
+    ("ADDRESS=198.51.100.77\n", None), ("CLIENTID=zz\n", None), ("", None), (None, None),
+])
+def test_lease_identity_without_an_iaid(text, expected):
+    assert networkd.lease_identity(text) == expected
+
+
+def test_networkd_duid_default_pins_the_uplinks_iaid():
+    identity, warnings = owner.dhcp_identity_of("networkd", "br0", "em1", FILES["networkd"](dhcp=True), MAC, [LEASE])
+    assert identity == {"client_id": None, "iaid": 0x8a2f1c55, "duid_type": None, "duid_raw": None} and warnings == []
+
+
+def test_networkd_client_identifier_mac_stays_mac():
+    files = FILES["networkd"](dhcp=True)
+    files["/etc/systemd/network/10-em1.network"] += "\n[DHCPv4]\nClientIdentifier=mac\n"
+    identity, warnings = owner.dhcp_identity_of("networkd", "br0", "em1", files, MAC, [LEASE])
+    assert identity["client_id"] == "mac" and identity["iaid"] is None and warnings == []
+
+
+def test_networkd_admin_iaid_and_duid_kept():
+    files = FILES["networkd"](dhcp=True)
+    files["/etc/systemd/network/10-em1.network"] += "\n[DHCPv4]\nIAID=7\nDUIDType=link-layer\n"
+    identity, _warnings = owner.dhcp_identity_of("networkd", "br0", "em1", files, MAC, [LEASE])
+    assert identity == {"client_id": None, "iaid": "7", "duid_type": "link-layer", "duid_raw": None}
+
+
+def test_networkd_second_run_reads_the_pinned_iaid_from_its_own_file():
+    files = FILES["networkd"](dhcp=True)
+    files["/etc/systemd/network/00-lanbridge-br0.network"] = common.ini([("Match", [("Name", "br0")]), ("DHCPv4", [("IAID", "42")])])
+    assert owner.dhcp_identity_of("networkd", "br0", "em1", files, MAC, [])[0]["iaid"] == 42
+
+
+def test_networkd_without_a_lease_warns():
+    identity, warnings = owner.dhcp_identity_of("networkd", "br0", "em1", FILES["networkd"](dhcp=True), MAC, [])
+    assert identity["iaid"] is None and "no DHCP lease of em1" in warnings[0]
+
+
+def test_netplan_identity():
+    files = {"/etc/netplan/01-netcfg.yaml": NETPLAN_DHCP}
+    assert owner.dhcp_identity_of("netplan", "br0", "em1", files, MAC, [LEASE]) == ({"client_id": None, "iaid": 0x8a2f1c55}, [])
+    mac = {"/etc/netplan/01-netcfg.yaml": NETPLAN_DHCP + "      dhcp-identifier: mac\n"}
+    assert owner.dhcp_identity_of("netplan", "br0", "em1", mac, MAC, [LEASE]) == ({"client_id": "mac", "iaid": None}, [])
+    nm = {"/etc/netplan/01-netcfg.yaml": NETPLAN_DHCP.replace("renderer: networkd", "renderer: NetworkManager")}
+    assert owner.dhcp_identity_of("netplan", "br0", "em1", nm, MAC, []) == ({"client_id": None, "iaid": None}, [])
+
+
+@pytest.mark.parametrize("extra, expected, warned", [
+    ("", {"client_id": None, "iaid": None}, False),  # NM's default with its internal client: mac (the cloned MAC: the same)
+    ("dhcp-client-id=mac\n", {"client_id": "mac", "iaid": None}, False),
+    ("dhcp-client-id=01:02:00:00:00:01:01\n", {"client_id": "01:02:00:00:00:01:01", "iaid": None}, False),
+    ("dhcp-client-id=duid\ndhcp-iaid=0x01020304\n", {"client_id": "duid", "iaid": "0x01020304"}, False),
+    ("dhcp-client-id=duid\n", {"client_id": "duid", "iaid": None}, True),
+    ("dhcp-client-id=stable\n", {"client_id": "stable", "iaid": None}, True),
+])
+def test_networkmanager_identity_keeps_the_profiles(extra, expected, warned):
+    files = FILES["networkmanager"](dhcp=True)
+    path = "/etc/NetworkManager/system-connections/em1.nmconnection"
+    files[path] = files[path].replace("method=auto\n", "method=auto\n" + extra)
+    identity, warnings = owner.dhcp_identity_of("networkmanager", "br0", "em1", files, MAC)
+    assert identity == expected and bool(warnings) is warned
+
+
+def test_dhcp_identity_renders():
+    m = model_from("br0", "em1", MAC, {"ipv4": "dhcp", "ipv6": "off"}, dhcp={"client_id": "mac"})
+    assert "[DHCPv4]\nClientIdentifier=mac\n" in networkd.render(m, {})["files"]["/etc/systemd/network/00-lanbridge-br0.network"]["content"]
+    m = model_from("br0", "em1", MAC, {"ipv4": "dhcp", "ipv6": "off"}, dhcp={"client_id": "duid", "iaid": "0x01020304"})
+    text = networkmanager.render(m, {})["files"][networkmanager.paths(m)["bridge"]]["content"]
+    assert "dhcp-client-id=duid\ndhcp-iaid=0x01020304\n" in text
+    assert model("seed")["dhcp"] == {"client_id": None, "iaid": None, "duid_type": None, "duid_raw": None}

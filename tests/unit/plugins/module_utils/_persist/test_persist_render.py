@@ -8,10 +8,12 @@ from ansible_collections.lanbridge.core.plugins.module_utils._persist import com
 RENDERERS = {"networkd": networkd, "ifupdown": ifupdown, "networkmanager": networkmanager, "netplan": netplan}
 
 
-@pytest.mark.parametrize("case", CASES)
-@pytest.mark.parametrize("manager", sorted(RENDERERS))
+GOLDEN_CASES = [(m, c) for m in sorted(RENDERERS) for c in CASES if not (m == "ifupdown" and c == "dhcp")]
+
+
+@pytest.mark.parametrize("manager, case", GOLDEN_CASES)
 def test_golden(manager, case, golden):
-    plan = RENDERERS[manager].render(model(case), current_for(manager, case))
+    plan = RENDERERS[manager].render(model(case, manager), current_for(manager, case))
     golden("%s-%s.txt" % (manager, case), plan_text(plan))
 
 
@@ -19,11 +21,11 @@ def test_golden(manager, case, golden):
 @pytest.mark.parametrize("manager", sorted(RENDERERS))
 def test_undo_restore_and_repeat(manager, case):
     renderer, current = RENDERERS[manager], current_for(manager, case)
-    plan = renderer.render(model(case), current)
+    plan = renderer.render(model(case, manager), current)
     after = common.simulate(current, plan)
     assert common.simulate(after, common.undo(plan, current)) == current  # the journal's way back
     assert common.simulate(after, renderer.restore(after)) == current  # the files' own way back
-    again = renderer.render(model(case), after)
+    again = renderer.render(model(case, manager), after)
     assert again["moves"] == []
     assert common.simulate(after, again) == after  # a second run changes nothing
     assert common.simulate(after, renderer.restore(common.simulate(after, again))) == current
