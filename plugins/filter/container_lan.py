@@ -7,8 +7,10 @@ Pure functions on plain data (inventory variables, and gathered facts where ther
 network access:
 
 - ``container_lan_fleet_problems``: the checks that need the whole play at once (an address used
-  on two hosts, a MAC used twice, a container listed twice on a host, gateways outside the
-  container's subnet, interface names over 15 bytes). The role runs it once per play, before any
+  on two hosts, a MAC used twice, a container listed twice on a host, a gateway the container
+  cannot use, interface names over 15 bytes), each by the modules' own rule where there is one
+  (names, addresses, and ``gateway``/``gateway6`` by ``_validate.check_next_hop``, as
+  ``container_veth`` checks them). The role runs it once per play, before any
   host changes, and stops if it returns anything. Where a host's network facts were gathered
   (the role gathers none), it also checks addresses against the uplink's subnet and the host's own
   addresses; without them ``host_bridge`` does that on the host (``lan_addresses``).
@@ -26,7 +28,7 @@ __metaclass__ = type
 
 import ipaddress
 
-from ansible_collections.lanbridge.core.plugins.module_utils._validate import ValidationError, check_cidr, check_ifname
+from ansible_collections.lanbridge.core.plugins.module_utils._validate import ValidationError, check_cidr, check_ifname, check_next_hop
 
 # The role variables the fleet check reads. ``hostvars`` of a host carry inventory and extra vars
 # but not role defaults, role parameters or play vars; for a variable a host's hostvars do not
@@ -221,13 +223,14 @@ def _check_host(host, hostvars, fallback, seen_addresses, seen_macs):
                     problems.append("%s: %s" % (where, problem))
         if entry.get("state", "present") == "absent":
             continue
-        ifaces = []
+        ifaces, cidrs = [], []
         for cidr in _addresses(entry):
             try:
-                iface = ipaddress.ip_interface(check_cidr(cidr, "address")["cidr"])
+                cidrs.append(check_cidr(cidr, "address")["cidr"])
             except ValidationError as exc:
                 problems.append("%s: %s" % (where, exc))
                 continue
+            iface = ipaddress.ip_interface(cidrs[-1])
             ifaces.append(iface)
             if networks and not any(iface.ip in n for n in lan_networks if n.version == iface.version):
                 problems.append("%s: address %s is not on the uplink's subnet (%s); add the network to "
@@ -237,22 +240,17 @@ def _check_host(host, hostvars, fallback, seen_addresses, seen_macs):
         if entry.get("mac"):
             seen_macs.setdefault(str(entry["mac"]).lower(), []).append("%s %s" % (host, target))
         for key, version in (("gateway", 4), ("gateway6", 6)):
-            explicit = entry.get(key) not in (None, "")
-            gateway = entry[key] if explicit else (default_gateway if key == "gateway" else "")
-            if not gateway or not any(i.version == version for i in ifaces):
-                if explicit and not any(i.version == version for i in ifaces):
-                    problems.append("%s: %s %s given but the entry has no IPv%d address" % (where, key, gateway, version))
+            # what container_veth gets (veth_interfaces): the entry's own gateway, else the LAN's
+            # for an entry with an IPv4 address; checked by the module's own rule
+            gateway = entry.get(key)
+            if gateway in (None, "") and key == "gateway" and any(i.version == 4 for i in ifaces):
+                gateway = default_gateway
+            if gateway in (None, ""):
                 continue
             try:
-                address = ipaddress.ip_address(str(gateway))
-            except ValueError:
-                problems.append("%s: %s '%s' is not a valid IP address" % (where, key, gateway))
-                continue
-            if not any(address in i.network for i in ifaces):
-                problems.append("%s: %s %s is not inside the subnet of any of its addresses (%s)"
-                                % (where, key, gateway, ", ".join(str(i.network) for i in ifaces)))
-            elif any(address == i.ip for i in ifaces):
-                problems.append("%s: %s %s is the container's own address" % (where, key, gateway))
+                check_next_hop(gateway, cidrs, key, version)
+            except ValidationError as exc:
+                problems.append("%s: %s" % (where, exc))
     return problems
 
 

@@ -5,6 +5,8 @@ import pytest
 import yaml
 
 from ansible_collections.lanbridge.core.plugins.filter import container_lan as f
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import plan as veth_plan
+from ansible_collections.lanbridge.core.plugins.module_utils._validate import check_cidr
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 
@@ -112,7 +114,53 @@ def test_gateway_outside_the_entry_subnet():
     fleet = good_fleet()
     fleet["h1"]["container_lan_interfaces"][0]["gateway"] = "198.51.101.1"
     assert f.fleet_problems(fleet, FALLBACK) == [
-        "h1: container_lan_interfaces[0] (container app1): gateway 198.51.101.1 is not inside the subnet of any of its addresses (198.51.100.0/24)"]
+        "h1: container_lan_interfaces[0] (container app1): gateway 198.51.101.1 is not on any subnet of the addresses (198.51.100.21/24)"]
+
+
+def _entry_problems(entry):
+    """The fleet check's problems of one entry of h1 (its other entry removed)."""
+    fleet = good_fleet()
+    del fleet["h2"]
+    fleet["h1"]["container_lan_interfaces"] = [dict({"container": "app1"}, **entry)]
+    fleet["h1"]["container_lan_allowed_networks"] = ["2001:db8::/64"]  # the uplink has no IPv6 subnet
+    return f.fleet_problems(fleet, FALLBACK)
+
+
+def _module_error(entry):
+    """What container_veth itself says of the same entry's gateways: its message, or None."""
+    try:
+        veth_plan.wanted_routes([check_cidr(a)["cidr"] for a in entry["addresses"]], entry.get("gateway"), entry.get("gateway6"))
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+@pytest.mark.parametrize("entry", [
+    {"addresses": ["198.51.100.21/24", "2001:db8::21/64"], "gateway6": "fe80::1"},   # link-local: on every link
+    {"addresses": ["198.51.100.21/24"], "gateway": "198.51.100.0"},                  # the network address
+    {"addresses": ["198.51.100.21/24"], "gateway": "198.51.100.255"},                # the broadcast address
+    {"addresses": ["198.51.100.21/24"], "gateway": "198.51.100.21"},                 # its own address
+    {"addresses": ["198.51.100.21/24"], "gateway": "198.51.101.1"},                  # off the subnet
+    {"addresses": ["198.51.100.21/24"], "gateway": "2001:db8::1"},                   # the other family
+    {"addresses": ["198.51.100.21/24"], "gateway": "127.0.0.1"},                     # unusable
+    {"addresses": ["198.51.100.21/24", "2001:db8::21/64"], "gateway6": "2001:db8::1"},
+    {"addresses": ["198.51.100.21/31"], "gateway": "198.51.100.20"},                 # /31: no network address
+])
+def test_the_fleet_check_judges_gateways_as_the_module_does(entry):
+    module = _module_error(entry)
+    problems = _entry_problems(entry)
+    if module is None:
+        assert problems == []
+    else:
+        assert problems == ["h1: container_lan_interfaces[0] (container app1): %s" % module]
+
+
+def test_link_local_gateway6_passes_and_network_or_broadcast_gateways_fail():
+    assert _entry_problems({"addresses": ["198.51.100.21/24", "2001:db8::21/64"], "gateway6": "fe80::1"}) == []
+    assert _entry_problems({"addresses": ["198.51.100.21/24"], "gateway": "198.51.100.0"}) == [
+        "h1: container_lan_interfaces[0] (container app1): gateway 198.51.100.0 is the network address of 198.51.100.0/24, not a host"]
+    assert _entry_problems({"addresses": ["198.51.100.21/24"], "gateway": "198.51.100.255"}) == [
+        "h1: container_lan_interfaces[0] (container app1): gateway 198.51.100.255 is the broadcast address of 198.51.100.0/24, not a host"]
 
 
 def test_role_gateway_outside_uplink_subnet_is_reported_once_per_host_and_per_entry():
@@ -250,7 +298,7 @@ def test_without_facts_the_inventory_checks_still_run_and_the_host_checks_are_le
     fleet["h2"]["container_lan_interfaces"][0]["gateway"] = "198.51.100.254"  # off its own subnet
     problems = f.fleet_problems(fleet, FALLBACK)
     assert "address 203.0.113.5 is used more than once: h1 container app1; h2 container app1" in problems
-    assert any("gateway 198.51.100.254 is not inside the subnet" in p for p in problems)
+    assert any("gateway 198.51.100.254 is not on any subnet" in p for p in problems)
     fleet["h1"]["container_lan_interfaces"][1]["address"] = "198.51.100.12/24"  # h2's ansible_host
     assert any(p.startswith("address 198.51.100.12 is used more than once") for p in f.fleet_problems(fleet, FALLBACK))
 
