@@ -56,9 +56,12 @@ def run_dir(path=RUN_DIR):
 
 
 def open_private(path, flags, mode=0o600):
-    """Open ``path`` (inside ``run_dir()``) without following a symlink; a file of another user is refused."""
+    """Open ``path`` (inside ``run_dir()``) without following a symlink; a file of another user is refused.
+    ``FileExistsError`` (with ``O_EXCL``) and ``FileNotFoundError`` (without ``O_CREAT``) pass through."""
     try:
         fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    except (FileExistsError, FileNotFoundError):
+        raise  # the caller's to judge (O_EXCL: someone's file is there; no O_CREAT: nothing is)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise LockError("%s is a symlink; refusing to follow it (remove it)" % path) from exc

@@ -19,8 +19,11 @@ down before the change is applied)::
     failing one is not remembered: a step either happened or not); ``rollback()`` runs the undo of
     every remembered step, newest first, carrying on past failures, and returns the failures'
     messages (empty: the system is as before); ``applied()`` says what happened, in one sentence.
-    With a ``journal`` (``_journal.Journal``) every step applied and every step undone is written
-    down as it happens, so a watchdog can finish the rollback if this process dies.
+    With a ``journal`` (``_journal.Journal``) every step is announced before it runs and recorded
+    after, and every step undone is written down, as it happens, so a watchdog can finish the
+    rollback if this process dies.
+``Transaction.resumed(execute, done)``: the transaction of steps another process applied (a
+    journal's), to roll them back here.
 ``TransactionError(message, rolled_back)``: what a module reports when a transaction failed.
 """
 
@@ -55,8 +58,16 @@ class Transaction(object):
         self.journal = journal
         self.done = []
 
+    @classmethod
+    def resumed(cls, execute, done):
+        tx = cls(execute)
+        tx.done = list(done)
+        return tx
+
     def apply(self, steps):
         for item in steps:
+            if self.journal is not None:
+                self.journal.applying(len(self.done) + 1)
             self.execute(item)
             self.done.append(item)
             if self.journal is not None:

@@ -12,23 +12,26 @@ module: host_bridge
 short_description: Build a Linux bridge and move the host's uplink into it, atomically, with rollback
 version_added: 0.1.0
 description:
-  - Creates the bridge O(name) (STP off by default), puts the host's uplink NIC into it and moves
-    the uplink's addresses and routes to the bridge, so containers attached to the bridge get
-    addresses on the host's own LAN.
-  - The host keeps its address and its MAC address throughout (the bridge takes the uplink's MAC),
-    so the SSH session Ansible runs through stays up and existing TCP connections survive.
-  - The change is one short netlink transaction. If any step fails, or if afterwards none of the
-    O(probe) addresses answers within O(rollback_timeout) seconds, every applied step is undone in
-    reverse order, the host is left exactly as it was found, and the module fails saying what it
-    tried and that it rolled back.
-  - Idempotent. A run after someone changed one property by hand (MTU, STP, a missing address)
-    fixes only that property. O(state=absent) reverses everything.
-  - Uses netlink only (its own socket for reads, pyroute2 for the changes that need it, imported only then);
-    no C(ip), C(brctl) or shell; C(iptables) and C(ip6tables) only for O(firewall) and O(state=absent) (argument lists), and
-    the firewall's dumps only to warn (see notes). Locks on the bridge and
-    on the uplink (in C(/run/lanbridge/), root only) serialize concurrent runs on the same host;
-    a lock another run holds for more than 12 minutes fails the task, naming that run's PID, with
-    nothing changed.
+  - Creates the bridge O(name) (STP off by default), puts the host's uplink NIC into it and moves the uplink's addresses and
+    routes to the bridge, so containers attached to the bridge get addresses on the host's own LAN.
+  - The host keeps its address and its MAC address throughout (the bridge takes the uplink's MAC), so the SSH session Ansible
+    runs through stays up and existing TCP connections survive.
+  - The change is one short netlink transaction. If any step fails, or if afterwards none of the O(probe) addresses answers
+    within O(rollback_timeout) seconds, every applied step is undone in reverse order, the host is left exactly as it was
+    found, and the module fails saying what it tried and that it rolled back.
+  - Idempotent. A run after someone changed one property by hand (MTU, STP, a missing address) fixes only that property.
+    O(state=absent) reverses everything.
+  - Uses netlink only (its own socket for reads, pyroute2 for the changes that need it, imported only then); no C(ip),
+    C(brctl) or shell; C(iptables) and C(ip6tables) only for O(firewall) and O(state=absent) (argument lists), and the
+    firewall's dumps only to warn (see notes). Locks on the bridge and on the uplink (in C(/run/lanbridge/), root only)
+    serialize concurrent runs on the same host; a lock another run holds for more than 12 minutes fails the task, naming
+    that run's PID, with nothing changed.
+  - Refused before anything changes, with a sentence naming the option - O(name) and O(uplink) that are not 1 to 15 bytes of
+    printable ASCII without C(/) or C(:) (no space, control character or NUL); O(addresses) and O(lan_addresses) entries that
+    are not usable host addresses (prefix length 0, loopback, multicast, unspecified, or a subnet's network or broadcast
+    address); a O(mac) that is not exactly six octets (a trailing newline included), multicast or all-zero; a O(gateway)
+    that is one of the bridge's own addresses or on none of its subnets (an IPv6 link-local gateway is on every link); a
+    O(rollback_timeout) that is not more than 0 and at most 600 seconds (V(inf) too).
 author:
   - lanbridge.core contributors (@lanbridge)
 requirements:
@@ -130,8 +133,8 @@ options:
         whole change is written to a journal in C(/run/lanbridge/) (root only), and a watchdog in
         a session of its own undoes the applied steps if the module dies (killed, out of memory,
         a dropped SSH session) or has not finished O(rollback_timeout) plus 5 seconds after it
-        started. A later run that finds a journal nobody finished rolls it back first and says so
-        in a warning.
+        started. A later run that finds a journal nobody finished rolls it back first (waiting for
+        a watchdog still at work) and says so in a warning.
     type: float
     default: 10
   adopt:
@@ -166,21 +169,19 @@ options:
     default: []
 notes:
   - Run it as root on the host itself. It acts in the network namespace it runs in.
-  - The order of a migration keeps the host reachable (measured in the collection's tests, a TCP
-    connection opened before the change keeps working after it) - create the bridge with the
-    uplink's MAC and MTU, bring it up, enslave the uplink, add the addresses to the bridge,
-    replace the routes in place, then delete the addresses from the uplink.
-  - Migrated IPv6 addresses go through duplicate address detection on the bridge (about a second)
-    unless they carry the C(nodad) flag.
-  - The module cannot know which addresses an earlier run migrated; a migrated address removed by
-    hand from the bridge is not restored unless it is also listed in O(addresses).
-  - A multipath (ECMP) route through the uplink is migrated whole; only its nexthops through the uplink
-    change device.
-  - When the uplink is to become a port of the bridge (also in check mode), the module warns about what
-    names the uplink and will stop applying to the host's traffic; it reads them only and rewrites nothing -
-    C(iptables-save), C(ip6tables-save) and C(nft list ruleset) rules that match it as input or output
-    interface, policy rules (C(ip rule iif/oif)), and its sysctls (C(disable_ipv6), C(accept_ra), C(forwarding),
-    C(rp_filter), C(arp_ignore), C(arp_announce), C(proxy_arp), C(mtu)) that differ from the bridge's.
+  - The order of a migration keeps the host reachable (measured in the collection's tests, a TCP connection opened before
+    the change keeps working after it) - create the bridge with the uplink's MAC and MTU, bring it up, enslave the uplink,
+    add the addresses to the bridge, replace the routes in place, then delete the addresses from the uplink.
+  - Migrated IPv6 addresses go through duplicate address detection on the bridge (about a second) unless they carry the
+    C(nodad) flag.
+  - The module cannot know which addresses an earlier run migrated; a migrated address removed by hand from the bridge is
+    not restored unless it is also listed in O(addresses).
+  - A multipath (ECMP) route through the uplink is migrated whole; only its nexthops through the uplink change device.
+  - When the uplink is to become a port of the bridge (also in check mode), the module warns about what names the uplink
+    and will stop applying to the host's traffic; it reads them only and rewrites nothing - C(iptables-save),
+    C(ip6tables-save) and C(nft list ruleset) rules that match it as input or output interface, policy rules
+    (C(ip rule iif/oif)), and its sysctls (C(disable_ipv6), C(accept_ra), C(forwarding), C(rp_filter), C(arp_ignore),
+    C(arp_announce), C(proxy_arp), C(mtu)) that differ from the bridge's.
 seealso:
   - module: lanbridge.core.container_veth
 """
@@ -365,7 +366,7 @@ from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.option
     ARGUMENT_SPEC, firewall_families, probe_timeout, validate,
 )
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.persist import PersistError
-from ansible_collections.lanbridge.core.plugins.module_utils._journal import recover
+from ansible_collections.lanbridge.core.plugins.module_utils._journal import JournalError, recover
 from ansible_collections.lanbridge.core.plugins.module_utils import _firewall
 from ansible_collections.lanbridge.core.plugins.module_utils._firewall import FirewallError
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.plan import plan as make_plan
@@ -388,20 +389,14 @@ def run(module, nl, want):
     return finish(module, nl, want, facts, plan)
 
 
-def firewall_plan(module, want):
-    """The accept rule for the bridge as it is and the steps that insert or delete it."""
-    families = firewall_families(want)
-    live = _firewall.read(lambda argv: module.run_command(argv)[0], want["name"], want["firewall_comment"], families)
-    steps = _firewall.plan(live, want["name"], want["firewall_comment"], families, want["state"])
-    return live, steps
-
-
 def finish(module, nl, want, facts, plan):
     persisted = persist.for_change(want, facts, plan, module.warn)
     persist.check_leases(want, facts, plan, persisted)
     for warning in (persisted or {}).get("warnings", []):
         module.warn(warning)
-    fw_live, fw_steps = firewall_plan(module, want)
+    families, comment = firewall_families(want), want["firewall_comment"]  # the accept rule: as it is, and its steps
+    fw_live = _firewall.read(lambda argv: module.run_command(argv)[0], want["name"], comment, families)
+    fw_steps = _firewall.plan(fw_live, want["name"], comment, families, want["state"])
     steps = persist.order(persisted, fw_steps + plan["steps"])  # a failing iptables stops before the network moves
     fw_after = _firewall.view(_firewall.after(fw_live, fw_steps), want["name"])
     result = dict(changed=bool(steps), rolled_back=False, uplink=plan["uplink"], migrated=plan["migrated"],
@@ -441,7 +436,7 @@ def main():
                 result = run(module, nl, want)
     except TransactionError as exc:
         module.fail_json(msg=str(exc), changed=not exc.rolled_back, rolled_back=exc.rolled_back)
-    except (ValidationError, PlanError, KernelError, LockError, PersistError, FirewallError) as exc:
+    except (ValidationError, PlanError, KernelError, LockError, PersistError, FirewallError, JournalError) as exc:
         module.fail_json(msg=str(exc), changed=False, rolled_back=False)
     module.exit_json(**result)
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from helpers import IN_NETNS, assert_same, snapshot
+from helpers import IN_NETNS, assert_same, snapshot, wait_for
 from helpers import ping as pings
 from host_bridge_lan import HOST_IP, build
 
@@ -53,16 +53,6 @@ def start(ns, args, env=None):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, **(env or {})))
     return proc, handle.name
-
-
-def wait_for(what, predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("%s: not within %s s" % (what, timeout))
 
 
 def restored(lan, before, within):
@@ -238,3 +228,29 @@ def test_planted_lock_files_are_refused(lan):
         assert result["msg"] == "%s is not a regular file of this run's user; remove it" % path
     finally:
         os.unlink(path)
+
+
+def test_two_bridges_for_one_uplink_take_turns(lan):
+    """Runs for br0 and br1 that both want em1 hold em1's lock from planning to the end: the run for
+    br1, which planned while em1 was still free, waits, plans again and refuses, changing nothing."""
+    first, first_args = start(lan.host, ARGS, env={"LANBRIDGE_TEST_PAUSE_AFTER_STEP": "1:4"})
+    second = second_args = None
+    try:
+        path = journal_path(lan.host)
+        wait_for("br0's first step", lambda: any(e.get("applied") == 1 for e in journal_events(path)), 20)
+        assert "master" not in lan.host.ip("link", "show", "em1")  # em1 is still free
+        second, second_args = start(lan.host, {"name": "br1", "uplink": "em1"})
+        time.sleep(2)
+        assert second.poll() is None  # waiting for em1's lock
+        assert "br1" not in lan.host.ip("-o", "link", "show") and "master br0" not in lan.host.ip("link", "show", "em1")
+        done = json.loads(first.communicate(timeout=60)[0])
+        assert done["changed"] and not done.get("failed"), done
+        refused = json.loads(second.communicate(timeout=60)[0])
+    finally:
+        for name in (first_args, second_args):
+            if name:
+                os.unlink(name)
+    assert refused["failed"] and refused["changed"] is False and refused["rolled_back"] is False, refused
+    assert refused["msg"] == "uplink em1 is already a port of bridge br0", refused["msg"]
+    assert "br1" not in lan.host.ip("-o", "link", "show")
+    assert "master br0" in lan.host.ip("link", "show", "em1")

@@ -5,7 +5,7 @@
 
 Start-up: load the state file, ensure the firewall rule, and for each engine the entries name
 **subscribe first, then list** (``reconcile``), so no event falls between the list and the
-subscription; then ``READY=1``. The loop waits (``select``) on the event streams, a signal pipe
+subscription; then ``READY=1``. The loop waits (``poll``) on the event streams, a signal pipe
 and the timers: events -> ``Agent.handle``; a stream that ends (the engine stopped) -> reconnect
 with backoff (0.1 s doubling to 5 s), and every reconnect lists and reconciles again (the firewall
 first); SIGHUP -> reload the state file and reconcile; every ``interval`` seconds (300) a full
@@ -61,10 +61,13 @@ def _log(line):
 
 
 def _select(fds, timeout):
-    try:
-        return select.select(fds, [], [], timeout)[0]
-    except InterruptedError:  # pragma: no cover  (PEP 475 retries; kept for clarity)
-        return []
+    """The readable ones of ``fds`` (descriptor numbers) within ``timeout`` seconds (None: no limit);
+    ``poll``, so a descriptor numbered past 1023 (an agent of many containers) is no error."""
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    ready = set(fd for fd, _event in poller.poll(None if timeout is None else max(0.0, timeout) * 1000.0))
+    return [fd for fd in fds if fd in ready]
 
 
 class Loop(object):

@@ -89,6 +89,9 @@ class _PausingJournal(object):
     def __init__(self, journal):
         self.journal = journal
 
+    def applying(self, count):
+        self.journal.applying(count)
+
     def applied(self, count):
         self.journal.applied(count)
         _test_pause(count)

@@ -36,7 +36,9 @@ RESEND = 0.25  # a lost first request must not cost the whole timeout
 
 
 def _wait_readable(sock, seconds):
-    return bool(select.select([sock], [], [], max(0.0, seconds))[0])
+    poller = select.poll()  # not select(): no limit on the descriptor's number
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(max(0.0, seconds) * 1000.0))
 
 
 def arp_request(ifname, target_ip, sender_ip, timeout=1.0, sender_mac=None):

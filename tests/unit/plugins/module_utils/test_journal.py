@@ -1,7 +1,12 @@
 """``_journal`` and ``_transaction`` on plain data and a private directory: what is written, what is read back."""
+import fcntl
 import json
+import os
+import time
 
-from ansible_collections.lanbridge.core.plugins.module_utils import _journal
+import pytest
+
+from ansible_collections.lanbridge.core.plugins.module_utils import _journal, _lock
 from ansible_collections.lanbridge.core.plugins.module_utils._transaction import Transaction, step
 
 
@@ -23,9 +28,16 @@ def test_read_keeps_what_was_applied_and_ignores_a_torn_line(tmp_path):
     with open(path, "a") as handle:
         handle.write('{"appl')  # the process died in the middle of a line
     header, state = _journal.read(path)
-    assert header["object"] == "bridge br0" and state == {"applied": 2, "probing": False, "end": None}
-    write(path, {"journal": 1, "steps": steps()}, {"applied": 3}, {"probing": True}, {"undone": 1}, {"end": "rolled back"})
-    assert _journal.read(path)[1] == {"applied": 2, "probing": True, "end": "rolled back"}
+    assert header["object"] == "bridge br0"
+    assert state == {"applied": 2, "applying": 0, "probing": False, "end": None, "watchdog": 7}
+    write(path, {"journal": 1, "steps": steps()}, {"applying": 3}, {"applied": 3}, {"probing": True}, {"undone": 1},
+          {"end": "rolled back"})
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert _journal.read(fd)[1] == _journal.read(path)[1] == {
+            "applied": 2, "applying": 3, "probing": True, "end": "rolled back", "watchdog": None}
+    finally:
+        os.close(fd)
 
 
 def test_undo_applied_undoes_newest_first_and_carries_on():
@@ -40,9 +52,29 @@ def test_undo_applied_undoes_newest_first_and_carries_on():
     assert done == ["unset c", "unset a"] and errors == ["[Errno 5] b is stuck (undoing 'set b')"]
 
 
+def test_the_step_in_doubt_is_undone_too_and_its_errors_ignored():
+    """Killed after the kernel answered step 2 but before ``applied 2`` was written: 'set b' may
+    have happened, so its undo runs (first); had it not happened, its undo's failure means nothing."""
+    done = []
+
+    def execute(item):
+        done.append(item["text"])
+        if item["args"]["name"] == "b":
+            raise OSError(19, "no such device")
+
+    assert _journal.undo_applied({"steps": steps()}, {"applied": 1, "applying": 2}, execute) == []
+    assert done == ["unset b", "unset a"]
+    done[:] = []
+    assert _journal.undo_applied({"steps": steps()}, {"applied": 1, "applying": 1}, execute) == []
+    assert done == ["unset a"]
+
+
 class Recorder:
     def __init__(self):
         self.events = []
+
+    def applying(self, count):
+        self.events.append(("applying", count))
 
     def applied(self, count):
         self.events.append(("applied", count))
@@ -57,5 +89,129 @@ def test_a_transaction_writes_down_each_step_and_each_undo():
     tx.apply(steps()[:2])
     assert tx.applied() == "set a; set b" and tx.rollback() == []
     assert log == ["set a", "set b", "unset b", "unset a"]
-    assert journal.events == [("applied", 1), ("applied", 2), ("undone", 1), ("undone", 1)]
+    assert journal.events == [("applying", 1), ("applied", 1), ("applying", 2), ("applied", 2), ("undone", 1), ("undone", 1)]
     assert json.loads(json.dumps(steps())) == steps()  # plain data: the journal's format
+
+
+@pytest.fixture
+def run_dir(tmp_path, monkeypatch):
+    path = str(tmp_path / "lanbridge")
+    monkeypatch.setattr(_lock, "RUN_DIR", path)
+    return _lock.run_dir(path)
+
+
+def _hold_then(path, seconds, event=None):
+    """A child process that holds the journal's lock (a watchdog at work) for ``seconds``, then
+    appends ``event``; its PID."""
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, b"locked\n")
+        time.sleep(seconds)
+        if event:
+            os.write(fd, (json.dumps(event) + "\n").encode())
+    finally:
+        os._exit(0)
+
+
+def _until_locked(path):
+    for _attempt in range(200):
+        with open(path) as handle:
+            if "locked" in handle.read():
+                return
+        time.sleep(0.01)
+    raise AssertionError("the child never took the lock")
+
+
+def test_recover_waits_for_a_watchdog_still_at_work(run_dir):
+    """The module died, so its object locks came free, but its watchdog still holds the journal while
+    it undoes: the next run waits for it instead of planning against a half-undone host."""
+    path = os.path.join(run_dir, "journal")
+    write(path, {"journal": 1, "object": "bridge br0", "pid": 1, "deadline": time.time() + 5, "steps": steps()},
+          {"applied": 2})
+    child = _hold_then(path, 0.5, {"end": "rolled back by the watchdog"})
+    try:
+        _until_locked(path)
+        calls = []
+        found = _journal.recover(path, lambda: calls.append)
+        assert found and "its watchdog rolled it back (rolled back by the watchdog)" in found, found
+        assert calls == [] and not os.path.exists(path)
+    finally:
+        os.waitpid(child, 0)
+
+
+def test_recover_gives_up_on_a_watchdog_that_never_lets_go(run_dir, monkeypatch):
+    monkeypatch.setattr(_journal, "RECOVER_MARGIN", 0.3)
+    path = os.path.join(run_dir, "journal")
+    write(path, {"journal": 1, "object": "bridge br0", "pid": 1, "deadline": time.time() - 60, "steps": steps()},
+          {"watchdog": 4242}, {"applied": 2})
+    before = open(path).read()
+    child = _hold_then(path, 3)
+    try:
+        _until_locked(path)
+        with pytest.raises(_journal.JournalError, match=r"still held by its watchdog \(PID 4242\)"):
+            _journal.recover(path, lambda: None)
+        assert open(path).read() == before + "locked\n"
+    finally:
+        os.kill(child, 9)
+        os.waitpid(child, 0)
+
+
+def test_a_journal_is_never_overwritten(run_dir):
+    path = os.path.join(run_dir, "journal")
+    write(path, {"journal": 1, "object": "bridge br0", "steps": steps()}, {"applied": 1})
+    before = open(path).read()
+    with pytest.raises(_journal.JournalError, match="is still there"):
+        _journal.Journal.begin(path, "bridge br0", steps(), time.time() + 5, lambda: None)
+    assert open(path).read() == before
+
+
+def test_a_watchdog_never_acts_on_the_next_runs_journal(run_dir, tmp_path):
+    """Run A ends (its journal removed) and run B starts a journal at the same path at once: A's
+    watchdog, which wakes up after that, must leave B's steps alone."""
+    undone = str(tmp_path / "undone")
+
+    def factory():
+        def execute(item):
+            with open(undone, "a") as handle:
+                handle.write(item["text"] + "\n")
+        return execute
+
+    path = os.path.join(run_dir, "journal")
+    first = _journal.Journal.begin(path, "bridge br0", steps(), time.time() + 30, factory)
+    first.applied(3)
+    first.end("confirmed")
+    second = _journal.Journal.begin(path, "bridge br0", steps(), time.time() + 30, factory)
+    second.applied(2)
+    time.sleep(0.5)  # A's watchdog polls every 0.05 s
+    assert not os.path.exists(undone)
+    second.end("confirmed")
+    time.sleep(0.2)
+    assert not os.path.exists(undone)
+
+
+def test_a_watchdog_rolls_back_when_the_module_lets_go_without_an_end(run_dir, tmp_path):
+    """The other side of the test above: the watchdog does act on its own unfinished journal."""
+    undone = str(tmp_path / "undone")
+
+    def factory():
+        def execute(item):
+            with open(undone, "a") as handle:
+                handle.write(item["text"] + "\n")
+        return execute
+
+    path = os.path.join(run_dir, "journal")
+    journal = _journal.Journal.begin(path, "bridge br0", steps(), time.time() + 30, factory)
+    journal.applying(1)
+    journal.applied(1)
+    journal.applying(2)
+    os.close(journal.fd)  # as if the module died here: the lock comes free, no end is written
+    for _attempt in range(100):
+        if os.path.exists(undone) and _journal.read(path)[1]["end"]:
+            break
+        time.sleep(0.05)
+    assert open(undone).read().split("\n")[:2] == ["unset b", "unset a"]
+    assert _journal.read(path)[1]["end"] == "rolled back by the watchdog"
