@@ -6,6 +6,9 @@ import re
 import pytest
 
 from ansible_collections.lanbridge.core.plugins.module_utils import _lock
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.apply import WATCHDOG_MARGIN
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.options import MAX_ROLLBACK_TIMEOUT
+from ansible_collections.lanbridge.core.plugins.module_utils._validate import ValidationError, check_forward_delay
 
 
 @pytest.fixture
@@ -77,3 +80,20 @@ def test_planted_symlink_and_foreign_file(run_dir, tmp_path):
         with pytest.raises(_lock.LockError, match="is not a regular file of this run's user"):
             _lock.open_private(foreign, os.O_RDWR)
     assert fcntl  # flock is what hold() uses
+
+
+def test_run_dir_of_another_user_is_refused(tmp_path):
+    path = str(tmp_path / "lanbridge")
+    os.mkdir(path, 0o700)
+    os.chown(path, 65534, 65534)
+    with pytest.raises(_lock.LockError, match=r"belongs to uid 65534, not to this run's uid 0; remove it"):
+        _lock.run_dir(path)
+
+
+def test_the_lock_waits_longer_than_the_longest_probe():
+    """A run waiting for another's lock must not give up while that run may still be probing: its
+    rollback_timeout (at most MAX_ROLLBACK_TIMEOUT) plus STP's listening and learning (2 x the largest
+    forward_delay) plus the watchdog's margin."""
+    with pytest.raises(ValidationError):
+        check_forward_delay(31, True)
+    assert _lock.LOCK_TIMEOUT > MAX_ROLLBACK_TIMEOUT + 2 * check_forward_delay(30, True) + WATCHDOG_MARGIN
