@@ -15,4 +15,6 @@ and reboots, and what the ``attach_agent`` module installs it from:
 ``daemon``     the systemd service: subscribe, then list; select loop, SIGHUP reload, ``READY=1``
 ``install``    the files the module installs: the sources of the agent's imports, the launcher,
                the unit; planned on plain data
+``manage``     install, configure or remove the agent on a host: what ``attach_agent`` does, and
+               ``container_veth``'s ``agent`` option
 """

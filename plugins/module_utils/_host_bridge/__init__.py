@@ -3,9 +3,18 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What ``host_bridge`` is made of, besides the module file:
 
-``facts``  the live facts it plans from (names instead of indexes), what a step does to them,
-           and the views it reports
-``steps``  the steps it plans, each with its undo
-``plan``   the planner: facts + wanted state -> steps, before/after, probe targets (pure)
-``apply``  the transaction on the kernel: steps, gateway probe, rollback
+``options``    its argument spec, the meaning of each option (pure), how long the probe may wait
+``facts``      the live facts it plans from (names instead of indexes), what a step does to them,
+               and the views it reports
+``ownership``  whose bridge it is: only bridges it made, or was told to adopt, are changed (pure)
+``steps``      the steps it plans, each with its undo
+``plan``       the planner: facts + wanted state -> steps, before/after, probe targets (pure)
+``persist``    persistence: who owns the uplink, the file and activation steps for that manager
+               (rendered by ``_persist``), each with its undo, and their execution
+``warnings``   what names the uplink (iptables, nft, ip rules, sysctls) and stops applying once
+               it is a port of the bridge: warnings, read-only
+``apply``      the transaction on the kernel and the files: steps, gateway probe, rollback
+
+``lan_info`` reuses ``facts``, ``ownership``, ``plan`` (``uplink_of_bridge``) and ``persist``
+(``persisted_by``).
 """

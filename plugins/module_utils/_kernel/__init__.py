@@ -10,9 +10,12 @@ rtnl       the plain rtnetlink socket: requests, dumps (retried when the kernel 
 pyroute    the pyroute2 adapter: the only file that imports pyroute2
 codec      one decoder and encoder of rtnetlink messages, shared by both paths
 constants  one table of netlink numbers and their names
-netns      entering and leaving network namespaces, opening them
+netns      entering and leaving network namespaces, opening them, telling whether an open
+               descriptor is one (nsfs, CLONE_NEWNET)
 frames     ARP, neighbour advertisement and ICMP echo packets, the BPF program (pure)
 packet_io  packet sockets: open, bind, send, close
 reachability  is the gateway still there (ARP, ICMP echo): host_bridge's probe
 neighbours RFC 5227 conflict probes for many addresses at once, and announcements
+errors     the layer's one error class, KernelError (a sentence and the errno), and
+               ``failing(what)``, which turns an OSError into one
 """
