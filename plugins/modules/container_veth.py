@@ -44,7 +44,10 @@ description:
     bridge never interleave; a lock held elsewhere for more than 720 seconds fails the task.
   - With O(purge), attachments on O(bridge) that this call's entries no longer name are removed, so
     the list can be the whole truth of a host's bridge.
-  - Uses netlink through pyroute2 and the engine's API through its unix socket; runs no commands.
+  - Talks to the kernel over a plain rtnetlink socket for every read and for creating, labelling,
+    addressing, routing and deleting attachments; pyroute2 only to repair an existing attachment's
+    MAC, MTU or bridge, its socket opened only then. Reaches the engine's API through its unix socket;
+    runs no commands (except C(systemctl) for O(agent)).
 author:
   - lanbridge.core developers (@lanbridge)
 requirements:
