@@ -19,7 +19,8 @@ import tempfile
 
 import pytest
 from helpers import IN_NETNS, ModuleResult, assert_same, bridged_lan, ip_json, ping, snapshot, veth_four_ways
-from podman_engine import BRIDGE_SUBNET, podman_engine_fixture  # noqa: F401  # pylint: disable=unused-import
+from engine import SLEEPER
+from podman_engine import BRIDGE_SUBNET, images, podman_engine_fixture  # noqa: F401  # pylint: disable=unused-import
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, rootful podman)")
 
@@ -128,3 +129,42 @@ def test_runtime_auto_prefers_docker_when_both_sockets_exist(lan, podman_engine)
     assert result.failed
     assert "docker engine at unix://%s" % DOCKER_SOCKET in result["msg"], result["msg"]
     assert_same(before, snapshot(host, link_state=False), "host namespace after the failed run")
+
+
+def test_a_pod_member_is_refused_and_its_infra_container_is_attached(lan, podman_engine, module_runner):
+    """Members of a Podman pod share the infra container's network namespace: attaching a member would
+    let two entries rewrite one namespace, so it is refused naming the infra container, and the infra
+    container (the namespace's owner) is what to target."""
+    host, lan_ns = lan
+    pod = "lbt-pod-%s" % os.urandom(4).hex()
+    # an infra image that sleeps (no registry for Podman's pause image): the lab's busybox, committed
+    # with the test containers' sleeper as entrypoint (--infra-command takes no arguments; the image's
+    # CMD becomes the script's $0)
+    podman_engine.podman("create", "--name", pod + "-base", images.IMAGE)
+    podman_engine.podman("commit", "--change", "ENTRYPOINT " + json.dumps(SLEEPER), pod + "-base", "localhost/" + pod)
+    podman_engine.podman("rm", pod + "-base")
+    podman_engine.podman("pod", "create", "--name", pod, "--network", "none", "--infra-image", "localhost/" + pod,
+                         "--cgroup-parent=" + podman_engine.cgroup_parent)
+    try:
+        member, _cid = podman_engine.start_container(None, ["--pod", pod])
+        infra = podman_engine.podman("pod", "inspect", "-f", "{{.InfraContainerID}}", pod)
+        assert podman_engine.pid(member) != podman_engine.pid(infra)
+        args = {"container": member, "runtime": "podman", "docker_host": podman_engine.url, "bridge": "br0",
+                "addresses": ["198.51.100.40/24"], "gateway": "198.51.100.1"}
+        before = snapshot(host, link_state=False)
+        refused = module_runner("container_veth", host, args)
+        assert refused.failed and not refused.get("changed")
+        # Podman 4.3 reports a member's network mode as container:<infra ID>, so the refusal names the infra
+        # container (the unit tests cover engines that report the pod instead)
+        infra_name = podman_engine.podman("inspect", "-f", "{{.Name}}", infra)
+        assert refused["msg"].startswith("container %s shares the network namespace of container %s" % (member, infra_name))
+        assert "target container %s instead" % infra_name in refused["msg"], refused["msg"]
+        assert_same(before, snapshot(host, link_state=False), "host namespace after the refusal")
+        attached = module_runner("container_veth", host, dict(args, container=infra))
+        assert attached["changed"] and not attached.failed, attached
+        assert ping(lan_ns, "198.51.100.40", attempts=10)
+        member_ns = "/proc/%d/ns/net" % podman_engine.pid(member)
+        assert os.stat(member_ns).st_ino == os.stat(attached["interfaces"][0]["netns"]).st_ino  # the member is on the LAN too
+    finally:
+        podman_engine.podman("pod", "rm", "-f", "-t", "0", pod, check=False)
+        podman_engine.podman("rmi", "localhost/" + pod, check=False)
