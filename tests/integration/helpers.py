@@ -1,6 +1,8 @@
 """The one set of helpers the integration tests share (no pytest here: ``_in_netns.py`` imports it too).
 
 - ``sh``: run a command, no shell, return its stdout or raise with its stderr.
+- ``wait_for``: poll a condition until it holds, or fail naming it.
+- ``lab_package``: the lab package (tests/lab), loaded by tests/lab/lab.py's loader.
 - ``netns_id``, ``root_netns_id``, ``in_root_netns``: which network namespace a process is in.
 - ``ip``, ``ip_json``, ``ping``: run ``ip``/``ping`` in a namespace given as a ``Netns``, a name
   under /run/netns, or a path such as ``/proc/PID/ns/net``.
@@ -14,10 +16,10 @@
 """
 import contextlib
 import difflib
-import importlib.util
 import json
 import os
 import re
+import runpy
 import subprocess
 import sys
 import tempfile
@@ -25,6 +27,8 @@ import time
 import uuid
 
 IN_NETNS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_in_netns.py")
+LAB_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lab")
+_LAB = []
 
 
 def sh(*cmd, check=True):
@@ -35,6 +39,18 @@ def sh(*cmd, check=True):
     return proc.stdout
 
 
+def wait_for(what, predicate, timeout):
+    """Poll ``predicate`` until it returns something true, and return that; ``AssertionError``
+    naming ``what`` when it has not within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("%s: not within %s s" % (what, timeout))
+
+
 # --------------------------------------------------------------------------- which namespace
 
 def netns_id(path):
@@ -43,16 +59,13 @@ def netns_id(path):
 
 
 def lab_package():
-    """The lab package (tests/lab), loaded by path as tests/lab/lab.py does: its root-namespace
-    detection, images, Podman service and ``_proc`` helpers are the ones the integration tests use."""
-    if "lanbridge_lab" not in sys.modules:
-        here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lab")
-        spec = importlib.util.spec_from_file_location("lanbridge_lab", os.path.join(here, "__init__.py"),
-                                                      submodule_search_locations=[here])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["lanbridge_lab"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["lanbridge_lab"]
+    """The lab package (tests/lab), through tests/lab/lab.py's loader (``package()``, the one that
+    loads it by path): its root-namespace detection, images, Podman service and ``_proc`` helpers
+    are the ones the integration tests use. lab.py is run by path, not imported: ``import lab``
+    would find tests/lab itself where tests/ is on sys.path (under pytest)."""
+    if not _LAB:
+        _LAB.append(runpy.run_path(os.path.join(LAB_DIR, "lab.py"))["package"]())
+    return _LAB[0]
 
 
 def root_netns_id():

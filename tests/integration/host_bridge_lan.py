@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 HOST_IP = "198.51.100.11"
 GATEWAY = "198.51.100.254"
@@ -104,13 +103,9 @@ class TcpProbe:
         return json.loads(out.strip().splitlines()[-1])
 
 
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
+def run(module_runner, ns, args, check=False, diff=True):
+    """One host_bridge run in ``ns`` (``helpers.run_module`` through the ``module_runner`` fixture), with diff by default."""
+    return module_runner("host_bridge", ns, args, check_mode=check, diff=diff)
 
 
-__all__ = ["build", "TcpProbe", "wait_for", "os"]
+__all__ = ["build", "TcpProbe", "run", "os"]

@@ -13,7 +13,7 @@ import pytest
 
 from helpers import IMPORT_TIMES, assert_same, four_ways, imported, snapshot
 from helpers import ping as pings
-from host_bridge_lan import CLIENT_IP, EM1_MAC, GATEWAY, HOST_IP, TcpProbe, build
+from host_bridge_lan import CLIENT_IP, EM1_MAC, GATEWAY, HOST_IP, TcpProbe, build, run
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")
 
@@ -21,10 +21,6 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network n
 @pytest.fixture
 def lan(netns_factory):
     return build(netns_factory)
-
-
-def run(module_runner, ns, args, check=False, diff=True):
-    return module_runner("host_bridge", ns, args, check_mode=check, diff=diff)
 
 
 def bridge_four_ways(module_runner, ns, args, kernel_picks=()):

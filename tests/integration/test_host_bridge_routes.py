@@ -14,13 +14,9 @@ import pytest
 
 from helpers import assert_same, snapshot
 from helpers import ping as pings
-from host_bridge_lan import CLIENT_IP, GATEWAY, HOST_IP, build
+from host_bridge_lan import CLIENT_IP, GATEWAY, HOST_IP, build, run
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")
-
-
-def run(module_runner, ns, args, check=False):
-    return module_runner("host_bridge", ns, args, check_mode=check, diff=True)
 
 
 def warnings_of(result):

@@ -4,6 +4,8 @@ The lab is the package in this directory (see ``__init__.py``); this file
 keeps the command line and ``import lab`` (with tests/lab on sys.path, as
 tests/bench/bench.py does) working: it loads the package by path and
 re-exports its API (``lab.up``, ``lab.down``, ``lab.load_state``, ...).
+``package()`` is the one loader of the package by path (the integration
+tests' ``helpers.lab_package`` uses it too).
 """
 
 import importlib.util
@@ -14,7 +16,8 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 _NAME = "lanbridge_lab"
 
 
-def _package():
+def package():
+    """The lab package, loaded by path once (as ``lanbridge_lab``)."""
     if __package__:  # imported as a submodule of the package itself
         return sys.modules[__package__]
     if _NAME not in sys.modules:
@@ -27,7 +30,7 @@ def _package():
     return sys.modules[_NAME]
 
 
-_pkg = _package()
+_pkg = package()
 globals().update({name: getattr(_pkg, name) for name in _pkg.__all__})
 __all__ = list(_pkg.__all__)
 
