@@ -10,7 +10,7 @@ if os.path.join(ROOT, "tests", "lab") not in sys.path:
     sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
 import lab  # noqa: E402  pylint: disable=wrong-import-position
 
-__all__ = ["CONTAINERS", "PREFIX", "addresses", "converge", "lab", "run_module", "skip_reason"]
+__all__ = ["CONTAINERS", "PREFIX", "addresses", "converge", "lab", "run_module"]
 
 PREFIX = os.environ.get("LANBRIDGE_BOOTED_PREFIX", "ab")
 CONTAINERS = 2
@@ -21,19 +21,6 @@ VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 
 def playbook_command():
     return shutil.which("ansible-playbook") or shutil.which("ansible-playbook", path=VENV_BIN)
-
-
-def skip_reason():
-    """Why the agent's booted tests cannot run here, or None."""
-    if os.geteuid() != 0:
-        return "the lab needs root"
-    if not (shutil.which("systemd-nspawn") and shutil.which("mmdebstrap")):
-        return "systemd-nspawn and mmdebstrap are not installed (make deps)"
-    if not os.path.isdir("/sys/fs/cgroup/unified"):
-        return "no cgroup2 hierarchy for nspawn"
-    if not playbook_command():
-        return "ansible-playbook is not installed"
-    return None
 
 
 def addresses(i=1):

@@ -20,7 +20,6 @@ import glob
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -47,8 +46,7 @@ COLLECTIONS = os.path.join(lab.REPO, ".build", "collections")
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
-    pytest.mark.skipif(shutil.which("podman") is None, reason="podman is not installed"),
-    pytest.mark.skipif(shutil.which("nsenter") is None, reason="nsenter is not installed"),
+    pytest.mark.needs("podman", "nsenter"),
 ]
 
 

@@ -24,8 +24,7 @@ ADDRESS = "198.51.100.41"
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
-    pytest.mark.skipif(shutil.which("dockerd") is None, reason="dockerd is not installed"),
-    pytest.mark.skipif(PLAYBOOK_BIN is None, reason="ansible-playbook is not installed"),
+    pytest.mark.needs("dockerd", "ansible-playbook"),
 ]
 
 
