@@ -5,8 +5,13 @@ After host_bridge (persist auto), each host must hold: it answers on the LAN, em
 and is a port of br0, one IPv4 default route (via br0), br0's MAC is em1's, STP off. The same after
 (b) a 3-second flap of its switch port, (c) a reboot, (d) for DHCP hosts a lease renewal (2-minute
 leases); (e) a second run changes nothing; (f) state absent and a reboot leave the host as before
-the collection ran, its administrator's files byte for byte. A probe failure after the manager
-took over puts back both the kernel and the files. Nothing here is timed.
+the collection ran, its administrator's files byte for byte, and its one default route via em1. A
+probe failure after the manager took over (networkd, NetworkManager) puts back both the kernel and
+the files. DHCP hosts keep their DHCP client identifier (as dnsmasq's lease file records it): the
+lab reserves leases by MAC, which would hide a changed one. The files have the modes the managers
+want (NetworkManager's keyfiles 0600 root). Afterwards, on the hosts as they were: check mode writes
+nothing and its diff carries each file's text before and after; ``persist: none`` is refused where
+NetworkManager owns em1 and warned about where networkd does. Nothing here is timed.
 """
 import json
 import os
@@ -63,22 +68,23 @@ def config_files(state, host):
     return inside(state, host, "sh", "-c", script)
 
 
-def host_bridge(state, args, hosts="all"):
+def host_bridge(state, args, hosts="all", check=False):
     """``lanbridge.core.host_bridge`` through Ansible (SSH, the host's own Python); ``{host: result}``
-    (the ``tree`` callback writes each host's result as JSON)."""
+    (the ``tree`` callback writes each host's result as JSON, without the warnings: those Ansible prints,
+    kept in each result as ``printed``); ``check``: with ``--check --diff``."""
     tree = tempfile.mkdtemp(prefix="lanbridge-tree-")
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build", "collections"),
                ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree",
                ANSIBLE_CALLBACK_TREE_DIR=tree, ANSIBLE_HOST_KEY_CHECKING="false",
                PATH=VENV + os.pathsep + os.environ.get("PATH", ""))
     argv = [os.path.join(VENV, "ansible"), "-i", state["inventory"], hosts, "-f", "10", "-m", "lanbridge.core.host_bridge",
-            "-a", json.dumps(args)]
+            "-a", json.dumps(args)] + (["--check", "--diff", "-vvv"] if check else [])  # below -vvv the tree drops the diff
     try:
         proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600, check=False)
         out = {}
         for host in os.listdir(tree):
             with open(os.path.join(tree, host)) as handle:
-                out[host] = json.load(handle)
+                out[host] = dict(json.load(handle), printed=proc.stdout + proc.stderr)
     finally:
         shutil.rmtree(tree, ignore_errors=True)
     wanted = list(state["hosts"]) if hosts == "all" else [hosts]
@@ -122,6 +128,21 @@ def assert_bridged(state, host, attempts=40):
     raise AssertionError("%s (%s:%s): %s" % (host, h["manager"], h["addressing"], "; ".join(problems or ["does not answer"])))
 
 
+def client_ids(state):
+    """``{address: client id}`` from dnsmasq's lease file (``expiry mac address name client-id``)."""
+    out = {}
+    with open(state["dhcp"]["leases"]) as handle:
+        for line in handle:
+            words = line.split()
+            if len(words) >= 5:
+                out[words[2]] = words[4]
+    return out
+
+
+def dhcp_hosts(state):
+    return dict((host, h) for host, h in state["hosts"].items() if h["addressing"] == "dhcp")
+
+
 def each(state, check):
     with ThreadPoolExecutor(len(state["hosts"])) as pool:
         list(pool.map(check, sorted(state["hosts"])))
@@ -133,7 +154,18 @@ def originals(persist_lab):
 
 
 @pytest.fixture(scope="module")
-def bridged(persist_lab, originals):
+def identities(persist_lab):
+    """The DHCP hosts' client identifiers before the collection ran (as their manager sends them from em1)."""
+    wanted, deadline = dhcp_hosts(persist_lab), time.monotonic() + 60
+    while True:
+        seen = client_ids(persist_lab)
+        if all(seen.get(h["address4"]) for h in wanted.values()) or time.monotonic() > deadline:
+            return dict((host, seen.get(h["address4"])) for host, h in wanted.items())
+        time.sleep(1)
+
+
+@pytest.fixture(scope="module")
+def bridged(persist_lab, originals, identities):
     results = host_bridge(persist_lab, {"name": "br0", "uplink": "em1"})
     for host, h in persist_lab["hosts"].items():
         result = results[host]
@@ -147,6 +179,12 @@ def test_a_bridged_and_persisted_by_each_manager(persist_lab, bridged):
     for host, result in bridged.items():
         assert result["persist"]["files"], host
         assert all(f.startswith(CONFIG) for f in result["persist"]["files"]), result["persist"]["files"]
+        for path in result["persist"]["files"]:
+            if inside(persist_lab, host, "sh", "-c", "[ -e '%s' ] && echo yes || true" % path).strip() != "yes":
+                continue  # moved aside or removed
+            mode, user = inside(persist_lab, host, "stat", "-c", "%a %U", path).split()
+            wanted = "600" if path.endswith(".nmconnection") or path.startswith("/etc/netplan/") else "644"
+            assert (mode, user) == (wanted, "root"), (host, path, mode, user)
 
 
 def test_e_a_second_run_changes_nothing(persist_lab, bridged):
@@ -183,6 +221,14 @@ def test_d_a_lease_renewal_keeps_it(persist_lab, bridged):
     each(persist_lab, lambda host: assert_bridged(persist_lab, host))
 
 
+def test_d_the_dhcp_client_identifier_is_the_same_on_the_bridge(persist_lab, bridged, identities):
+    """The lease dnsmasq recorded from br0 (after the renewal above) has the client id em1 sent."""
+    seen = client_ids(persist_lab)
+    assert all(identities.values()), identities
+    for host, h in dhcp_hosts(persist_lab).items():
+        assert seen.get(h["address4"]) == identities[host], (host, h["manager"], identities[host], seen.get(h["address4"]))
+
+
 def test_c_a_reboot_keeps_it(persist_lab, bridged):
     each(persist_lab, lambda host: lab.reboot(persist_lab["state_dir"], host))
     each(persist_lab, lambda host: assert_bridged(persist_lab, host))
@@ -191,8 +237,12 @@ def test_c_a_reboot_keeps_it(persist_lab, bridged):
         assert not result.get("failed") and result["changed"] is False, (host, result.get("plan"), result.get("msg"))
 
 
-def test_a_failed_probe_puts_back_the_kernel_and_the_files(persist_lab, bridged):
-    host = by_spec(persist_lab)["networkd:static"]
+@pytest.mark.parametrize("spec, written", [
+    ("networkd:static", "/etc/systemd/network/00-lanbridge-br0.netdev"),
+    ("networkmanager:static", "/etc/NetworkManager/system-connections/lanbridge-br0.nmconnection"),
+])
+def test_a_failed_probe_puts_back_the_kernel_and_the_files(persist_lab, bridged, spec, written):
+    host = by_spec(persist_lab)[spec]
     back = host_bridge(persist_lab, {"name": "br0", "uplink": "em1", "state": "absent"}, hosts=host)[host]
     assert back["changed"] and not back.get("failed"), back.get("msg")
     files = config_files(persist_lab, host)
@@ -203,8 +253,11 @@ def test_a_failed_probe_puts_back_the_kernel_and_the_files(persist_lab, bridged)
     finally:
         lab.set_gateway(persist_lab["state_dir"], up=True)
     assert result["rolled_back"] is True and result["changed"] is False, result.get("msg")  # it failed, and rolled back
-    assert "write /etc/systemd/network/00-lanbridge-br0.netdev" in result["msg"], result["msg"]
+    assert "write %s" % written in result["msg"], result["msg"]
     assert config_files(persist_lab, host) == files
+    deadline = time.monotonic() + 20  # the manager may still be configuring em1 again
+    while inside(persist_lab, host, "ip", "route") != routes and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert inside(persist_lab, host, "ip", "route") == routes
     again = host_bridge(persist_lab, {"name": "br0", "uplink": "em1"}, hosts=host)[host]
     assert again["changed"] and not again.get("failed"), again.get("msg")
@@ -223,3 +276,36 @@ def test_f_absent_and_a_reboot_bring_back_the_host_as_it_was(persist_lab, bridge
             assert time.monotonic() < deadline, "%s: em1 never got %s back" % (host, h["address4"])
             time.sleep(0.5)
         assert on_lan(persist_lab, h["address4"])
+        deadline = time.monotonic() + 30
+        while True:
+            defaults = [r for r in inside(persist_lab, host, "ip", "-4", "route", "show", "default").splitlines() if r.strip()]
+            if len(defaults) == 1 and "dev em1" in defaults[0]:
+                break
+            assert time.monotonic() < deadline, "%s: IPv4 default routes %s, not one via em1" % (host, defaults)
+            time.sleep(0.5)
+
+
+def test_g_check_mode_writes_nothing_and_shows_the_files(persist_lab, originals):
+    """On the hosts as they were (after f): --check --diff plans the bridge and its files, touches nothing."""
+    results = host_bridge(persist_lab, {"name": "br0", "uplink": "em1"}, check=True)
+    for host, result in results.items():
+        h = persist_lab["hosts"][host]
+        assert not result.get("failed") and result["changed"], (host, result.get("msg"))
+        assert result["persist"]["manager"] == h["manager"] and result["persist"]["files"], (host, result["persist"])
+        before, after = result["diff"]["before"]["files"], result["diff"]["after"]["files"]
+        assert sorted(before) == sorted(after) == sorted(result["persist"]["files"]), (host, sorted(before), sorted(after))
+        assert all(before[p] != after[p] for p in before), host
+        assert any(after[p] and "br0" in after[p] for p in after), host
+        assert config_files(persist_lab, host) == originals[host], host
+        assert "br0" not in inside(persist_lab, host, "ip", "-o", "link"), host
+
+
+def test_g_persist_none_where_a_manager_owns_the_uplink(persist_lab):
+    """NetworkManager: refused (its view and the kernel's would disagree); networkd: a warning."""
+    specs = by_spec(persist_lab)
+    nm, networkd = specs["networkmanager:static"], specs["networkd:static"]
+    refused = host_bridge(persist_lab, {"name": "br0", "uplink": "em1", "persist": "none"}, hosts=nm, check=True)[nm]
+    assert refused["changed"] is False and "persist none: NetworkManager manages em1" in refused.get("msg", ""), refused
+    warned = host_bridge(persist_lab, {"name": "br0", "uplink": "em1", "persist": "none"}, hosts=networkd, check=True)[networkd]
+    assert not warned.get("failed") and warned["changed"], warned.get("msg")
+    assert "persist none: systemd-networkd configures em1" in " ".join(warned["printed"].split()), warned["printed"][-3000:]
