@@ -8,11 +8,15 @@ write it and let the manager take the bridge over, each with its undo (``_persis
 ``detect(uplink, ifindex, mac)`` -> the manager that owns the uplink (``_persist.owner``), or None;
     ``ValueError`` when two claim it.
 ``for_change(want, facts, plan, warn)`` what persisting a host_bridge plan means here (the option
-    ``persist``, the owner found), or None; ``check_leases(...)`` refuses a lease nobody would renew.
+    ``persist``, the owner found), or None; ``persist: none`` on an uplink NetworkManager manages is
+    refused, on one another manager configures warned about. ``check_leases(...)`` refuses a lease
+    nobody would renew.
 ``plan_files(manager, bridge, uplink, facts_after, state)`` -> ``{'manager', 'files', 'steps', 'warnings',
     'before', 'after'}``: the file steps (``write_file`` / ``rename_file`` / ``remove_file``, undo
     computed from what is on disk now), the manager's activation (``run`` steps), and the files'
-    text before and after (the diff). ``state`` is ``present`` or ``absent``.
+    text before and after (the diff). ``state`` is ``present`` or ``absent``. The model gets the planned
+    bridge's MAC, MTU, STP and forward delay, and for DHCP the uplink's client identity (networkd's
+    lease files ``/run/systemd/netif/leases/IFINDEX`` of the uplink and the bridge give its IAID).
 ``execute(step)`` performs a file or command step (the apply executor sends netlink steps elsewhere).
 
 How the steps are ordered with the kernel's (``order``): a first step that does nothing but whose

@@ -10,7 +10,8 @@
 ``networkmanager`` NetworkManager keyfiles and a ``conf.d`` snippet
 ``netplan``        a netplan YAML file (and the administrator's file, rewritten without the uplink's addressing)
 ``yamlish``        the block-style YAML subset netplan files are written in (no PyYAML on managed nodes)
-``owner``          who owns the uplink (``owners``, ``choose``) and how it is addressed (``addressing_of``)
+``owner``          who owns the uplink (``owners``, ``choose``), how it is addressed (``addressing_of``) and
+                   its DHCP client identity (``dhcp_identity_of``)
 
 Each renderer has ``reads(model, current=None)`` (the paths and globs the caller reads into
 ``current``, ``{path: text}``) and ``render(model, current)`` -> a plan (``common.plan``). The
