@@ -136,7 +136,7 @@ class DockerEngine(EngineCli):
 @pytest.fixture(scope="session", name="docker_engine")
 def docker_engine_fixture():
     if not shutil.which("dockerd"):
-        pytest.skip("dockerd is not installed")
+        pytest.fail("dockerd is not installed (make deps installs it)", pytrace=False)
     engine = DockerEngine(tempfile.mkdtemp(prefix="lbd", dir="/run"))
     try:
         engine.start()

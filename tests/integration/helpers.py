@@ -39,6 +39,16 @@ def sh(*cmd, check=True):
     return proc.stdout
 
 
+PERSIST_NOTICE = "persist auto: host_bridge runs in a network namespace"  # a test namespace is not init's
+
+
+def warnings_of(result, notices=()):
+    """The warnings' sentences (ansible-core 2.19 returns each as a summary dict, earlier ones as
+    text), without those that start with one of ``notices``."""
+    texts = [w["event"]["msg"] if isinstance(w, dict) else str(w) for w in result.get("warnings") or []]
+    return [t for t in texts if not t.startswith(tuple(notices))]
+
+
 def wait_for(what, predicate, timeout):
     """Poll ``predicate`` until it returns something true, and return that; ``AssertionError``
     naming ``what`` when it has not within ``timeout`` seconds."""

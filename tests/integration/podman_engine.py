@@ -95,7 +95,7 @@ class PodmanEngine(EngineCli):
 @pytest.fixture(scope="session", name="podman_engine")
 def podman_engine_fixture():
     if not shutil.which("podman"):
-        pytest.skip("podman is not installed")
+        pytest.fail("podman is not installed (make deps installs it)", pytrace=False)
     engine = PodmanEngine(tempfile.mkdtemp(prefix="lbp-"))
     try:
         engine.start()

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from helpers import IN_NETNS, assert_same, snapshot, wait_for
+from helpers import IN_NETNS, assert_same, snapshot, wait_for, warnings_of
 from helpers import ping as pings
 from host_bridge_lan import HOST_IP, build
 
@@ -95,11 +95,6 @@ def test_killed_during_the_probe_the_watchdog_rolls_back(lan):
     assert not result.get("failed"), result
     assert any("did not finish; its watchdog rolled it back" in w for w in warnings_of(result)), warnings_of(result)
     assert not os.path.exists(journal_path(lan.host))
-
-
-def warnings_of(result):
-    """The warnings' sentences (ansible-core 2.19 returns them as structured summaries)."""
-    return [w["event"]["msg"] if isinstance(w, dict) else str(w) for w in result.get("warnings", [])]
 
 
 def lan_run(lan, args):

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+import helpers
 from helpers import assert_same, snapshot
 from helpers import ping as pings
 from host_bridge_lan import CLIENT_IP, GATEWAY, HOST_IP, build, run
@@ -20,10 +21,8 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network n
 
 
 def warnings_of(result):
-    """The warnings' texts (ansible-core 2.19 returns each as a summary dict, earlier ones as text),
-    without the one that says a test namespace persists nothing (it is not init's)."""
-    texts = [w["event"]["msg"] if isinstance(w, dict) else w for w in result.get("warnings") or []]
-    return [t for t in texts if not t.startswith("persist auto: host_bridge runs in a network namespace")]
+    """Without the one that says a test namespace persists nothing (it is not init's)."""
+    return helpers.warnings_of(result, notices=[helpers.PERSIST_NOTICE])
 
 
 def routes_snapshot(ns):

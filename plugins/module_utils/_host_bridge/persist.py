@@ -325,12 +325,12 @@ def _unpersisted(want, uplink, link, plan, warn):
     if found["manager"] == "networkmanager":
         raise PersistError("persist none: NetworkManager manages %s (%s): after the move its view of %s and the kernel's "
                            "would disagree, and it puts %s's addresses back when it activates the device again; use "
-                           "persist: auto (or networkmanager), or make %s unmanaged first" % (uplink, found["evidence"], uplink,
-                                                                                                uplink, uplink))
+                           "persist: auto (or networkmanager), or make %s unmanaged first"
+                           % (uplink, found["evidence"], uplink, uplink, uplink))
+    manager = owners.NAMES[found["manager"]]
     warn("persist none: %s configures %s (%s): %s lives in the running kernel only, and %s may put %s's addresses back on "
-         "%s (a port of %s) at the next carrier change or reboot" % (owners.NAMES[found["manager"]], uplink, found["evidence"],
-                                                                    want["name"], owners.NAMES[found["manager"]], uplink, uplink,
-                                                                    want["name"]))
+         "%s (a port of %s) at the next carrier change or reboot"
+         % (manager, uplink, found["evidence"], want["name"], manager, uplink, uplink, want["name"]))
 
 
 def check_leases(want, facts, plan, persisted):

@@ -111,10 +111,6 @@ def stanzas(text, uplink):
     return found
 
 
-def _options(lines, first, last):
-    return [ln.split(None, 1) for ln in lines[first + 1:last] if ln.strip() and not ln.lstrip().startswith("#")]
-
-
 def _route_lines(model, family):
     lines = []
     for r in model[family]["routes"]:

@@ -64,7 +64,3 @@ def model_from(bridge, uplink, mac, addressing, addresses=(), routes=(), mtu=Non
     for key, kind in FAMILIES:
         model[key] = _family(key, kind, addressing.get(key) or "off", list(addresses), list(routes))
     return model
-
-
-def uses_dhcp(model):
-    return model["ipv4"]["method"] == "dhcp" or model["ipv6"]["method"] == "dhcp"

@@ -101,9 +101,8 @@ def _links(model):
 
 def dhcp4_section(identity):
     """``[('DHCPv4', items)]`` that keeps the uplink's client identity (``model['dhcp']``), or ``[]``."""
-    items = [(key, str(identity[name])) for key, name in (("ClientIdentifier", "client_id"), ("IAID", "iaid"),
-                                                           ("DUIDType", "duid_type"), ("DUIDRawData", "duid_raw"))
-             if identity.get(name) is not None]
+    keys = (("ClientIdentifier", "client_id"), ("IAID", "iaid"), ("DUIDType", "duid_type"), ("DUIDRawData", "duid_raw"))
+    items = [(key, str(identity[name])) for key, name in keys if identity.get(name) is not None]
     return [("DHCPv4", items)] if items else []
 
 

@@ -188,8 +188,8 @@ def test_order():
     kernel = [{"text": "add bridge br0"}, {"text": "set em1 master br0"}]
     assert persist.order(None, kernel) == kernel
     persisted = {"first": [{"text": "first"}], "file_steps": [{"text": "write a"}, {"text": "write b"}], "last": [{"text": "reload"}]}
-    assert [s["text"] for s in persist.order(persisted, kernel)] == ["first", "write a", "write b", "add bridge br0",
-                                                                   "set em1 master br0", "reload"]
+    assert [s["text"] for s in persist.order(persisted, kernel)] == [
+        "first", "write a", "write b", "add bridge br0", "set em1 master br0", "reload"]
 
 
 def test_networkmanager_activation_reloads_its_conf_only_when_it_changes():
