@@ -22,8 +22,8 @@ down before the change is applied)::
     With a ``journal`` (``_journal.Journal``) every step is announced before it runs and recorded
     after, and every step undone is written down, as it happens, so a watchdog can finish the
     rollback if this process dies.
-``Transaction.resumed(execute, done)``: the transaction of steps another process applied (a
-    journal's), to roll them back here.
+``Transaction.resumed(execute, done, journal=None)``: the transaction of steps another process
+    applied (a journal's), to roll them back here (each undo written down through ``journal``).
 ``TransactionError(message, rolled_back)``: what a module reports when a transaction failed.
 """
 
@@ -59,8 +59,8 @@ class Transaction(object):
         self.done = []
 
     @classmethod
-    def resumed(cls, execute, done):
-        tx = cls(execute)
+    def resumed(cls, execute, done, journal=None):
+        tx = cls(execute, journal)
         tx.done = list(done)
         return tx
 

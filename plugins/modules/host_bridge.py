@@ -133,8 +133,9 @@ options:
         whole change is written to a journal in C(/run/lanbridge/) (root only), and a watchdog in
         a session of its own undoes the applied steps if the module dies (killed, out of memory,
         a dropped SSH session) or has not finished O(rollback_timeout) plus 5 seconds after it
-        started. A later run that finds a journal nobody finished rolls it back first (waiting for
-        a watchdog still at work) and says so in a warning.
+        started (a module hung that long is killed first, so it cannot go on applying). A later run
+        that finds a journal nobody finished rolls it back first (waiting for a watchdog still at
+        work) and says so in a warning.
     type: float
     default: 10
   adopt:

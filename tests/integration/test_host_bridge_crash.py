@@ -249,3 +249,25 @@ def test_two_bridges_for_one_uplink_take_turns(lan):
     assert refused["msg"] == "uplink em1 is already a port of bridge br0", refused["msg"]
     assert "br1" not in lan.host.ip("-o", "link", "show")
     assert "master br0" in lan.host.ip("link", "show", "em1")
+
+
+def test_a_hung_module_is_killed_by_its_watchdog_and_the_host_restored(lan):
+    """A module stuck after step 4 (em1 already in br0) past its deadline (rollback_timeout 2 + 5 s):
+    the watchdog kills it, so it cannot go on applying, and undoes the four steps."""
+    before = snapshot(lan.host)
+    proc, args_file = start(lan.host, dict(ARGS, rollback_timeout=2), env={"LANBRIDGE_TEST_PAUSE_AFTER_STEP": "4:60"})
+    try:
+        path = journal_path(lan.host)
+        wait_for("step 4 applied", lambda: any(e.get("applied") == 4 for e in journal_events(path)), 20)
+        assert "master br0" in lan.host.ip("link", "show", "em1")
+        proc.communicate(timeout=2 + 5 + 10)  # killed at its deadline, long before its 60 s pause ends
+        assert proc.returncode == -signal.SIGKILL, proc.returncode
+        restored(lan, before, 5)
+        events = journal_events(path)
+        assert [e["end"] for e in events if "end" in e] == ["rolled back by the watchdog"], events
+        assert sum(e.get("undone", 0) for e in events) == 4 and not any(e.get("applied", 0) > 4 for e in events)
+    finally:
+        os.unlink(args_file)
+    result = lan_run(lan, ARGS)  # the next run finds the journal the watchdog ended, and goes on
+    assert result["changed"] and not result.get("failed"), result
+    assert any("its watchdog rolled it back" in w for w in warnings_of(result)), warnings_of(result)

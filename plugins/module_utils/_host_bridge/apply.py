@@ -40,6 +40,12 @@ from ansible_collections.lanbridge.core.plugins.module_utils._lock import run_di
 from ansible_collections.lanbridge.core.plugins.module_utils._transaction import Transaction, TransactionError
 
 WATCHDOG_MARGIN = 5.0  # seconds past the probe's deadline before the watchdog takes a hung run's place
+ROLLBACK_MARGIN = 10.0  # seconds the module's own rollback has before the watchdog takes it over
+
+
+def _commands(steps):
+    """How many of ``steps`` run a command (iptables, a manager's tool: seconds each, not microseconds)."""
+    return sum(1 for s in steps if s["op"] == "run")
 
 
 class ProbeFailed(Exception):
@@ -107,9 +113,8 @@ def apply(nl, steps, probe=None, probe_timeout=10.0, journal_path=None, what=Non
     journal = None
     if journal_path:
         # each command step (iptables -w, a manager's reload) may take a second or more
-        deadline = (time.time() + probe_timeout + WATCHDOG_MARGIN + 0.05 * len(steps)
-                    + 1.0 * sum(1 for s in steps if s["op"] == "run"))
-        journal = Journal.begin(journal_path, what or "the change", steps, deadline, fresh_executor)
+        seconds = probe_timeout + WATCHDOG_MARGIN + 0.05 * len(steps) + 1.0 * _commands(steps)
+        journal = Journal.begin(journal_path, what or "the change", steps, seconds, fresh_executor)
     tx = Transaction(executor(nl), _PausingJournal(journal) if journal else None)
     answer = None
     try:
@@ -124,7 +129,13 @@ def apply(nl, steps, probe=None, probe_timeout=10.0, journal_path=None, what=Non
             raise ProbeFailed("the run took longer than its deadline and its watchdog rolled it back")
     except (KernelError, ProbeFailed, PersistError, OSError) as exc:
         tried, count = tx.applied(), len(tx.done)
-        errors = tx.rollback() if not (journal and journal.taken_over()) else []
+        taken = journal.taken_over() if journal else None
+        if taken:  # the watchdog undid it already (this run hung and could not be killed)
+            errors = [taken] if "FAILED" in taken else []
+        else:
+            if journal:  # our own rollback: the watchdog steps in only if it hangs too
+                journal.rolling_back(ROLLBACK_MARGIN + 0.1 * count + 10.0 * _commands(tx.done))
+            errors = tx.rollback()
         if journal:
             journal.end("rolled back" if not errors else "rollback failed: %s" % "; ".join(errors))
         if errors:

@@ -29,13 +29,15 @@ def test_read_keeps_what_was_applied_and_ignores_a_torn_line(tmp_path):
         handle.write('{"appl')  # the process died in the middle of a line
     header, state = _journal.read(path)
     assert header["object"] == "bridge br0"
-    assert state == {"applied": 2, "applying": 0, "probing": False, "end": None, "watchdog": 7}
+    assert state == {"applied": 2, "applying": 0, "undone": 0, "probing": False, "end": None, "watchdog": 7,
+                     "boot_deadline": None}
     write(path, {"journal": 1, "steps": steps()}, {"applying": 3}, {"applied": 3}, {"probing": True}, {"undone": 1},
           {"end": "rolled back"})
     fd = os.open(path, os.O_RDONLY)
     try:
         assert _journal.read(fd)[1] == _journal.read(path)[1] == {
-            "applied": 2, "applying": 3, "probing": True, "end": "rolled back", "watchdog": None}
+            "applied": 2, "applying": 3, "undone": 1, "probing": True, "end": "rolled back", "watchdog": None,
+            "boot_deadline": None}
     finally:
         os.close(fd)
 
@@ -101,27 +103,27 @@ def run_dir(tmp_path, monkeypatch):
 
 
 def _hold_then(path, seconds, event=None):
-    """A child process that holds the journal's lock (a watchdog at work) for ``seconds``, then
-    appends ``event``; its PID."""
+    """A child process that holds the watchdog's lock of journal ``path`` (a watchdog at work) for
+    ``seconds``, then appends ``event`` to the journal; its PID."""
     pid = os.fork()
     if pid:
         return pid
     try:
-        fd = os.open(path, os.O_RDWR | os.O_APPEND)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.write(fd, b"locked\n")
+        guard = os.open(path + ".watchdog", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        os.write(guard, b"locked\n")
         time.sleep(seconds)
         if event:
-            os.write(fd, (json.dumps(event) + "\n").encode())
+            with open(path, "a") as handle:
+                handle.write(json.dumps(event) + "\n")
     finally:
         os._exit(0)
 
 
 def _until_locked(path):
     for _attempt in range(200):
-        with open(path) as handle:
-            if "locked" in handle.read():
-                return
+        if os.path.exists(path + ".watchdog") and "locked" in open(path + ".watchdog").read():
+            return
         time.sleep(0.01)
     raise AssertionError("the child never took the lock")
 
@@ -146,15 +148,15 @@ def test_recover_waits_for_a_watchdog_still_at_work(run_dir):
 def test_recover_gives_up_on_a_watchdog_that_never_lets_go(run_dir, monkeypatch):
     monkeypatch.setattr(_journal, "RECOVER_MARGIN", 0.3)
     path = os.path.join(run_dir, "journal")
-    write(path, {"journal": 1, "object": "bridge br0", "pid": 1, "deadline": time.time() - 60, "steps": steps()},
-          {"watchdog": 4242}, {"applied": 2})
+    write(path, {"journal": 1, "object": "bridge br0", "pid": 1, "boot_deadline": _journal.boot_clock() - 60,
+                 "steps": steps()}, {"watchdog": 4242}, {"applied": 2})
     before = open(path).read()
     child = _hold_then(path, 3)
     try:
         _until_locked(path)
         with pytest.raises(_journal.JournalError, match=r"still held by its watchdog \(PID 4242\)"):
             _journal.recover(path, lambda: None)
-        assert open(path).read() == before + "locked\n"
+        assert open(path).read() == before
     finally:
         os.kill(child, 9)
         os.waitpid(child, 0)
@@ -165,7 +167,7 @@ def test_a_journal_is_never_overwritten(run_dir):
     write(path, {"journal": 1, "object": "bridge br0", "steps": steps()}, {"applied": 1})
     before = open(path).read()
     with pytest.raises(_journal.JournalError, match="is still there"):
-        _journal.Journal.begin(path, "bridge br0", steps(), time.time() + 5, lambda: None)
+        _journal.Journal.begin(path, "bridge br0", steps(), 5, lambda: None)
     assert open(path).read() == before
 
 
@@ -181,10 +183,10 @@ def test_a_watchdog_never_acts_on_the_next_runs_journal(run_dir, tmp_path):
         return execute
 
     path = os.path.join(run_dir, "journal")
-    first = _journal.Journal.begin(path, "bridge br0", steps(), time.time() + 30, factory)
+    first = _journal.Journal.begin(path, "bridge br0", steps(), 30, factory)
     first.applied(3)
     first.end("confirmed")
-    second = _journal.Journal.begin(path, "bridge br0", steps(), time.time() + 30, factory)
+    second = _journal.Journal.begin(path, "bridge br0", steps(), 30, factory)
     second.applied(2)
     time.sleep(0.5)  # A's watchdog polls every 0.05 s
     assert not os.path.exists(undone)
@@ -204,7 +206,7 @@ def test_a_watchdog_rolls_back_when_the_module_lets_go_without_an_end(run_dir, t
         return execute
 
     path = os.path.join(run_dir, "journal")
-    journal = _journal.Journal.begin(path, "bridge br0", steps(), time.time() + 30, factory)
+    journal = _journal.Journal.begin(path, "bridge br0", steps(), 30, factory)
     journal.applying(1)
     journal.applied(1)
     journal.applying(2)
@@ -215,3 +217,84 @@ def test_a_watchdog_rolls_back_when_the_module_lets_go_without_an_end(run_dir, t
         time.sleep(0.05)
     assert open(undone).read().split("\n")[:2] == ["unset b", "unset a"]
     assert _journal.read(path)[1]["end"] == "rolled back by the watchdog"
+
+
+def _recording(undone):
+    def factory():
+        def execute(item):
+            with open(undone, "a") as handle:
+                handle.write(item["text"] + "\n")
+        return execute
+    return factory
+
+
+def _wait_child(pid, seconds):
+    for _attempt in range(int(seconds / 0.05)):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    raise AssertionError("the child did not end within %s s" % seconds)
+
+
+def test_a_hung_module_is_killed_and_never_applies_after_its_undo(run_dir, tmp_path):
+    """Past its deadline the module is killed before the watchdog undoes (it cannot go on applying
+    behind the undo), and every undo is written down."""
+    undone, path = str(tmp_path / "undone"), os.path.join(run_dir, "journal")
+    child = os.fork()
+    if not child:
+        try:
+            journal = _journal.Journal.begin(path, "bridge br0", steps(), 0.5, _recording(undone))
+            for count in (1, 2):
+                journal.applying(count)
+                journal.applied(count)
+            time.sleep(30)  # hung, its lock held
+            journal.applying(3)  # never reached
+        finally:
+            os._exit(3)
+    status = _wait_child(child, 10)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == 9
+    for _attempt in range(100):
+        if _journal.read(path)[1]["end"]:
+            break
+        time.sleep(0.05)
+    header, state = _journal.read(path)
+    assert state["end"] == "rolled back by the watchdog" and state["applied"] == 0 and state["undone"] == 2
+    assert open(undone).read().split() == ["unset", "b", "unset", "a"]
+    assert header["pid"] == child
+
+
+def test_the_modules_own_rollback_moves_the_deadline(run_dir, tmp_path):
+    """A module that rolls back itself (here slowly, past its first deadline) is left alone."""
+    undone, path = str(tmp_path / "undone"), os.path.join(run_dir, "journal")
+    child = os.fork()
+    if not child:
+        code = 1
+        try:
+            journal = _journal.Journal.begin(path, "bridge br0", steps(), 0.3, _recording(undone))
+            journal.applied(2)
+            journal.rolling_back(5)
+            time.sleep(1.0)  # a slow rollback (nmcli, netplan apply)
+            journal.undone(1)
+            journal.undone(1)
+            journal.end("rolled back")
+            code = 0
+        finally:
+            os._exit(code)
+    status = _wait_child(child, 10)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    time.sleep(0.3)
+    assert not os.path.exists(undone) and not os.path.exists(path)
+
+
+def test_a_rollback_cut_short_is_taken_up_where_it_stopped(run_dir):
+    """The watchdog was killed after undoing step 3 of 3: the next run undoes 2 and 1 only, and the
+    step in doubt (none: an undo was recorded) is not undone again."""
+    path = os.path.join(run_dir, "journal")
+    write(path, {"journal": 1, "object": "bridge br0", "pid": 1, "steps": steps()}, {"applying": 3}, {"applied": 3},
+          {"applying": 4}, {"undone": 1})
+    done = []
+    found = _journal.recover(path, lambda: lambda item: done.append(item["text"]))
+    assert done == ["unset b", "unset a"] and "left 2 step(s) applied and no watchdog" in found, found
