@@ -24,6 +24,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import math
+
 MARKER = "# Written by lanbridge.core (host_bridge persist); removed by state: absent."
 SAVED_SUFFIX = ".lanbridge-saved"
 
@@ -31,6 +33,13 @@ SAVED_SUFFIX = ".lanbridge-saved"
 def seconds(value):
     """A number of seconds as the managers write it: ``15``, ``2.5``."""
     return "%d" % value if float(value).is_integer() else "%s" % value
+
+
+def whole_seconds(value):
+    """A number of seconds rounded to a whole one (half up): ``15``, ``16`` for 15.5. For NetworkManager's
+    ``bridge.forward-delay`` (an unsigned integer) and netplan's ``forward-delay``, which netplan passes on
+    as it is written to NetworkManager too."""
+    return "%d" % math.floor(float(value) + 0.5)
 
 
 def saved(path):

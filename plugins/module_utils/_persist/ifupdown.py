@@ -50,6 +50,14 @@ def original_path(path):
     return BASE + base[len(BASE):].replace("--", "/")
 
 
+def originals(current):
+    """``{path: text}``: the administrator's files as they were before any run of ours: a saved copy stands
+    for the file it was saved from (whatever order ``current`` holds them in), every other file as it is."""
+    found = dict((original_path(p), t) for p, t in current.items() if p.endswith(common.SAVED_SUFFIX))
+    found.update((p, t) for p, t in current.items() if not p.endswith(common.SAVED_SUFFIX) and p not in found)
+    return found
+
+
 def _is_stanza(line):
     words = line.split()
     return bool(words) and (words[0] in STANZAS or words[0].startswith("allow-"))
@@ -91,7 +99,10 @@ def files_in_order(originals):
 def reads(model, current=None):
     found = [MAIN, BASE + "interfaces.d/*", BASE + "*" + common.SAVED_SUFFIX]
     for path, text in sorted((current or {}).items()):
-        found += [t if k == "source" else t.rstrip("/") + "/*" for k, t in _sources(path, text)]
+        for kind, target in _sources(path, text):
+            found.append(target if kind == "source" else target.rstrip("/") + "/*")
+            if kind == "source" and not target.startswith(BASE):  # saved beside the original (saved_path)
+                found.append(target + common.SAVED_SUFFIX)
     return sorted(set(found), key=found.index)
 
 
@@ -146,17 +157,12 @@ def bridge_stanzas(model):
 
 def render(model, current):
     result = common.plan()
-    originals = {}
-    for path in current:
-        if path.endswith(common.SAVED_SUFFIX):
-            originals[original_path(path)] = current[path]
-        elif saved_path(path) not in current:
-            originals[path] = current[path]
+    admin = originals(current)
     block, placed = bridge_stanzas(model), False
-    order = files_in_order(originals) or [MAIN]
-    anywhere = any(stanzas(originals[p], model["uplink"]) for p in order if p in originals)
+    order = files_in_order(admin) or [MAIN]
+    anywhere = any(stanzas(admin[p], model["uplink"]) for p in order if p in admin)
     for path in order:
-        text = originals.get(path, "")
+        text = admin.get(path, "")
         found = stanzas(text, model["uplink"])
         if not found and (anywhere or path != MAIN):
             continue

@@ -14,6 +14,9 @@ keys (``ADDRESSING``); everything else (``match``, ``set-name``, ``mtu``, other 
 comments) stays as written. Ours reuses that entry's id, so the two merge. A file outside /etc with
 such an entry is left alone with a warning (/run shadows /etc, it cannot be overridden from there).
 
+``forward-delay`` is written in whole seconds (rounded): netplan passes the string on as it is, to
+networkd's ``ForwardDelaySec=`` and to NetworkManager's ``bridge.forward-delay``, an unsigned integer.
+
 DHCP keeps the uplink's client identity: ``dhcp-identifier`` as the administrator wrote it; for
 networkd's default (``duid``: DUID and an IAID derived from the interface), netplan has no IAID key,
 so the uplink's IAID is pinned in a networkd drop-in for the file netplan generates
@@ -112,7 +115,7 @@ def _ours(model, entry_id):
             '      macaddress: "%s"' % m["mac"]]
     out += ["      mtu: %d" % m["mtu"]] if m["mtu"] else []
     out += ["      parameters:", "        stp: %s" % ("true" if m["stp"] else "false"),
-            "        forward-delay: %s" % common.seconds(m["forward_delay"])]
+            "        forward-delay: %s" % common.whole_seconds(m["forward_delay"])]
     out += ["      dhcp4: %s" % ("true" if m["ipv4"]["method"] == "dhcp" else "false"),
             "      dhcp6: %s" % ("true" if m["ipv6"]["method"] == "dhcp" else "false"),
             "      accept-ra: %s" % ("true" if m["ipv6"]["method"] in ("ra", "dhcp") else "false")]

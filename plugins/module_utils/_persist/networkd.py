@@ -12,7 +12,9 @@ matches it; a file whose [Match] has no settings is ignored. Ours are named ``00
 - an earlier-sorting file that matches the uplink or the bridge (``00-all.network``,
   ``00-em1.network``) would win over ours: one in /etc is moved to ``<path>.lanbridge-saved`` (not
   ``.network``: ignored), one elsewhere is shadowed by a file of the same name in /etc that holds only
-  ``MARKER`` (no [Match]: ignored); restore moves it back or removes the shadow;
+  ``MARKER`` (no [Match]: ignored); restore moves it back or removes the shadow. How the uplink is
+  addressed is read from the originals (``originals``: the saved copy, the shadowed file), so a
+  second run sees what the first did and writes the same files;
 - an earlier-sorting file that matches only the veth pattern is left alone, with a warning.
 
 DHCP keeps the uplink's client identity: the administrator's ``[DHCPv4]`` ``ClientIdentifier=``,
@@ -89,6 +91,14 @@ def effective(current):
             if posixpath.dirname(path) == directory and path.endswith(".network"):
                 found[posixpath.basename(path)] = path
     return dict((b, p) for b, p in found.items() if current[p].strip() != "")  # empty = masked
+
+
+def originals(current):
+    """``{path: text}``: the administrator's files as they were before any run of ours: each saved copy back
+    at the path it was moved from, without our files (ours and the shadows of files outside /etc). What the
+    administrator configured is read from these: after a first run, the file it moved aside or shadowed
+    is no longer one networkd reads, but still the one that says how the uplink is addressed."""
+    return common.simulate(current, common.restore(current))
 
 
 def _links(model):
@@ -172,11 +182,13 @@ def render(model, current):
 
 
 def _set_aside(model, current, files, result):
-    links = _links(model)
-    for base, path in sorted(effective(current).items()):
-        if base.startswith(PREFIX) or common.is_ours(current[path]):
+    """Set aside (or shadow) the administrator's files that would win over ours, judged on their
+    originals: a second run finds the same files, sets aside nothing more and writes the same shadows."""
+    links, admin = _links(model), originals(current)
+    for base, path in sorted(effective(admin).items()):
+        if base.startswith(PREFIX) or common.is_ours(admin[path]):
             continue
-        claims = [k for k in ("uplink", "bridge") if base < files[k] and matches(current[path], links[k])]
+        claims = [k for k in ("uplink", "bridge") if base < files[k] and matches(admin[path], links[k])]
         if claims and posixpath.dirname(path) == ETC:
             common.set_aside(result, current, path)
         elif claims:
@@ -184,7 +196,7 @@ def _set_aside(model, current, files, result):
         if claims:
             result["warnings"].append("%s matches the %s (%s) and sorts before lanbridge's file: set aside while the bridge "
                                       "is persisted" % (path, " and the ".join(claims), model[claims[0]]))
-        elif base < files["veth"] and matches(current[path], links["veth"]):
+        elif base < files["veth"] and matches(admin[path], links["veth"]):
             result["warnings"].append("%s sorts before %s and matches the container veths (%s): networkd may configure "
                                       "them" % (path, files["veth"], model["veth_pattern"]))
 

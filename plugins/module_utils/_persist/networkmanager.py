@@ -6,8 +6,8 @@
 - ``system-connections/lanbridge-<bridge>.nmconnection`` (0600; NM ignores keyfiles others can
   read): ``type=bridge``, a stable ``uuid5`` of the bridge's name, ``[ethernet] cloned-mac-address``
   (NM documents ``bridge.mac-address`` as deprecated in its favour) and ``mtu``, ``[bridge] stp=false
-  forward-delay=...`` (the bridge's), ``[ipv4]``/``[ipv6]`` from the model; with DHCP, the
-  administrator's ``ipv4.dhcp-client-id``/``ipv4.dhcp-iaid`` when their profile sets them (unset,
+  forward-delay=...`` (the bridge's, rounded to whole seconds: an unsigned integer), ``[ipv4]``/``[ipv6]``
+  from the model; with DHCP, the administrator's ``ipv4.dhcp-client-id``/``ipv4.dhcp-iaid`` when their profile sets them (unset,
   NetworkManager's internal client sends ``mac``: the cloned MAC, the same client id as the uplink's);
 - ``system-connections/lanbridge-<uplink>-port.nmconnection`` (0600): the uplink as the bridge's
   port (``master=<bridge uuid>``, ``slave-type=bridge``; no IP settings) with an
@@ -120,7 +120,7 @@ def render(model, current):
         ("connection", [("id", "lanbridge-" + model["bridge"]), ("uuid", bridge_uuid(model["bridge"])), ("type", "bridge"),
                         ("interface-name", model["bridge"]), ("autoconnect", "true"), ("autoconnect-slaves", "1")]),
         ("ethernet", [("cloned-mac-address", model["mac"])] + mtu),
-        ("bridge", [("stp", "true" if model["stp"] else "false"), ("forward-delay", common.seconds(model["forward_delay"]))]),
+        ("bridge", [("stp", "true" if model["stp"] else "false"), ("forward-delay", common.whole_seconds(model["forward_delay"]))]),
         ("ipv4", _family(model, "ipv4")), ("ipv6", _family(model, "ipv6")),
     ]
     port = [

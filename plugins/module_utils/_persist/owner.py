@@ -14,7 +14,9 @@
 ``choose(found)`` -> the one entry of ``owners``, None when nobody claims the uplink; raises
     ``ValueError`` when two do.
 ``addressing_of(manager, uplink, current, mac=None)`` -> ``{'ipv4': 'static'|'dhcp'|'off',
-    'ipv6': 'static'|'dhcp'|'ra'|'off'}`` from the manager's own files (``current``, that renderer's reads).
+    'ipv6': 'static'|'dhcp'|'ra'|'off'}`` from the manager's own files (``current``, that renderer's reads),
+    the administrator's as they were before our first run: a saved copy stands for the file it was saved
+    from (moved aside or rewritten), a file ours shadows still counts, ours never do.
 ``dhcp_identity_of(manager, bridge, uplink, current, mac=None, leases=())`` -> ``(identity, warnings)``:
     the uplink's DHCPv4 client identity to keep on the bridge (``model_from``'s ``dhcp``).
 """
@@ -129,25 +131,34 @@ def _result(v4, v6):
     return {"ipv4": v4, "ipv6": v6}
 
 
-def _from_networkd(uplink, current, mac):
+def _networkd_admin_file(uplink, current, mac):
+    """The sections of the administrator's ``.network`` file for the uplink (the first that matches it), or
+    None: read from the originals (``networkd.originals``), so a file an earlier run moved aside or shadowed
+    still counts, and ours never does."""
     link = {"name": uplink, "mac": mac, "permanent_mac": mac, "type": "ether"}
-    for base, path in sorted(networkd.effective(current).items()):
-        if base.startswith(networkd.PREFIX) or not networkd.matches(current[path], link):
-            continue
-        sections = common.ini_parse(current[path])
-        dhcp = (common.ini_value(sections, "Network", "DHCP", "no") or "no").lower()
-        families = set(_family_of(a) for a in common.ini_values(sections, "Network", "Address") if "/" in a)
-        ra = (common.ini_value(sections, "Network", "IPv6AcceptRA", "") or "").lower()
-        v4 = "dhcp" if dhcp in ("yes", "true", "ipv4", "both") else ("static" if "ipv4" in families else "off")
-        v6 = "dhcp" if dhcp in ("yes", "true", "ipv6", "both") else ("static" if "ipv6" in families else
-                                                                     ("off" if ra in ("no", "false", "0") else "ra"))
-        return _result(v4, v6)
-    return _result("off", "off")
+    admin = networkd.originals(current)
+    for base, path in sorted(networkd.effective(admin).items()):
+        if not base.startswith(networkd.PREFIX) and not common.is_ours(admin[path]) and networkd.matches(admin[path], link):
+            return common.ini_parse(admin[path])
+    return None
+
+
+def _from_networkd(uplink, current, mac):
+    sections = _networkd_admin_file(uplink, current, mac)
+    if sections is None:
+        return _result("off", "off")
+    dhcp = (common.ini_value(sections, "Network", "DHCP", "no") or "no").lower()
+    families = set(_family_of(a) for a in common.ini_values(sections, "Network", "Address") if "/" in a)
+    ra = (common.ini_value(sections, "Network", "IPv6AcceptRA", "") or "").lower()
+    v4 = "dhcp" if dhcp in ("yes", "true", "ipv4", "both") else ("static" if "ipv4" in families else "off")
+    v6 = "dhcp" if dhcp in ("yes", "true", "ipv6", "both") else ("static" if "ipv6" in families else
+                                                                 ("off" if ra in ("no", "false", "0") else "ra"))
+    return _result(v4, v6)
 
 
 def _from_ifupdown(uplink, current):
     methods = {}
-    originals = dict((ifupdown.original_path(p) if p.endswith(common.SAVED_SUFFIX) else p, t) for p, t in current.items())
+    originals = ifupdown.originals(current)
     for path in ifupdown.files_in_order(originals):
         for line in originals[path].splitlines():
             words = line.split()
@@ -183,12 +194,6 @@ def _from_netplan(uplink, current, mac):
     return _result(v4, v6)
 
 
-def _networkd_admin_file(uplink, current, mac):
-    link = {"name": uplink, "mac": mac, "permanent_mac": mac, "type": "ether"}
-    for base, path in sorted(networkd.effective(current).items()):
-        if not base.startswith(networkd.PREFIX) and networkd.matches(current[path], link):
-            return common.ini_parse(current[path])
-    return []
 
 
 def _pinned_iaid(leases, ours):
@@ -202,7 +207,7 @@ def _pinned_iaid(leases, ours):
 
 
 def _identity_networkd(bridge, uplink, current, mac, leases):
-    sections = _networkd_admin_file(uplink, current, mac)
+    sections = _networkd_admin_file(uplink, current, mac) or []
     got = dict((name, common.ini_value(sections, "DHCPv4", key)) for key, name in (
         ("ClientIdentifier", "client_id"), ("IAID", "iaid"), ("DUIDType", "duid_type"), ("DUIDRawData", "duid_raw")))
     if (got["client_id"] or "duid") != "mac" and got["iaid"] is None:

@@ -274,3 +274,25 @@ def test_plan_files_refuses_ifupdown_with_dhcp(monkeypatch):
     facts = host(valid=103)
     with pytest.raises(persist.PersistError, match="persist ifupdown: em1 gets its address by DHCP"):
         persist.plan_files("ifupdown", "br0", "em1", planned(facts)["facts_after"], "present")
+
+
+@pytest.mark.parametrize("admin, expected", [
+    ("[Match]\nName=em1\n\n[Network]\nDHCP=ipv4\n\n[DHCPv4]\nClientIdentifier=mac\n", "DHCP=ipv4\n"),
+    ("[Match]\nName=em1\n\n[Network]\nAddress=198.51.100.11/24\nGateway=198.51.100.254\n", "Address=198.51.100.11/24\n"),
+], ids=["dhcp", "static"])
+def test_plan_files_second_run_after_moving_an_earlier_file_aside_writes_nothing(monkeypatch, tmp_path, admin, expected):
+    """00-em1.network sorts before 00-lanbridge-br0.network: the first run moves it aside; the second
+    still reads it (its saved copy) and finds every file as it would write it."""
+    path = "/etc/systemd/network/00-em1.network"
+    tree = {path: admin}
+    monkeypatch.setattr(persist, "read_files", lambda renderer, model: dict(tree))
+    (tmp_path / "2").write_text("ADDRESS=198.51.100.11\nCLIENTID=ff0000000700020000ab11d3bd8f0c7d25a1c4\n")
+    monkeypatch.setattr(persist, "LEASES", str(tmp_path / "%d"))
+    facts_after = planned(host(valid=103 if "DHCP" in admin else None))["facts_after"]
+    first = persist.plan_files("networkd", "br0", "em1", facts_after, "present")
+    assert first["after"][path] is None and first["after"][path + common.SAVED_SUFFIX] == admin
+    network = first["after"]["/etc/systemd/network/00-lanbridge-br0.network"]
+    assert expected in network and ("ClientIdentifier=mac\n" in network) is ("DHCP" in admin)
+    tree = dict((p, t) for p, t in first["after"].items() if t is not None)
+    again = persist.plan_files("networkd", "br0", "em1", facts_after, "present")
+    assert again["files"] == [] and again["file_steps"] == [] and again["first"] == [] and again["last"] == []

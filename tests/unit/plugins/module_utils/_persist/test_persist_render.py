@@ -84,7 +84,7 @@ def test_ifupdown_stanza_in_a_sourced_file(golden):
 
 def test_ifupdown_reads_follow_source_lines():
     current = {"/etc/network/interfaces": "source-directory /etc/network/more\nsource /srv/net/*.cfg\n"}
-    assert ifupdown.reads(model("seed"), current)[-2:] == ["/etc/network/more/*", "/srv/net/*.cfg"]
+    assert ifupdown.reads(model("seed"), current)[-3:] == ["/etc/network/more/*", "/srv/net/*.cfg", "/srv/net/*.cfg" + common.SAVED_SUFFIX]
 
 
 def test_ifupdown_no_stanza_appends():
