@@ -194,8 +194,6 @@ def _from_netplan(uplink, current, mac):
     return _result(v4, v6)
 
 
-
-
 def _pinned_iaid(leases, ours):
     """The IAID of the first networkd lease with an RFC 4361 client id, else the one our file pins."""
     for text in leases:
