@@ -110,8 +110,19 @@ def persisted_by(bridge):
     return None
 
 
-def read_files(renderer, model):
-    """``{path: text}`` of everything ``renderer`` reads (ifupdown's ``source`` lines followed)."""
+def _files_matching(pattern):
+    """``{path: text}`` of the regular files that ``pattern`` (a path or a glob) names."""
+    found = {}
+    for path in sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]:
+        text = _read(path)
+        if text is not None and os.path.isfile(path):
+            found[path] = text
+    return found
+
+
+def read_files(renderer, model, files_matching=_files_matching):
+    """``{path: text}`` of everything ``renderer`` reads (ifupdown's ``source`` lines followed), until
+    what it asks for no longer changes; ``files_matching(pattern)`` reads the file system."""
     current, wanted = {}, None
     while True:
         patterns = renderer.reads(model, current)
@@ -119,10 +130,7 @@ def read_files(renderer, model):
             return current
         wanted = patterns
         for pattern in patterns:
-            for path in sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]:
-                text = _read(path)
-                if text is not None and os.path.isfile(path):
-                    current[path] = text
+            current.update(files_matching(pattern))
 
 
 def _mode(path):

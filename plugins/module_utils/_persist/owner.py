@@ -180,17 +180,23 @@ def _from_networkmanager(uplink, current, mac):
     return _result(v4, v6)
 
 
-def _from_netplan(uplink, current, mac):
-    v4, v6 = "off", "off"
+def _netplan_entries(uplink, current, mac):
+    """The administrator's netplan ``ethernets`` entries (as they were before our first run) that
+    match the uplink, in netplan's order."""
     for path in sorted(current, key=lambda p: p.rsplit("/", 1)[-1]):
         if not path.endswith(".yaml") or common.is_ours(current[path]):
             continue
         text = common.original(current, path)
         for entry_id in netplan.entries(text, uplink, mac):
-            entry = yamlish.parse(text)["network"]["ethernets"][entry_id] or {}
-            families = set(_family_of(str(a)) for a in entry.get("addresses") or [] if "/" in str(a))
-            v4 = "dhcp" if entry.get("dhcp4") else ("static" if "ipv4" in families else v4)
-            v6 = "dhcp" if entry.get("dhcp6") else ("static" if "ipv6" in families else ("ra" if entry.get("accept-ra") else v6))
+            yield yamlish.parse(text)["network"]["ethernets"][entry_id] or {}
+
+
+def _from_netplan(uplink, current, mac):
+    v4, v6 = "off", "off"
+    for entry in _netplan_entries(uplink, current, mac):
+        families = set(_family_of(str(a)) for a in entry.get("addresses") or [] if "/" in str(a))
+        v4 = "dhcp" if entry.get("dhcp4") else ("static" if "ipv4" in families else v4)
+        v6 = "dhcp" if entry.get("dhcp6") else ("static" if "ipv6" in families else ("ra" if entry.get("accept-ra") else v6))
     return _result(v4, v6)
 
 
@@ -216,13 +222,8 @@ def _identity_networkd(bridge, uplink, current, mac, leases):
 
 def _identity_netplan(bridge, uplink, current, mac, leases):
     client_id = None
-    for path in sorted(current, key=lambda p: p.rsplit("/", 1)[-1]):
-        if not path.endswith(".yaml") or common.is_ours(current[path]):
-            continue
-        text = common.original(current, path)
-        for entry_id in netplan.entries(text, uplink, mac):
-            entry = yamlish.parse(text)["network"]["ethernets"][entry_id] or {}
-            client_id = entry.get("dhcp-identifier") or client_id
+    for entry in _netplan_entries(uplink, current, mac):
+        client_id = entry.get("dhcp-identifier") or client_id
     got = {"client_id": client_id, "iaid": None}
     mine = dict((p, common.original(current, p)) for p in current if p.endswith(".yaml") and not common.is_ours(current[p]))
     backend = _netplan(uplink, {"netplan": mine, "mac": mac})

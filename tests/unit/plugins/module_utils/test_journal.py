@@ -175,13 +175,7 @@ def test_a_watchdog_never_acts_on_the_next_runs_journal(run_dir, tmp_path):
     """Run A ends (its journal removed) and run B starts a journal at the same path at once: A's
     watchdog, which wakes up after that, must leave B's steps alone."""
     undone = str(tmp_path / "undone")
-
-    def factory():
-        def execute(item):
-            with open(undone, "a") as handle:
-                handle.write(item["text"] + "\n")
-        return execute
-
+    factory = _recording(undone)
     path = os.path.join(run_dir, "journal")
     first = _journal.Journal.begin(path, "bridge br0", steps(), 30, factory)
     first.applied(3)
@@ -198,13 +192,7 @@ def test_a_watchdog_never_acts_on_the_next_runs_journal(run_dir, tmp_path):
 def test_a_watchdog_rolls_back_when_the_module_lets_go_without_an_end(run_dir, tmp_path):
     """The other side of the test above: the watchdog does act on its own unfinished journal."""
     undone = str(tmp_path / "undone")
-
-    def factory():
-        def execute(item):
-            with open(undone, "a") as handle:
-                handle.write(item["text"] + "\n")
-        return execute
-
+    factory = _recording(undone)
     path = os.path.join(run_dir, "journal")
     journal = _journal.Journal.begin(path, "bridge br0", steps(), 30, factory)
     journal.applying(1)

@@ -8,6 +8,7 @@ from persist_samples import A4, A6, FILES, GW4, MAC, UPLINK_ROUTES
 from test_persist_owner import LEASE
 
 from ansible_collections.lanbridge.core.plugins.module_utils._persist import common, ifupdown, netplan, networkd, networkmanager, owner
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import persist
 from ansible_collections.lanbridge.core.plugins.module_utils._persist.model import model_from
 
 RENDERERS = {"networkd": networkd, "ifupdown": ifupdown, "networkmanager": networkmanager, "netplan": netplan}
@@ -29,18 +30,13 @@ def run(manager, current, forward_delay=15):
 
 
 def read_back(manager, tree):
-    """What ``persist.read_files`` reads of the file tree ``tree`` through the renderer's ``reads``."""
-    renderer, probe = RENDERERS[manager], model_from("br0", "em1", MAC, {"ipv4": "off", "ipv6": "off"})
-    current, wanted = {}, None
-    while True:
-        patterns = renderer.reads(probe, current)
-        if patterns == wanted:
-            return current
-        wanted = patterns
-        for pattern in patterns:
-            for path in sorted(tree):
-                if path.count("/") == pattern.count("/") and fnmatch.fnmatchcase(path, pattern):
-                    current[path] = tree[path]
+    """What ``persist.read_files`` reads of the file tree ``tree`` (a dict) through the renderer's ``reads``."""
+    def files_matching(pattern):
+        return dict((path, tree[path]) for path in sorted(tree)
+                    if path.count("/") == pattern.count("/") and fnmatch.fnmatchcase(path, pattern))
+
+    probe = model_from("br0", "em1", MAC, {"ipv4": "off", "ipv6": "off"})
+    return persist.read_files(RENDERERS[manager], probe, files_matching)
 
 
 def assert_second_run_changes_nothing(manager, tree):
