@@ -214,7 +214,8 @@ def _identity_networkd(bridge, uplink, current, mac, leases):
     sections = _networkd_admin_file(uplink, current, mac) or []
     got = dict((name, common.ini_value(sections, "DHCPv4", key)) for key, name in (
         ("ClientIdentifier", "client_id"), ("IAID", "iaid"), ("DUIDType", "duid_type"), ("DUIDRawData", "duid_raw")))
-    if (got["client_id"] or "duid") != "mac" and got["iaid"] is None:
+    got["duid"] = (got["client_id"] or "duid") != "mac"  # networkd's default client id: DUID and IAID
+    if got["duid"] and got["iaid"] is None:
         ours = current.get("%s/%s%s.network" % (networkd.ETC, networkd.PREFIX, bridge))
         got["iaid"] = _pinned_iaid(leases, ours)
     return got
@@ -263,8 +264,6 @@ def dhcp_identity_of(manager, bridge, uplink, current, mac=None, leases=()):
         return got, warnings
     else:
         return {}, warnings
-    if manager == "networkd":
-        got["duid"] = (got.get("client_id") or "duid") != "mac"
     if got.pop("duid", False) and got.get("iaid") is None:
         warnings.append("no DHCP lease of %s found to read its IAID from: %s sends a client identifier from its own IAID, "
                         "and a DHCP server without a reservation for the MAC may hand out another address" % (uplink, bridge))
