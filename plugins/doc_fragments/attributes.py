@@ -8,12 +8,8 @@ Use ``extends_documentation_fragment: [lanbridge.core.attributes]`` for the desc
 module supports all three fully (both modules do).
 """
 
-from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type
-
-
-class ModuleDocFragment(object):
+class ModuleDocFragment:
 
     DOCUMENTATION = r"""
 options: {}

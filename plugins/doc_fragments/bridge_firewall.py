@@ -7,12 +7,8 @@ Paired with the ``firewall*`` entries of ``plugins/module_utils/_host_bridge/opt
 ``plugins/module_utils/_firewall.py``.
 """
 
-from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type
-
-
-class ModuleDocFragment(object):
+class ModuleDocFragment:
 
     DOCUMENTATION = r"""
 options:

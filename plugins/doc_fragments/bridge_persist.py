@@ -7,12 +7,8 @@ Paired with ``persist`` in ``plugins/module_utils/_host_bridge/options.py`` (the
 renderers in ``plugins/module_utils/_persist/``.
 """
 
-from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type
-
-
-class ModuleDocFragment(object):
+class ModuleDocFragment:
 
     DOCUMENTATION = r"""
 options:

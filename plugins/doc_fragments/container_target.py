@@ -6,12 +6,8 @@
 Paired with ``TARGET_SPEC`` in ``plugins/module_utils/_container_veth/targets.py`` (the argument spec).
 """
 
-from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type
-
-
-class ModuleDocFragment(object):
+class ModuleDocFragment:
 
     DOCUMENTATION = r"""
 options:

@@ -7,12 +7,8 @@ Paired with ``plugins/module_utils/_agent/manage.OPTIONS`` (the argument spec it
 M(lanbridge.core.attach_agent)).
 """
 
-from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type
-
-
-class ModuleDocFragment(object):
+class ModuleDocFragment:
 
     DOCUMENTATION = r"""
 options:

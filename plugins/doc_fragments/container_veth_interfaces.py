@@ -2,12 +2,8 @@
 # Copyright: lanbridge.core contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type
-
-
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     """The O(interfaces) option of container_veth: the batch form, each entry taking the options of the
     single form (paired with ``_container_veth.entry.ENTRY_SPEC``)."""
 

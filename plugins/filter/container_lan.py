@@ -22,13 +22,10 @@ network access:
 Internal to the role (so not documented as public filters); see ``roles/container_lan/README.md``.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import ipaddress
 
-from ansible_collections.lanbridge.core.plugins.module_utils._validate import ValidationError, check_cidr, check_ifname, check_next_hop
+from ansible_collections.lanbridge.core.plugins.module_utils._validate import check_cidr, check_ifname, check_next_hop
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import ValidationError
 
 # The role variables the fleet check reads. ``hostvars`` of a host carry inventory and extra vars
 # but not role defaults, role parameters or play vars; for a variable a host's hostvars do not
@@ -42,7 +39,7 @@ _PASSTHROUGH = ("container", "pid", "netns", "ifname", "host_ifname", "gateway6"
                 "mtu", "announce", "conflict_check", "state", "runtime", "docker_host")
 
 
-class _Overlay(object):
+class _Overlay:
     """A host's variables with some play-wide values laid over them (read-only, ``get`` only)."""
 
     def __init__(self, hostvars, overrides):
@@ -350,7 +347,7 @@ def summary(interfaces):
     return ["%s  %s  port %s  %s" % (r[0].ljust(widths[0]), r[1].ljust(widths[1]), r[2].ljust(widths[2]), r[3]) for r in rows]
 
 
-class FilterModule(object):
+class FilterModule:
     def filters(self):
         return {
             "container_lan_fleet_problems": fleet_problems,

@@ -25,14 +25,11 @@ with argument lists only (no shell), ``-w`` so it waits for the xtables lock.
 ``FirewallError`` a family was asked for whose tool is missing.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import copy
 import os
 
 from ansible_collections.lanbridge.core.plugins.module_utils._transaction import step
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import FirewallError
 
 DEFAULT_COMMENT = "lanbridge.core container_lan"  # the one default of host_bridge, container_veth's agent, attach_agent
 DOCKER_USER = "DOCKER-USER"
@@ -40,10 +37,6 @@ FORWARD = "FORWARD"
 WAIT = "5"
 TOOLS = (("ipv4", "iptables"), ("ipv6", "ip6tables"))
 SEARCH_PATH = ("/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin")
-
-
-class FirewallError(Exception):
-    """The firewall rule cannot be managed (a tool is missing)."""
 
 
 def tool_path(tool, search=SEARCH_PATH):

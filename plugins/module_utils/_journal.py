@@ -46,10 +46,6 @@ The watchdog reads the journal through its own descriptor, never again by path: 
 a later run) has ended and removed it, a new journal at the same path is another run's, not its own.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import fcntl
 import json
 import os
@@ -59,15 +55,12 @@ import time
 
 from ansible_collections.lanbridge.core.plugins.module_utils._lock import open_private
 from ansible_collections.lanbridge.core.plugins.module_utils._transaction import Transaction
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import JournalError
 
 POLL = 0.05
 RECOVER_MARGIN = 30.0  # seconds past a journal's deadline that a later run waits for its watchdog
 KILL_WAIT = 30.0  # seconds the watchdog waits for a killed module's lock to come free
 WATCHDOG_START = 10.0  # seconds a new watchdog waits for an earlier one of the same journal path to exit
-
-
-class JournalError(Exception):
-    """A journal that cannot be started or finished; nothing was changed."""
 
 
 def boot_clock():
@@ -122,7 +115,7 @@ def read(path_or_fd):
     return header, state
 
 
-class _Record(object):
+class _Record:
     """Writes down each undo of a resumed rollback (``Transaction``'s journal side)."""
 
     def __init__(self, fd):
@@ -160,7 +153,7 @@ def process_start(pid):
     return int(fields[19])  # field 22 of stat(5); the first two are before the split
 
 
-class Journal(object):
+class Journal:
     """The module's side of one journal."""
 
     def __init__(self, path, fd):

@@ -17,10 +17,6 @@ The lock files live in that directory (not in world-writable ``/run/lock``), so 
 plant one; the holder writes its PID and start time into its lock file for the message.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import contextlib
 import errno
 import fcntl
@@ -29,14 +25,12 @@ import re
 import stat
 import time
 
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import LockError
+
 RUN_DIR = "/run/lanbridge"
 # Longer than the longest probe a run can wait for: rollback_timeout (at most 600 s) plus the
 # listening and learning states of STP (at most 2 x 30 s), plus a margin.
 LOCK_TIMEOUT = 720.0
-
-
-class LockError(Exception):
-    """A lock could not be taken; nothing was changed."""
 
 
 def run_dir(path=RUN_DIR):

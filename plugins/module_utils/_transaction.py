@@ -27,16 +27,6 @@ down before the change is applied)::
 ``TransactionError(message, rolled_back)``: what a module reports when a transaction failed.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
-
-class TransactionError(Exception):
-    def __init__(self, message, rolled_back):
-        super(TransactionError, self).__init__(message)
-        self.rolled_back = rolled_back
-
 
 def step(op, text, undo=(), ns=None, **args):
     out = {"op": op, "args": args, "undo": list(undo), "text": text}
@@ -50,7 +40,7 @@ def changes_anything(steps, quiet=()):
     return any(s["op"] not in quiet for s in steps)
 
 
-class Transaction(object):
+class Transaction:
     """Steps applied through ``execute``, so that a failure undoes exactly them (newest first)."""
 
     def __init__(self, execute, journal=None):

@@ -28,26 +28,16 @@ this collection writes, so what it made can be told from what it did not.
                                               (and not one of them)
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import ipaddress
 import re
+
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import ValidationError
 
 IFNAMSIZ = 16  # the kernel's limit includes the terminating NUL
 IFNAME_MAX = IFNAMSIZ - 1
 LABEL_PREFIX = "lanbridge:"
 MTU_MIN, MTU_MAX = 68, 65535
 _MAC_RE = re.compile(r"[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}")  # used with fullmatch: no trailing newline
-
-
-class ValidationError(ValueError):
-    """A value that cannot be used, in one sentence."""
-
-
-class PlanError(Exception):
-    """The wanted state cannot be reached from the live one (without touching what is not ours)."""
 
 
 def _byte_name(byte):

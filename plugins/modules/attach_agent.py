@@ -3,10 +3,6 @@
 # Copyright: lanbridge.core contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r"""
 module: attach_agent
 short_description: Install, configure or remove the lanbridge-attach agent that keeps containers on the LAN
@@ -127,7 +123,8 @@ skipped_reason:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lanbridge.core.plugins.module_utils._agent.manage import OPTIONS, AgentError, manage
+from ansible_collections.lanbridge.core.plugins.module_utils._agent.manage import OPTIONS, manage
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import AgentError
 
 
 def main():

@@ -3,10 +3,6 @@
 # Copyright: lanbridge.core contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r"""
 module: container_veth
 short_description: Plug containers into a LAN bridge with a veth pair, idempotently, many at once
@@ -351,7 +347,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.lanbridge.core.plugins.module_utils._agent.manage import OPTIONS as AGENT_OPTIONS
-from ansible_collections.lanbridge.core.plugins.module_utils._agent.manage import AgentError, manage
+from ansible_collections.lanbridge.core.plugins.module_utils._agent.manage import manage
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.batch import converge
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import Engines
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.entry import (
@@ -359,9 +355,8 @@ from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.ent
 )
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.report import summarize
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.targets import TARGET_OPTIONS
-from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.pyroute import HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR
-from ansible_collections.lanbridge.core.plugins.module_utils._lock import LockError
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import AgentError, KernelError, LockError
 
 
 def run(module, raw_entries):

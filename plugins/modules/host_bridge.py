@@ -3,10 +3,6 @@
 # Copyright: lanbridge.core contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r"""
 module: host_bridge
 short_description: Build a Linux bridge and move the host's uplink into it, atomically, with rollback
@@ -366,17 +362,15 @@ from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.apply 
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.options import (
     ARGUMENT_SPEC, firewall_families, probe_timeout, validate,
 )
-from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.persist import PersistError
-from ansible_collections.lanbridge.core.plugins.module_utils._journal import JournalError, recover
+from ansible_collections.lanbridge.core.plugins.module_utils._journal import recover
 from ansible_collections.lanbridge.core.plugins.module_utils import _firewall
-from ansible_collections.lanbridge.core.plugins.module_utils._firewall import FirewallError
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.plan import plan as make_plan
-from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netlink import Netlink
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.pyroute import HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR
-from ansible_collections.lanbridge.core.plugins.module_utils._lock import LockError, hold
-from ansible_collections.lanbridge.core.plugins.module_utils._transaction import TransactionError
-from ansible_collections.lanbridge.core.plugins.module_utils._validate import PlanError, ValidationError
+from ansible_collections.lanbridge.core.plugins.module_utils._lock import hold
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import (
+    FirewallError, JournalError, KernelError, LockError, PersistError, PlanError, TransactionError, ValidationError,
+)
 
 
 def run(module, nl, want):

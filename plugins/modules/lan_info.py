@@ -3,10 +3,6 @@
 # Copyright: lanbridge.core contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r"""
 module: lan_info
 short_description: Report the host's LAN bridges and container attachments, and whether each is still attached
@@ -212,12 +208,12 @@ attachments:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.persist import in_init_netns, persisted_by
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import Engines, EngineError, choose
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import Engines, choose
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.facts import facts_from_dump
-from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
 from ansible_collections.lanbridge.core.plugins.module_utils._lan_info import attachments as _attachments
 from ansible_collections.lanbridge.core.plugins.module_utils._lan_info import bridges as _bridges
 from ansible_collections.lanbridge.core.plugins.module_utils._lan_info.read import Reader, read_host
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import EngineError, KernelError
 
 ARGUMENT_SPEC = dict(
     runtime=dict(type="str", choices=["auto", "docker", "podman"], default="auto"),

@@ -10,9 +10,9 @@ import socket
 import pytest
 
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel import pyroute
-from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError as NetlinkError
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netlink import Netlink
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netns import in_netns
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import KernelError
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")
 
@@ -102,7 +102,7 @@ def test_addresses_with_flags_lifetimes_and_routes(netns):
         nl.add_route(default)
         nl.add_route(dict(default, table=1000, metric=None, protocol="boot"))
         nl.add_route({"family": "inet6", "dst": "default", "gateway": "2001:db8::fe", "dev": "v0", "metric": 7})
-        with pytest.raises(NetlinkError, match=r"^failed to add route default via 198.51.100.254 dev v0 metric 50: \[17\] File exists$"):
+        with pytest.raises(KernelError, match=r"^failed to add route default via 198.51.100.254 dev v0 metric 50: \[17\] File exists$"):
             nl.add_route(default)
         routes = nl.routes()
         mine = [r for r in routes if r["dst"] == "default"]
@@ -124,20 +124,20 @@ def test_errors_name_object_and_cause(netns):
     netns.ip("link", "add", "va", "type", "veth", "peer", "name", "vb")
     netns.ip("link", "add", "br0", "type", "bridge")
     with Netlink(netns.path) as nl:
-        with pytest.raises(NetlinkError, match=r"^failed to add veth va \(peer vc\): \[17\] File exists$") as err:
+        with pytest.raises(KernelError, match=r"^failed to add veth va \(peer vc\): \[17\] File exists$") as err:
             nl.add_veth_port("va", "vc", nl.fd, "br0")
         assert err.value.code == 17
-        with pytest.raises(NetlinkError, match=r"^link nope does not exist$"):
+        with pytest.raises(KernelError, match=r"^link nope does not exist$"):
             nl.set_link("nope", up=True)
-        with pytest.raises(NetlinkError, match=r"^failed to add bridge va: \[17\] File exists$"):
+        with pytest.raises(KernelError, match=r"^failed to add bridge va: \[17\] File exists$"):
             nl.add_bridge("va")
-        with pytest.raises(NetlinkError, match=r"^failed to delete address 203.0.113.77/24 from va: \[99\] "):
+        with pytest.raises(KernelError, match=r"^failed to delete address 203.0.113.77/24 from va: \[99\] "):
             nl.delete_address("va", "203.0.113.77", 24)
 
 
 def test_missing_namespace_is_an_error_not_created(tmp_path):
     missing = str(tmp_path / "nope")
-    with pytest.raises(NetlinkError, match="network namespace .*nope cannot be opened"):
+    with pytest.raises(KernelError, match="network namespace .*nope cannot be opened"):
         Netlink(missing)
     assert not os.path.exists(missing)
 

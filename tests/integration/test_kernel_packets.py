@@ -8,9 +8,9 @@ import pytest
 
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel import packet_io
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel import reachability as _probe
-from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.neighbours import Neighbours
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netns import in_netns
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import KernelError
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")
 

@@ -15,9 +15,9 @@ import pytest
 from pyroute2 import IPRoute
 
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel import rtnl
-from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netlink import Netlink
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netns import in_netns
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import KernelError
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")
 

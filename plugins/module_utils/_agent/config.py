@@ -12,10 +12,6 @@ Each entry is validated with ``_container_veth.entry.validate``, the module's ow
 with ``state: absent`` is not the agent's business and is dropped.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import json
 
 from ansible_collections.lanbridge.core.plugins.module_utils import _firewall
@@ -28,7 +24,7 @@ DEFAULT_INTERVAL = 300
 DEFAULT_COMMENT = _firewall.DEFAULT_COMMENT
 
 
-class Desired(object):
+class Desired:
     """The validated desired state: ``entries`` (normalised), ``firewall``, ``interval``, ``engines``."""
 
     def __init__(self, entries, raw, firewall, interval):

@@ -16,10 +16,6 @@ yet after a reboot). SIGTERM / SIGINT end it.
 ``notify(text)`` the sd_notify datagram; ``main()`` the service.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import os
 import select
 import signal
@@ -28,11 +24,11 @@ import sys
 import time
 
 from ansible_collections.lanbridge.core.plugins.module_utils._agent import config as _config
-from ansible_collections.lanbridge.core.plugins.module_utils._agent.events import StreamClosed, Subscription
+from ansible_collections.lanbridge.core.plugins.module_utils._agent.events import Subscription
 from ansible_collections.lanbridge.core.plugins.module_utils._agent.ops import HostOps
 from ansible_collections.lanbridge.core.plugins.module_utils._agent.reconcile import Agent
 from ansible_collections.lanbridge.core.plugins.module_utils._agent.version import COLLECTION_VERSION
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import EngineError
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import EngineError, StreamClosed
 
 BACKOFF_FIRST, BACKOFF_MAX = 0.1, 5.0
 RETRY_FIRST, RETRY_MAX = 1.0, 30.0
@@ -70,7 +66,7 @@ def _select(fds, timeout):
     return [fd for fd in fds if fd in ready]
 
 
-class Loop(object):
+class Loop:
     """The daemon's loop; ``load()`` -> ``config.Desired``, ``subscribe(url)`` -> a subscription
     (``fileno``, ``read``, ``close``), ``wait(fds, timeout)`` -> the ready ones."""
 

@@ -19,25 +19,18 @@ body of concatenated JSON objects) into events, however the bytes are cut (pure)
 ``StreamClosed`` when the engine goes away.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import json
 import socket
 
 from urllib.parse import quote
 
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import socket_path
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import StreamClosed
 
 ACTIONS = ("start", "die", "stop")
 ALIASES = {"died": "die"}  # Podman's own name of an exit (see above)
 FILTERS = {"type": ["container"], "event": list(ACTIONS) + sorted(ALIASES)}
 MAX_BUFFER = 1 << 20
-
-
-class StreamClosed(Exception):
-    """The event stream ended or failed; one sentence why."""
 
 
 def request(filters=None):
@@ -70,7 +63,7 @@ def parse_event(obj):
     return {"action": action, "id": ident, "name": attributes.get("name"), "time": when}
 
 
-class StreamDecoder(object):
+class StreamDecoder:
     """Feed bytes with ``feed(data)``; it returns the decoded JSON objects completed so far."""
 
     def __init__(self):
@@ -162,7 +155,7 @@ class StreamDecoder(object):
         return out
 
 
-class Subscription(object):
+class Subscription:
     """``GET /events`` on engine ``url``, the socket non-blocking once the engine said 200."""
 
     def __init__(self, url, timeout=10.0, filters=None):

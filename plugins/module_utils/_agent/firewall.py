@@ -11,11 +11,8 @@ start and after every engine (re)start; it never removes it (``host_bridge state
     that is missing.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 from ansible_collections.lanbridge.core.plugins.module_utils import _firewall
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import FirewallError
 
 
 def ensure(run, bridges, comment, ipv6, which=_firewall.tool_path):
@@ -25,7 +22,7 @@ def ensure(run, bridges, comment, ipv6, which=_firewall.tool_path):
         live = _firewall.read(run, bridge, comment, families, which=which)
         try:
             steps = _firewall.plan(live, bridge, comment, families, "present")
-        except _firewall.FirewallError as exc:
+        except FirewallError as exc:
             raise OSError(str(exc)) from None
         for item in steps:
             if run(item["args"]["argv"]) != 0:

@@ -15,10 +15,6 @@ write and to remove (pure); ``read_live(paths, lib)``; ``write(path, data, mode)
 A new collection version changes the sources, ``VERSION`` and the launcher, so they are rewritten.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import json
 import os
 import sys
@@ -34,7 +30,7 @@ STATE_DIR = "/etc/lanbridge"
 STATE_FILE = STATE_DIR + "/attachments.json"
 PREFIX = "ansible_collections.lanbridge.core.plugins.module_utils."
 # The top-level module_utils the agent's import closure lives in.
-NEEDED = ("_agent", "_container_veth", "_kernel", "_validate", "_lock", "_transaction", "_firewall")
+NEEDED = ("_agent", "_container_veth", "_kernel", "_errors", "_validate", "_lock", "_transaction", "_firewall")
 SKELETON = ("ansible_collections", "ansible_collections/lanbridge", "ansible_collections/lanbridge/core",
             "ansible_collections/lanbridge/core/plugins", "ansible_collections/lanbridge/core/plugins/module_utils")
 HEADER = "# lanbridge.core %s: written by lanbridge.core.attach_agent; do not edit.\n" % COLLECTION_VERSION

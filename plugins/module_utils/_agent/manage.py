@@ -16,10 +16,6 @@ The code the service runs is this payload's own (``install.sources``: the import
 ``daemon``, imported here for that reason).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import json
 import os
 import shutil
@@ -30,6 +26,7 @@ from ansible_collections.lanbridge.core.plugins.module_utils._agent import daemo
 from ansible_collections.lanbridge.core.plugins.module_utils._agent import install
 from ansible_collections.lanbridge.core.plugins.module_utils._agent.version import COLLECTION_VERSION
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netns import in_init_netns
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import AgentError
 
 NOT_INIT_WARNING = ("lanbridge-attach: this runs in a network namespace that is not init's; the agent runs only "
                     "where the host's systemd manages the network namespace: nothing installed or removed")
@@ -42,10 +39,6 @@ OPTIONS = {
     "firewall_comment": {"type": "str", "default": agent_config.DEFAULT_COMMENT},
     "interval": {"type": "int", "default": agent_config.DEFAULT_INTERVAL},
 }
-
-
-class AgentError(Exception):
-    """Installing, configuring or removing the agent failed."""
 
 
 def _service_state(run):

@@ -12,24 +12,20 @@
 ``firewall(desired)`` the bridge's accept rule (``firewall.ensure``) with iptables argument lists.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import errno
 import subprocess
 
 from ansible_collections.lanbridge.core.plugins.module_utils._agent import firewall as _firewall
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import names as _names
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.batch import converge
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import Engine, EngineError, Engines
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import Engine, Engines
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.entry import Attachment
-from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netlink import Netlink
 from ansible_collections.lanbridge.core.plugins.module_utils._lock import hold
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import EngineError, KernelError
 
 
-class HostOps(object):
+class HostOps:
     """The real operations (root, on the managed node)."""
 
     def attach(self, entries):

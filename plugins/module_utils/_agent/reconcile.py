@@ -19,14 +19,10 @@ One journal line per action: the container, its address, what was done and, for 
 milliseconds from the event to attached.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import time
 
 
-class Agent(object):
+class Agent:
 
     def __init__(self, ops, log, now=time.time):
         self.ops = ops

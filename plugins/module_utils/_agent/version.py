@@ -4,8 +4,4 @@
 """The collection version the agent's installed files record (kept equal to ``galaxy.yml``'s
 ``version`` by a unit test), so a new collection version rewrites them."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 COLLECTION_VERSION = "0.1.0"

@@ -13,16 +13,12 @@ entry by entry, each entry a ``_transaction.Transaction`` undone exactly on its 
 ``APPLY_ERRORS`` are the errors that fail one entry (not the run).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import plan as planner
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.codec import broadcast
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.constants import MAIN_TABLE
-from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.neighbours import Neighbours
 from ansible_collections.lanbridge.core.plugins.module_utils._transaction import Transaction
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import KernelError
 
 PROBE_TIMEOUT = 0.5  # seconds an RFC 5227 probe waits for an answer (a LAN answers within milliseconds)
 APPLY_ERRORS = (KernelError, OSError)
@@ -37,7 +33,7 @@ class EntryTransaction(Transaction):
     """The applied steps of one entry, so that a failure undoes exactly them (newest first)."""
 
     def __init__(self, execute, steps, target):
-        super(EntryTransaction, self).__init__(execute)
+        super().__init__(execute)
         self.phases = planner.phases(steps)
         self.target = target
         self.error = None
@@ -56,7 +52,7 @@ class EntryTransaction(Transaction):
         self.error = msg
 
 
-class Applier(object):
+class Applier:
     """Executes ``container_veth`` steps; one per module run."""
 
     def __init__(self, namespaces):

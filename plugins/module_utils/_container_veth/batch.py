@@ -17,10 +17,6 @@ container the same way).
     ``LockError``, ``ValueError`` reach the caller); ``engines`` stays the caller's.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import os
 
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import purge

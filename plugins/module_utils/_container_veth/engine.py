@@ -12,10 +12,6 @@ answer, so looking up 100 containers costs 100 small requests on one connection,
 same container twice costs one.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import json
 import os
 import socket
@@ -23,14 +19,12 @@ import socket
 import http.client as httplib
 from urllib.parse import quote
 
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import EngineError
+
 DOCKER_SOCKET = "unix:///run/docker.sock"
 PODMAN_SOCKET = "unix:///run/podman/podman.sock"
 DEFAULT_SOCKETS = {"docker": DOCKER_SOCKET, "podman": PODMAN_SOCKET}
 API_TIMEOUT = 30.0
-
-
-class EngineError(Exception):
-    """One sentence naming the container or the socket, and the cause."""
 
 
 class _UnixHTTPConnection(httplib.HTTPConnection):

@@ -19,18 +19,14 @@ to its result.
     ``steps``, ``before``, ``after``, ``error``, and its ``result()``.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import names as _names
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import plan as planner
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import EngineError
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.targets import (
-    TARGET_OPTIONS, TARGET_SPEC, SharedNamespaceError, resolve,
+    TARGET_OPTIONS, TARGET_SPEC, resolve,
 )
-from ansible_collections.lanbridge.core.plugins.module_utils._validate import (
-    ValidationError, check_ifname, check_mac, check_mtu,
+from ansible_collections.lanbridge.core.plugins.module_utils._validate import check_ifname, check_mac, check_mtu
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import (
+    EngineError, SharedNamespaceError, ValidationError,
 )
 
 ROUTE_SPEC = {"dest": {"type": "str", "required": True}, "via": {"type": "str", "required": True}}
@@ -212,7 +208,7 @@ def complete(entry, target, live):
     return wanted
 
 
-class Attachment(object):
+class Attachment:
     """One entry through the run: read, planned, applied (or failed), reported."""
 
     def __init__(self, entry):

@@ -18,10 +18,6 @@ Values are percent-quoted so they never contain spaces. ``parse_label`` returns 
 ``ifalias`` that is not one of ours, so foreign interfaces are never touched.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import hashlib
 
 from urllib.parse import quote, unquote

@@ -29,16 +29,13 @@ step needs no undo of its own, such as the address of a pair that its deletion r
 ``probe`` and ``announce`` change nothing and do not make a plan "changed".
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import ipaddress
 
 from ansible_collections.lanbridge.core.plugins.module_utils._transaction import changes_anything, step as make_step
 from ansible_collections.lanbridge.core.plugins.module_utils._validate import (
-    PlanError, ValidationError, check_cidr, check_ip, check_next_hop, subnet_of,
+    check_cidr, check_ip, check_next_hop, subnet_of,
 )
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import PlanError, ValidationError
 
 QUIET_OPS = ("probe", "announce")
 

@@ -12,14 +12,10 @@ names, and what the result says of one removed by purge. Pure functions on plain
 ``unknown_container_links(labelled, name)`` host ends labelled for a container the engine no longer knows
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.plan import delete_link_step
 
 
-class Removal(object):
+class Removal:
     """One labelled attachment that ``purge`` removes (see the module docstring)."""
 
     __slots__ = ("link", "step", "before", "transaction")

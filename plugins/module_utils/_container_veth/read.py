@@ -16,17 +16,13 @@ network namespace for the whole run, turned into the live facts the planner (``p
 Reading never changes anything; ``apply`` changes through the same sockets.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import names as _names
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import plan as planner
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.constants import MAIN_TABLE
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netlink import Netlink
 
 
-class Namespaces(object):
+class Namespaces:
     """The host's netlink socket and one per target namespace, for the whole run."""
 
     def __init__(self):
@@ -61,7 +57,7 @@ def bridges_touched(entries, purge_bridge=None, host_links=None):
     return sorted(out)
 
 
-class _Dump(object):
+class _Dump:
     """What was read of one target namespace: links always, addresses and routes on first need."""
 
     def __init__(self, nl):
@@ -85,7 +81,7 @@ class _Dump(object):
         return self._routes[family]
 
 
-class Reader(object):
+class Reader:
     """The live facts of the run's attachments."""
 
     def __init__(self, namespaces):

@@ -9,25 +9,16 @@
     module's result from the records of the run.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import time
 
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import plan as planner
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import purge
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import EngineError
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.entry import complete, find_target
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.targets import TargetError
-from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
-from ansible_collections.lanbridge.core.plugins.module_utils._validate import PlanError
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import (
+    EngineError, EntryError, KernelError, PlanError, TargetError,
+)
 
 READ_ERRORS = (EngineError, TargetError, PlanError, KernelError)
-
-
-class EntryError(Exception):
-    """Fails one entry (not the run)."""
 
 
 def read_and_plan(item, engines, reader, here, check_mode, missing):

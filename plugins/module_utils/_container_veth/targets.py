@@ -28,35 +28,21 @@ A resolved target is a plain dict::
 ``raise_nofile_limit(entries)`` lifts the soft ``RLIMIT_NOFILE`` towards the hard one for a large batch.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import os
 import resource
 import select
 import stat
 
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import names as _names
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import EngineError
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel import netns as _netns
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import (
+    EngineError, SharedNamespaceError, TargetError,
+)
 
 NETNS_RUN_DIR = "/run/netns"
 SELF_NETNS = _netns.SELF_NETNS
 OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
 FDS_PER_ENTRY = 4  # namespace, netlink socket (and its own namespace fd), packet socket
-
-
-class TargetError(Exception):
-    """One sentence naming the target and why it cannot be used."""
-
-
-class SharedNamespaceError(TargetError):
-    """A container without a network namespace of its own; ``info`` is what the engine said of it."""
-
-    def __init__(self, msg, info):
-        super(SharedNamespaceError, self).__init__(msg)
-        self.info = info
 
 
 def netns_path(value):

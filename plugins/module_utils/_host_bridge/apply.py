@@ -21,23 +21,21 @@ network still answers, and unwind exactly on any failure.
 the module sleep after its N-th step, so a test can kill it between two steps.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import os
 import re
 import time
 
-from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.persist import FILE_OPS, PersistError
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.persist import FILE_OPS
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.persist import execute as persist_execute
 from ansible_collections.lanbridge.core.plugins.module_utils._journal import Journal
-from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netlink import Netlink
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.pyroute import preload
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.reachability import probe_any
 from ansible_collections.lanbridge.core.plugins.module_utils._lock import run_dir
-from ansible_collections.lanbridge.core.plugins.module_utils._transaction import Transaction, TransactionError
+from ansible_collections.lanbridge.core.plugins.module_utils._transaction import Transaction
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import (
+    KernelError, PersistError, ProbeFailed, TransactionError,
+)
 
 WATCHDOG_MARGIN = 5.0  # seconds past the probe's deadline before the watchdog takes a hung run's place
 ROLLBACK_MARGIN = 10.0  # seconds the module's own rollback has before the watchdog takes it over
@@ -46,10 +44,6 @@ ROLLBACK_MARGIN = 10.0  # seconds the module's own rollback has before the watch
 def _commands(steps):
     """How many of ``steps`` run a command (iptables, a manager's tool: seconds each, not microseconds)."""
     return sum(1 for s in steps if s["op"] == "run")
-
-
-class ProbeFailed(Exception):
-    """Nobody answered the probe after the change."""
 
 
 def _describe_targets(targets):
@@ -89,7 +83,7 @@ def _test_pause(count):
             time.sleep(float(seconds or 1))
 
 
-class _PausingJournal(object):
+class _PausingJournal:
     """The journal, and the crash tests' pause after a given step."""
 
     def __init__(self, journal):

@@ -13,10 +13,6 @@
     reports; ``diff_view`` the same without the ifindex (the diff's before/after).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import ipaddress
 
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.constants import LOCAL_TABLE, MAIN_TABLE

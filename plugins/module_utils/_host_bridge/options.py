@@ -5,17 +5,14 @@
 of each value, pure; ``ValidationError``), and ``probe_timeout(want, steps, facts)`` (how long the
 probe may wait: ``rollback_timeout``, plus STP's listening and learning when a port joins)."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import ipaddress
 
 from ansible_collections.lanbridge.core.plugins.module_utils._firewall import DEFAULT_COMMENT
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.facts import DEFAULT_FORWARD_DELAY
 from ansible_collections.lanbridge.core.plugins.module_utils._validate import (
-    ValidationError, check_cidr, check_forward_delay, check_ifname, check_ip, check_mac, check_mtu, is_mac,
+    check_cidr, check_forward_delay, check_ifname, check_ip, check_mac, check_mtu, is_mac,
 )
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import ValidationError
 
 ARGUMENT_SPEC = dict(
     name=dict(type="str", required=True),

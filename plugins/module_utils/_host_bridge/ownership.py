@@ -16,13 +16,10 @@ unlabelled bridge ours too: a manager that creates it at boot cannot label it.
 ``check_absent(facts, name, adopt, persisted=None)`` raises ``PlanError`` unless the bridge is labelled or ``adopt``.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import re
 
-from ansible_collections.lanbridge.core.plugins.module_utils._validate import LABEL_PREFIX, PlanError
+from ansible_collections.lanbridge.core.plugins.module_utils._validate import LABEL_PREFIX
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import PlanError
 
 BRIDGE_LABEL = LABEL_PREFIX + "bridge"
 VETH_LABEL = LABEL_PREFIX + "veth"

@@ -25,10 +25,6 @@ activation. So a rollback puts the kernel back first, then the files, and only t
 manager read its old configuration, which by then agrees with the kernel.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import glob
 import os
 import re
@@ -42,13 +38,10 @@ from ansible_collections.lanbridge.core.plugins.module_utils._persist import com
 from ansible_collections.lanbridge.core.plugins.module_utils._persist import owner as owners
 from ansible_collections.lanbridge.core.plugins.module_utils._persist.model import model_from
 from ansible_collections.lanbridge.core.plugins.module_utils._transaction import step
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import PersistError
 
 RENDERERS = {"networkd": networkd, "ifupdown": ifupdown, "networkmanager": networkmanager, "netplan": netplan}
 NMCLI_DEVICES = ["nmcli", "-t", "-f", "DEVICE,STATE,CONNECTION", "device"]
-
-
-class PersistError(Exception):
-    """Persisting cannot be done as asked; nothing was changed."""
 
 
 def _read(path):

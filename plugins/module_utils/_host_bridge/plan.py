@@ -23,10 +23,6 @@ add the uplink's addresses to the bridge, move the routes in place (``replace``:
 route never disappears), and only then delete the addresses from the uplink.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import copy
 import ipaddress
 
@@ -42,9 +38,8 @@ from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.steps 
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.codec import broadcast, describe_route
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.constants import MAIN_TABLE
 from ansible_collections.lanbridge.core.plugins.module_utils._transaction import step as _step
-from ansible_collections.lanbridge.core.plugins.module_utils._validate import (
-    LABEL_PREFIX, PlanError, ValidationError, check_gateway, subnet_of,
-)
+from ansible_collections.lanbridge.core.plugins.module_utils._validate import LABEL_PREFIX, check_gateway, subnet_of
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import PlanError, ValidationError
 
 IPV6_DEFAULT_METRIC = 1024
 

@@ -7,10 +7,6 @@ Steps are ``_transaction.step`` data: ``op`` names a ``_kernel.netlink.Netlink``
 ``args`` its arguments, so applying one is ``getattr(netlink, op)(**args)``.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.codec import describe_route
 from ansible_collections.lanbridge.core.plugins.module_utils._transaction import step as _step
 

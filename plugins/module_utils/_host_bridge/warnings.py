@@ -23,13 +23,10 @@ says so, one sentence each. Pure functions over data, then a thin reader:
 ``warn(module, nl, plan, want)`` -> ``collect`` through the module, each warning ``module.warn``-ed.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import re
 
-from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import KernelError
+
 
 SYSCTLS = ("disable_ipv6", "accept_ra", "forwarding", "rp_filter", "arp_ignore", "arp_announce", "proxy_arp", "mtu")
 FIREWALL_TOOLS = (("iptables", "iptables-save", ()), ("ip6tables", "ip6tables-save", ()), ("nft", "nft", ("list", "ruleset")))

@@ -32,16 +32,12 @@ attributes of a request: everything ``decode_route`` reads is written back, so a
 given to ``replace`` is recreated exactly. ``describe_route`` and ``broadcast`` are the one definition of each.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import ipaddress
 import socket
 import struct
 
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel import constants as C
-from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import KernelError
 
 
 # -- attributes ------------------------------------------------------------------------------

@@ -9,10 +9,6 @@ numbers, and the name tables that turn kernel numbers into the words the modules
 encode with them; nothing else defines a netlink number.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import socket
 import struct
 

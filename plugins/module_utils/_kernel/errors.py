@@ -1,23 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: lanbridge.core contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The kernel layer's one error class."""
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+"""Turning what pyroute2 or the OS raises into ``_errors.KernelError``."""
 
 import contextlib
 import os
 
-
-class KernelError(Exception):
-    """One sentence: what was tried on which object, and the kernel's answer, e.g.
-    ``failed to add veth vl3f2a91c0 (peer eth1): [17] File exists``. ``.code`` is the errno or None."""
-
-    def __init__(self, message, code=None):
-        super(KernelError, self).__init__(message)
-        self.code = code
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import KernelError
 
 
 def cause(exc):

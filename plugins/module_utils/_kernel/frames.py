@@ -14,10 +14,6 @@
 ``ARP_SENDER_SET_FILTER`` the classic BPF program that keeps only ARP frames whose sender IP is set.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import socket
 import struct
 

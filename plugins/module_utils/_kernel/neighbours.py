@@ -22,18 +22,14 @@ Usage::
         lan.close()
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import selectors
 import socket
 import time
 
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel import frames
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel import packet_io
-from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netns import in_netns
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import KernelError
 
 RESEND = 0.25  # a lost first probe must not cost the whole timeout
 
@@ -58,7 +54,7 @@ def _advertise(ifname, address, mac):
         sock.close()
 
 
-class Neighbours(object):
+class Neighbours:
     """Probes and announcements on many interfaces in many namespaces; ``close()`` at the end."""
 
     def __init__(self):

@@ -38,23 +38,19 @@ made: a run that changes nothing opens none.
         ``set_ipv6(ifname, enabled)``; ``ipv6_enabled(ifname)`` -> bool, or None without IPv6
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import os
 
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel import codec
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel import constants as C
-from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netns import CURRENT_NETNS, in_netns, open_netns
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.pyroute import Pyroute
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.rtnl import RtnlSocket
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import KernelError
 
 NO_SUCH_DEVICE = 19
 
 
-class Netlink(object):
+class Netlink:
     """One namespace's netlink sockets (see the module docstring)."""
 
     def __init__(self, netns=None):

@@ -19,10 +19,6 @@ libc's ``setns`` through ctypes before (what pyroute2's ``pushns`` does too, for
 ``in_init_netns()`` whether this process runs in init's network namespace.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import contextlib
 import ctypes
 import ctypes.util
@@ -30,7 +26,8 @@ import errno
 import fcntl
 import os
 
-from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import KernelError
+
 
 CLONE_NEWNET = 0x40000000
 NSFS_MAGIC = 0x6E736673

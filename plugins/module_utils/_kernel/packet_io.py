@@ -19,10 +19,6 @@ from a container.
     grace period (about 14 ms), so closing 100 one by one costs 1.4 s and together about 20 ms.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import ctypes
 import errno
 import socket
@@ -30,7 +26,7 @@ import struct
 import threading
 
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel import frames
-from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import KernelError
 
 SO_ATTACH_FILTER = 26
 LOST = (errno.ENOBUFS, errno.ENETDOWN, errno.EAGAIN, errno.ENXIO)

@@ -12,14 +12,11 @@ pyroute2 imported (about half a second): a run that changes nothing never import
 ``HAS_PYROUTE2`` says whether it can be imported (found on the path, without importing it).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import importlib.util
 
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel import codec
-from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError, failing
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import failing
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import KernelError
 
 try:
     HAS_PYROUTE2 = importlib.util.find_spec("pyroute2") is not None
@@ -38,7 +35,7 @@ def preload():
     return IPRoute
 
 
-class Pyroute(object):
+class Pyroute:
     """pyroute2's socket of the namespace it is opened in (open it inside ``netns.in_netns``)."""
 
     def __init__(self):

@@ -18,10 +18,6 @@ Sockets act in the namespace they are opened in (see ``netns.in_netns``).
     asked by ARP (on-link), else by ICMP echo.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import ipaddress
 import os
 import select
@@ -30,7 +26,7 @@ import time
 
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel import frames
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel import packet_io
-from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import KernelError
 
 RESEND = 0.25  # a lost first request must not cost the whole timeout
 

@@ -19,10 +19,6 @@ one left out), so an object a dump repeats is kept once.
 Links are given by ifindex here; names are resolved by the facade (``netlink.Netlink``).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import errno
 import os
 import socket
@@ -30,7 +26,8 @@ import struct
 
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel import codec
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel import constants as C
-from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError, failing
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import failing
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import KernelError
 
 DUMP_ATTEMPTS = 10
 RECV_BUFFER = 65536  # the kernel sends at most 32 KiB per dump message batch
@@ -63,7 +60,7 @@ def _without_repeats(items):
     return out
 
 
-class RtnlSocket(object):
+class RtnlSocket:
     """A plain rtnetlink socket of the namespace it is opened in."""
 
     def __init__(self):

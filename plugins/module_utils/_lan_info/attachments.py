@@ -16,10 +16,6 @@
 ``foreign(link, bridge, uplink_known)`` -> the reported dict of a port of a managed bridge without the label.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import ipaddress
 
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.names import parse_label

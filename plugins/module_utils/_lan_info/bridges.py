@@ -17,15 +17,11 @@ running kernel only. A bridge a manager brought back at boot carries no label; s
 managed too.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.names import parse_label
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import facts as bridge_facts
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.ownership import is_labelled
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.plan import uplink_of_bridge
-from ansible_collections.lanbridge.core.plugins.module_utils._validate import PlanError
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import PlanError
 
 
 def managed(facts, persisted=lambda name: None):

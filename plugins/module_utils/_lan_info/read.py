@@ -19,21 +19,17 @@ answers. Nothing here sends a netlink request that changes anything or opens a p
     ``/proc/PID/ns/net`` of every process (``NamespaceFinder``, one scan per run).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import os
 
 from urllib.parse import quote
 
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import EngineError, parse_inspect
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import parse_inspect
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.targets import (
-    NETNS_RUN_DIR, SELF_NETNS, TargetError, open_namespace,
+    NETNS_RUN_DIR, SELF_NETNS, open_namespace,
 )
-from ansible_collections.lanbridge.core.plugins.module_utils._kernel.errors import KernelError
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netlink import Netlink
 from ansible_collections.lanbridge.core.plugins.module_utils._lan_info.attachments import target_kind
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import EngineError, KernelError, TargetError
 
 ATTEMPTS = 3
 
@@ -56,7 +52,7 @@ def read_namespace(path, what, inode=None):
         os.close(fd)
 
 
-class NamespaceFinder(object):
+class NamespaceFinder:
     """Network namespaces by inode: names under ``/run/netns`` first, then ``/proc/PID/ns/net``."""
 
     def __init__(self, run_dir=NETNS_RUN_DIR, proc="/proc"):
@@ -110,7 +106,7 @@ def lookup(engine, container_id):
     return {"state": "running" if info["running"] and info["pid"] > 0 else "stopped", "info": info, "error": None}
 
 
-class Reader(object):
+class Reader:
     """The targets named by the host's labels, each read once (see the module docstring)."""
 
     def __init__(self, engine):

@@ -20,10 +20,6 @@ ignores). So the way back is on disk, not only in the actor's memory:
 ``ini_parse(text)`` -> ``[(section, [(key, value)])]``; ``ini(sections)`` -> text (systemd and keyfile style).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import math
 
 MARKER = "# Written by lanbridge.core (host_bridge persist); removed by state: absent."

@@ -21,10 +21,6 @@ ifupdown uplink that uses DHCP (moving dhclient to the bridge is not supported).
 A route is ``up ip route add ...`` / ``down ip route del ...``.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import fnmatch
 import posixpath
 import re

@@ -22,10 +22,6 @@
 Each route in the model is ``{'dst', 'gateway', 'metric', 'onlink'}``.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 MAIN_TABLE = 254
 DYNAMIC_PROTOCOLS = ("kernel", "dhcp", "ra", "redirect")
 FAMILIES = (("ipv4", "inet"), ("ipv6", "inet6"))

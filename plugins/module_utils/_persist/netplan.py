@@ -23,10 +23,6 @@ so the uplink's IAID is pinned in a networkd drop-in for the file netplan genera
 (``/etc/systemd/network/10-netplan-<bridge>.network.d/90-lanbridge-iaid.conf``, ``[DHCPv4] IAID=``).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import fnmatch
 import posixpath
 

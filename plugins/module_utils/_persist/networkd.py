@@ -26,10 +26,6 @@ Match keys evaluated: Name, OriginalName (globs, ``!`` inverts), MACAddress, Per
 Type, Kind; any other key (Driver, Path, Property, Host, ...) is assumed to match (the safe side).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import fnmatch
 import posixpath
 

@@ -23,10 +23,6 @@ after a carrier loss), and theirs comes back by itself once ours is removed. Onl
 has the maximum priority (999) is it moved to its saved name and rewritten with ``autoconnect=false``.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import posixpath
 import uuid
 

@@ -21,10 +21,6 @@
     the uplink's DHCPv4 client identity to keep on the bridge (``model_from``'s ``dhcp``).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import ipaddress
 
 from ansible_collections.lanbridge.core.plugins.module_utils._persist import common, ifupdown, netplan, networkd, networkmanager, yamlish

@@ -10,10 +10,6 @@
 ``flow(value)``       -> ``value`` in flow style (one line)
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import re
 
 _PLAIN_SAFE = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_./:+-]*$")

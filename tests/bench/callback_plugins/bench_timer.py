@@ -8,10 +8,6 @@ ANSIBLE_CALLBACKS_ENABLED, or ANSIBLE_LOAD_CALLBACK_PLUGINS for the ``ansible`` 
 to the file named by BENCH_CALLBACK_OUT).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r"""
 name: bench_timer
 type: aggregate
@@ -94,7 +90,7 @@ class CallbackModule(CallbackBase):
     CALLBACK_NEEDS_ENABLED = True
 
     def __init__(self):
-        super(CallbackModule, self).__init__()
+        super().__init__()
         self._path = os.environ.get("BENCH_CALLBACK_OUT")
         self._started = {}
         if self._path:

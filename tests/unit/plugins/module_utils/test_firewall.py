@@ -2,11 +2,12 @@
 import pytest
 
 from ansible_collections.lanbridge.core.plugins.module_utils import _firewall as fw
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import FirewallError
 
 COMMENT = "lanbridge.core container_lan"
 
 
-class FakeTables(object):
+class FakeTables:
     """iptables and ip6tables as a dict {(tool, chain): [rules]}, answering -S, -C, -I, -D."""
 
     def __init__(self, chains):
@@ -94,7 +95,7 @@ def test_a_missing_tool_fails_present_and_is_skipped_by_absent():
         return which(tool) if tool == "iptables" else None
     live = fw.read(tables.run, "br0", COMMENT, ("ipv4", "ipv6"), which=no_ip6)
     assert list(live) == ["ipv4"]
-    with pytest.raises(fw.FirewallError, match="ip6tables is not installed on the host"):
+    with pytest.raises(FirewallError, match="ip6tables is not installed on the host"):
         fw.plan(live, "br0", COMMENT, ("ipv4", "ipv6"), "present")
     assert fw.plan(live, "br0", COMMENT, ("ipv4", "ipv6"), "absent") == []
 
@@ -105,8 +106,8 @@ def test_nothing_wanted_reads_nothing():
 
 
 def test_an_exit_code_other_than_1_is_an_error_not_an_absent_rule():
-    with pytest.raises(fw.FirewallError, match=r"-S DOCKER-USER failed with exit code 4"):
+    with pytest.raises(FirewallError, match=r"-S DOCKER-USER failed with exit code 4"):
         fw.read(lambda argv: 4, "br0", COMMENT, ("ipv4",), which=which)
     codes = {"-S": 1, "-C": 2}
-    with pytest.raises(fw.FirewallError, match=r"-C FORWARD .* failed with exit code 2"):
+    with pytest.raises(FirewallError, match=r"-C FORWARD .* failed with exit code 2"):
         fw.read(lambda argv: codes[argv[5]], "br0", COMMENT, ("ipv4",), which=which)

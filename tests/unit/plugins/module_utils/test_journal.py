@@ -8,6 +8,7 @@ import pytest
 
 from ansible_collections.lanbridge.core.plugins.module_utils import _journal, _lock
 from ansible_collections.lanbridge.core.plugins.module_utils._transaction import Transaction, step
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import JournalError
 
 
 def steps():
@@ -154,7 +155,7 @@ def test_recover_gives_up_on_a_watchdog_that_never_lets_go(run_dir, monkeypatch)
     child = _hold_then(path, 3)
     try:
         _until_locked(path)
-        with pytest.raises(_journal.JournalError, match=r"still held by its watchdog \(PID 4242\)"):
+        with pytest.raises(JournalError, match=r"still held by its watchdog \(PID 4242\)"):
             _journal.recover(path, lambda: None)
         assert open(path).read() == before
     finally:
@@ -166,7 +167,7 @@ def test_a_journal_is_never_overwritten(run_dir):
     path = os.path.join(run_dir, "journal")
     write(path, {"journal": 1, "object": "bridge br0", "steps": steps()}, {"applied": 1})
     before = open(path).read()
-    with pytest.raises(_journal.JournalError, match="is still there"):
+    with pytest.raises(JournalError, match="is still there"):
         _journal.Journal.begin(path, "bridge br0", steps(), 5, lambda: None)
     assert open(path).read() == before
 

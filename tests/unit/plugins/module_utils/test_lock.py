@@ -8,7 +8,8 @@ import pytest
 from ansible_collections.lanbridge.core.plugins.module_utils import _lock
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.apply import WATCHDOG_MARGIN
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.options import MAX_ROLLBACK_TIMEOUT
-from ansible_collections.lanbridge.core.plugins.module_utils._validate import ValidationError, check_forward_delay
+from ansible_collections.lanbridge.core.plugins.module_utils._validate import check_forward_delay
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import LockError, ValidationError
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def test_run_dir_is_private(run_dir):
 
 def test_run_dir_refuses_a_symlink(tmp_path):
     os.symlink(str(tmp_path), str(tmp_path / "link"))
-    with pytest.raises(_lock.LockError, match="is not a directory"):
+    with pytest.raises(LockError, match="is not a directory"):
         _lock.run_dir(str(tmp_path / "link"))
 
 
@@ -41,7 +42,7 @@ def test_a_held_lock_names_its_holder_and_changes_nothing(run_dir):
         assert int(pid) == os.getpid()
         other = os.open(path, os.O_RDWR)  # another open file: flock conflicts with it
         try:
-            with pytest.raises(_lock.LockError) as err:
+            with pytest.raises(LockError) as err:
                 with _lock.hold(["bridge:br0"], timeout=0.2):
                     pass
         finally:
@@ -69,7 +70,7 @@ def test_planted_symlink_and_foreign_file(run_dir, tmp_path):
     target = str(tmp_path / "target")
     link = os.path.join(run_dir, "planted")
     os.symlink(target, link)
-    with pytest.raises(_lock.LockError, match="is a symlink; refusing to follow it"):
+    with pytest.raises(LockError, match="is a symlink; refusing to follow it"):
         _lock.open_private(link, os.O_RDWR | os.O_CREAT)
     assert not os.path.exists(target)
     foreign = os.path.join(run_dir, "foreign")
@@ -77,7 +78,7 @@ def test_planted_symlink_and_foreign_file(run_dir, tmp_path):
         pass
     os.chown(foreign, 65534, 65534)
     if os.geteuid() == 0:
-        with pytest.raises(_lock.LockError, match="is not a regular file of this run's user"):
+        with pytest.raises(LockError, match="is not a regular file of this run's user"):
             _lock.open_private(foreign, os.O_RDWR)
     assert fcntl  # flock is what hold() uses
 
@@ -86,7 +87,7 @@ def test_run_dir_of_another_user_is_refused(tmp_path):
     path = str(tmp_path / "lanbridge")
     os.mkdir(path, 0o700)
     os.chown(path, 65534, 65534)
-    with pytest.raises(_lock.LockError, match=r"belongs to uid 65534, not to this run's uid 0; remove it"):
+    with pytest.raises(LockError, match=r"belongs to uid 65534, not to this run's uid 0; remove it"):
         _lock.run_dir(path)
 
 

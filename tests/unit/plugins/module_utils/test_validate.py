@@ -2,7 +2,7 @@
 import pytest
 
 from ansible_collections.lanbridge.core.plugins.module_utils import _validate as v
-from ansible_collections.lanbridge.core.plugins.module_utils._validate import ValidationError
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import ValidationError
 
 
 @pytest.mark.parametrize("name", ["br0", "em1", "a", "x" * 15, "br-lan.10", "vl3f2a91c0aa"])

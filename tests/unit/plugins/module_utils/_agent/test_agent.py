@@ -13,7 +13,7 @@ import pytest
 from ansible_collections.lanbridge.core.plugins.module_utils._agent import config, daemon, events, firewall, install, manage
 from ansible_collections.lanbridge.core.plugins.module_utils._agent.reconcile import Agent
 from ansible_collections.lanbridge.core.plugins.module_utils._agent.version import COLLECTION_VERSION
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import EngineError
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import AgentError, EngineError, StreamClosed
 
 DOCKER = ("docker", "unix:///run/docker.sock")
 PODMAN = ("podman", "unix:///run/podman/podman.sock")
@@ -27,7 +27,7 @@ def _desired(*names, **extra):
     return config.parse(dict({"bridge": "br0", "interfaces": interfaces, "firewall": {"enabled": True}}, **extra))
 
 
-class FakeOps(object):
+class FakeOps:
     def __init__(self, running=None):
         self.calls = []
         self.running = dict(running or {})  # name -> id (running); name -> (id, False): stopped
@@ -103,7 +103,7 @@ def test_decoder_plain_body_and_end():
 
 
 def test_decoder_refuses_an_error_answer():
-    with pytest.raises(events.StreamClosed, match="answered 400"):
+    with pytest.raises(StreamClosed, match="answered 400"):
         events.StreamDecoder().feed(b"HTTP/1.1 400 Bad Request\r\n\r\n{\"message\": \"bad filter\"}")
 
 
@@ -235,7 +235,7 @@ def test_a_failing_attach_is_counted_and_logged():
 
 # -- the loop -----------------------------------------------------------------------------------
 
-class FakeSub(object):
+class FakeSub:
     def __init__(self, log, url, queued=()):
         self.log, self.url, self.queue, self.closed = log, url, list(queued), False
         log.append(("subscribe", url))
@@ -245,7 +245,7 @@ class FakeSub(object):
 
     def read(self):
         if self.queue and self.queue[0] == "EOF":
-            raise events.StreamClosed("the engine closed the event stream")
+            raise StreamClosed("the engine closed the event stream")
         out, self.queue = self.queue, []
         return out
 
@@ -253,7 +253,7 @@ class FakeSub(object):
         self.closed = True
 
 
-class Clock(object):
+class Clock:
     def __init__(self):
         self.t = 0.0
 
@@ -309,7 +309,7 @@ def test_reconnect_with_backoff_then_list_again():
     def subscribe(url):
         if len(subs) in (1, 2):  # the engine is restarting: refused twice
             subs.append(None)
-            raise events.StreamClosed("cannot subscribe: Connection refused")
+            raise StreamClosed("cannot subscribe: Connection refused")
         subs.append(FakeSub(ops.calls, url, ["EOF"] if not subs else []))
         return subs[-1]
     loop, lines, _n, waits, clock = _loop(ops, [_desired("app1")], subscribe)
@@ -480,6 +480,6 @@ def test_manage_without_systemd_refuses_present_and_absent_is_a_no_op(monkeypatc
               "firewall_comment": "c", "interval": 300}
     result = manage.manage(params, run, False)
     assert result["changed"] is False and result["skipped_reason"] == "no systemd on this host" and ran == []
-    with pytest.raises(manage.AgentError, match="runs as a systemd service, and this host has no systemctl"):
+    with pytest.raises(AgentError, match="runs as a systemd service, and this host has no systemctl"):
         manage.manage(dict(params, state="present"), run, False)
     assert ran == []

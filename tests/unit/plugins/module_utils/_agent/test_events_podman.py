@@ -16,6 +16,7 @@ import pytest
 
 from ansible_collections.lanbridge.core.plugins.module_utils._agent import config, events
 from ansible_collections.lanbridge.core.plugins.module_utils._agent.reconcile import Agent
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import StreamClosed
 
 ID = "1ce028a031185440eb6dccd39f16f187a533416bdce3379cdd61260d1027d207"
 PODMAN_HEADERS = (b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Type: application/json\r\n"
@@ -72,7 +73,7 @@ def test_parse_event_ignores_podmans_other_container_events():
     assert events.parse_event(dict(RESTART[0], status="sync", Action="sync")) is None
 
 
-class FakePodman(object):
+class FakePodman:
     """A unix socket that answers ``GET /events`` the way Podman 4.3 does: its headers at once,
     then each event that its own filter matching lets through, one chunk per event."""
 
@@ -117,7 +118,7 @@ def test_subscription_to_a_podman_shaped_stream_sees_die_then_start(tmp_path):
         got = []
         sub.sock.settimeout(5)  # blocking reads for the test: the stream is short
         sub.sock.setblocking(True)
-        with pytest.raises(events.StreamClosed, match="closed the event stream"):
+        with pytest.raises(StreamClosed, match="closed the event stream"):
             while True:
                 got += sub.read()
         sub.close()
@@ -126,7 +127,7 @@ def test_subscription_to_a_podman_shaped_stream_sees_die_then_start(tmp_path):
     assert [(e["action"], e["name"]) for e in got] == [("die", "app1"), ("start", "app1")]
 
 
-class _Ops(object):
+class _Ops:
     def __init__(self):
         self.calls = []
 

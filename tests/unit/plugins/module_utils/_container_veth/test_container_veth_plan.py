@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import plan as planner
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import purge
-from ansible_collections.lanbridge.core.plugins.module_utils._validate import PlanError
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import PlanError
 
 LABEL = "lanbridge:veth id=container:abc if=eth1 name=web1"
 MAC = "02:11:22:33:44:55"

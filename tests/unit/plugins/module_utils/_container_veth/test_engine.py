@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import engine as _engine
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import EngineError
 
 CID = "a" * 64
 CONTAINERS = {
@@ -84,21 +85,21 @@ def test_many_lookups_share_one_connection(server):
 
 def test_unknown_container(server):
     _srv, url = server
-    with pytest.raises(_engine.EngineError) as err:
+    with pytest.raises(EngineError) as err:
         _engine.Engine("docker", url).inspect("web9")
     assert str(err.value) == "no container named web9 (runtime docker at %s)" % url
 
 
 def test_stopped_container(server):
     _srv, url = server
-    with pytest.raises(_engine.EngineError) as err:
+    with pytest.raises(EngineError) as err:
         _engine.Engine("docker", url).running("old1")
     assert str(err.value) == "container old1 is not running"
 
 
 def test_engine_socket_missing(tmp_path):
     url = "unix://%s" % (tmp_path / "nothing.sock")
-    with pytest.raises(_engine.EngineError) as err:
+    with pytest.raises(EngineError) as err:
         _engine.Engine("podman", url).inspect("web1")
     assert str(err.value).startswith("cannot reach the podman engine at %s: " % url)
     assert "No such file or directory" in str(err.value)
@@ -119,7 +120,7 @@ def test_choose(runtime, docker_host, environ, existing, expected):
 
 
 def test_tcp_docker_host_is_refused():
-    with pytest.raises(_engine.EngineError) as err:
+    with pytest.raises(EngineError) as err:
         _engine.choose("docker", "tcp://203.0.113.5:2375", {})
     assert "not a unix socket" in str(err.value)
 

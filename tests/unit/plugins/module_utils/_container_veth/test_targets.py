@@ -8,7 +8,9 @@ import socket
 import pytest
 
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import targets
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.targets import TargetError
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import (
+    EngineError, SharedNamespaceError, TargetError,
+)
 
 
 def test_own_network_namespace_opens_non_blocking_and_close_once():
@@ -88,7 +90,7 @@ class _Engine:
     def inspect(self, ref):
         if ref.startswith("abc"):
             return {"name": "owner1"}
-        raise targets.EngineError("no container named %s" % ref)
+        raise EngineError("no container named %s" % ref)
 
 
 @pytest.mark.parametrize("info, message", [
@@ -154,6 +156,6 @@ def test_container_namespace_is_proven_after_the_open_and_looked_up_again_after_
 
 def test_a_sharer_error_carries_what_the_engine_said():
     info = {"id": "b" * 64, "name": "web2", "network_mode": "host"}
-    with pytest.raises(targets.SharedNamespaceError) as err:
+    with pytest.raises(SharedNamespaceError) as err:
         targets.check_network_mode(info, "container web2")
     assert err.value.info is info

@@ -5,7 +5,8 @@ import errno
 import pytest
 
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import apply as bridge_apply
-from ansible_collections.lanbridge.core.plugins.module_utils._transaction import TransactionError, step
+from ansible_collections.lanbridge.core.plugins.module_utils._transaction import step
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import TransactionError
 
 
 class Kernel:

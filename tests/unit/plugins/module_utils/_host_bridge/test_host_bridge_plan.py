@@ -6,7 +6,8 @@ import pytest
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import facts as bp
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import warnings as w
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.plan import plan
-from ansible_collections.lanbridge.core.plugins.module_utils._validate import PlanError, check_cidr
+from ansible_collections.lanbridge.core.plugins.module_utils._validate import check_cidr
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import PlanError
 
 
 def simulate(facts, steps):

@@ -14,6 +14,8 @@ from ansible_collections.lanbridge.core.plugins.module_utils._persist import com
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_persist"))
 from persist_samples import FILES  # noqa: E402  pylint: disable=wrong-import-position
 
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import PersistError
+
 EM1_MAC = "02:00:00:00:01:01"
 
 
@@ -77,7 +79,7 @@ def test_auto_outside_init_netns_warns(monkeypatch):
     facts, warned = host(), []
     assert persist.for_change(want(), facts, planned(facts), warned.append) is None
     assert "not init's; nothing is persisted" in warned[0]
-    with pytest.raises(persist.PersistError, match="persist networkd: host_bridge runs in a network namespace"):
+    with pytest.raises(PersistError, match="persist networkd: host_bridge runs in a network namespace"):
         persist.for_change(want(persist="networkd"), facts, planned(facts), warned.append)
 
 
@@ -86,14 +88,14 @@ def test_auto_with_two_claimants_fails(monkeypatch, init_netns):
         raise ValueError("the uplink is claimed by both systemd-networkd (x) and ifupdown (y)")
     monkeypatch.setattr(persist, "detect", two)
     facts = host()
-    with pytest.raises(persist.PersistError, match="persist auto: the uplink is claimed by both"):
+    with pytest.raises(PersistError, match="persist auto: the uplink is claimed by both"):
         persist.for_change(want(), facts, planned(facts), [].append)
 
 
 def test_none_where_networkmanager_owns_the_uplink_is_refused(monkeypatch, init_netns):
     detecting(monkeypatch, {"manager": "networkmanager", "evidence": "device connected, connection em1"})
     facts = host()
-    with pytest.raises(persist.PersistError, match="persist none: NetworkManager manages em1 .*disagree"):
+    with pytest.raises(PersistError, match="persist none: NetworkManager manages em1 .*disagree"):
         persist.for_change(want(persist="none"), facts, planned(facts), [].append)
 
 
@@ -116,7 +118,7 @@ def test_none_without_an_owner_or_changes_says_nothing(monkeypatch, init_netns, 
 
 def test_a_leased_uplink_address_without_persistence_is_refused():
     facts = host(valid=103)
-    with pytest.raises(persist.PersistError, match=r"198.51.100.11/24 on em1 is leased \(valid for 103 more seconds"):
+    with pytest.raises(PersistError, match=r"198.51.100.11/24 on em1 is leased \(valid for 103 more seconds"):
         persist.check_leases(want(persist="none"), facts, planned(facts), None)
 
 
@@ -223,7 +225,7 @@ def nm_plan():
 def test_validate_networkmanager_refused(tmp_path, monkeypatch):
     log = tmp_path / "args"
     stand_in(tmp_path, monkeypatch, "nmcli", 'echo "$@" >> %s; cat >/dev/null; echo "Error: invalid property bridge.stp" >&2; exit 2\n' % log)
-    with pytest.raises(persist.PersistError, match="NetworkManager does not accept .*lanbridge-br0.nmconnection: Error: invalid"):
+    with pytest.raises(PersistError, match="NetworkManager does not accept .*lanbridge-br0.nmconnection: Error: invalid"):
         persist._validate("networkmanager", nm_plan(), {})
     assert log.read_text() == "--offline connection modify connection.id lanbridge-br0\n"  # keyfiles only, not conf.d
 
@@ -245,7 +247,7 @@ def test_validate_netplan_in_a_scratch_root(tmp_path, monkeypatch):
     persist._validate("netplan", the_plan, current)
     assert seen.read_text().split() == ["./etc/netplan/50-cloud-init.yaml", "./etc/netplan/90-lanbridge-br0.yaml"]
     common.write(the_plan, "/etc/netplan/90-lanbridge-br0.yaml", "broken\n", 0o600)
-    with pytest.raises(persist.PersistError, match="netplan generate refuses the files: bad YAML"):
+    with pytest.raises(PersistError, match="netplan generate refuses the files: bad YAML"):
         persist._validate("netplan", the_plan, current)
 
 
@@ -272,7 +274,7 @@ def test_plan_files_pins_the_uplinks_iaid_from_its_lease(monkeypatch, tmp_path):
 def test_plan_files_refuses_ifupdown_with_dhcp(monkeypatch):
     monkeypatch.setattr(persist, "read_files", lambda renderer, model: FILES["ifupdown"](dhcp=True))
     facts = host(valid=103)
-    with pytest.raises(persist.PersistError, match="persist ifupdown: em1 gets its address by DHCP"):
+    with pytest.raises(PersistError, match="persist ifupdown: em1 gets its address by DHCP"):
         persist.plan_files("ifupdown", "br0", "em1", planned(facts)["facts_after"], "present")
 
 

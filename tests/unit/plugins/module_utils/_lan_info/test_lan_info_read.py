@@ -3,13 +3,13 @@ import os
 
 import pytest
 
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import EngineError
 from ansible_collections.lanbridge.core.plugins.module_utils._lan_info import read as R
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import EngineError
 
 CID = "c55779e6266cce74d2d36d06367da22b874ea131029b28da3e4a99574605d9e3"
 
 
-class Answers(object):
+class Answers:
     """Answers like ``engine.Engine._get``: ``(status, decoded JSON)``, or raises."""
 
     runtime, url = "docker", "unix:///run/docker.sock"
