@@ -121,10 +121,12 @@ skipped_reason:
   sample: not init's network namespace
 """
 
+import traceback
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lanbridge.core.plugins.module_utils._agent.manage import OPTIONS, manage
-from ansible_collections.lanbridge.core.plugins.module_utils._errors import AgentError
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import LanbridgeError
 
 
 def main():
@@ -135,8 +137,11 @@ def main():
     )
     try:
         result = manage(module.params, module.run_command, module.check_mode)
-    except AgentError as exc:
+    except LanbridgeError as exc:
         module.fail_json(msg=str(exc))
+    except Exception as exc:  # the last resort: one sentence, the traceback only in 'exception'
+        module.fail_json(msg="attach_agent failed unexpectedly: %s: %s" % (type(exc).__name__, exc),
+                         exception=traceback.format_exc())
     for warning in result.pop("warnings", []):
         module.warn(warning)
     module.exit_json(**result)

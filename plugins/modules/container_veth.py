@@ -343,6 +343,7 @@ elapsed:
 """
 
 import time
+import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -356,27 +357,22 @@ from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.ent
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.report import summarize
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.targets import TARGET_OPTIONS
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.pyroute import HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR
-from ansible_collections.lanbridge.core.plugins.module_utils._errors import AgentError, KernelError, LockError
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import AgentError, LanbridgeError
 
 
 def run(module, raw_entries):
     """Read -> plan -> apply -> report, for every entry of the call."""
     single = len(raw_entries) == 1 and not module.params.get("interfaces")
     attachments = []
-    try:
-        for index, raw in enumerate(raw_entries):
-            attachments.append(Attachment(validate(raw, None if single else index)))
-        check_batch([(None if single else index, item.entry) for index, item in enumerate(attachments)])
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
+    for index, raw in enumerate(raw_entries):
+        attachments.append(Attachment(validate(raw, None if single else index)))
+    check_batch([(None if single else index, item.entry) for index, item in enumerate(attachments)])
     started = time.time()
     engines = Engines()
     purge_bridge = module.params.get("bridge") if module.params.get("purge") else None
     try:
         purged, missing = converge(attachments, engines, module.check_mode, purge_bridge,
                                    check=lambda items: check_resolved(items, single))
-    except (ValueError, KernelError, LockError) as exc:
-        module.fail_json(msg=str(exc))
     finally:
         engines.close()
     out, warnings, failure = summarize(attachments, purged, missing, started, module._diff)
@@ -432,7 +428,14 @@ def main():
         if module.params["agent"] is not None:
             module.fail_json(msg="agent needs the interfaces list (the agent's desired state is that list)")
         raw_entries = [dict((k, module.params.get(k)) for k in ENTRY_SPEC)]
-    module.exit_json(**with_agent(module, run(module, raw_entries)))
+    try:
+        out = run(module, raw_entries)
+    except LanbridgeError as exc:
+        module.fail_json(msg=str(exc))
+    except Exception as exc:  # the last resort: one sentence, the traceback only in 'exception'
+        module.fail_json(msg="container_veth failed unexpectedly: %s: %s" % (type(exc).__name__, exc),
+                         exception=traceback.format_exc())
+    module.exit_json(**with_agent(module, out))
 
 
 if __name__ == "__main__":

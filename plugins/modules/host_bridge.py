@@ -353,6 +353,8 @@ diff:
       uplink: {name: em1, master: br0, mac: "02:42:c6:33:64:0b", mtu: 1500, addresses: [], routes: []}
 """
 
+import traceback
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import facts as bridge_facts
@@ -368,9 +370,7 @@ from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.plan i
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netlink import Netlink
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.pyroute import HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR
 from ansible_collections.lanbridge.core.plugins.module_utils._lock import hold
-from ansible_collections.lanbridge.core.plugins.module_utils._errors import (
-    FirewallError, JournalError, KernelError, LockError, PersistError, PlanError, TransactionError, ValidationError,
-)
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import LanbridgeError, TransactionError
 
 
 def run(module, nl, want):
@@ -431,8 +431,11 @@ def main():
                 result = run(module, nl, want)
     except TransactionError as exc:
         module.fail_json(msg=str(exc), changed=not exc.rolled_back, rolled_back=exc.rolled_back)
-    except (ValidationError, PlanError, KernelError, LockError, PersistError, FirewallError, JournalError) as exc:
+    except LanbridgeError as exc:
         module.fail_json(msg=str(exc), changed=False, rolled_back=False)
+    except Exception as exc:  # the last resort: one sentence, the traceback only in 'exception'
+        module.fail_json(msg="host_bridge failed unexpectedly: %s: %s" % (type(exc).__name__, exc),
+                         exception=traceback.format_exc(), changed=False, rolled_back=False)
     module.exit_json(**result)
 
 

@@ -205,6 +205,8 @@ attachments:
       sample: [{dest: default, via: 198.51.100.254}, {dest: 203.0.113.0/24, via: 198.51.100.1}]
 """
 
+import traceback
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.persist import in_init_netns, persisted_by
@@ -213,7 +215,7 @@ from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.facts 
 from ansible_collections.lanbridge.core.plugins.module_utils._lan_info import attachments as _attachments
 from ansible_collections.lanbridge.core.plugins.module_utils._lan_info import bridges as _bridges
 from ansible_collections.lanbridge.core.plugins.module_utils._lan_info.read import Reader, read_host
-from ansible_collections.lanbridge.core.plugins.module_utils._errors import EngineError, KernelError
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import KernelError, LanbridgeError
 
 ARGUMENT_SPEC = dict(
     runtime=dict(type="str", choices=["auto", "docker", "podman"], default="auto"),
@@ -254,10 +256,13 @@ def main():
     try:
         choose(module.params["runtime"], module.params["docker_host"])
         result, warnings = run(module, engines)
-    except EngineError as exc:
-        module.fail_json(msg=str(exc), changed=False)
     except KernelError as exc:
         module.fail_json(msg="failed to read the host's interfaces: %s" % exc, changed=False)
+    except LanbridgeError as exc:
+        module.fail_json(msg=str(exc), changed=False)
+    except Exception as exc:  # the last resort: one sentence, the traceback only in 'exception'
+        module.fail_json(msg="lan_info failed unexpectedly: %s: %s" % (type(exc).__name__, exc),
+                         exception=traceback.format_exc(), changed=False)
     finally:
         engines.close()
     for warning in warnings:
