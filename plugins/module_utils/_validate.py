@@ -6,8 +6,6 @@
 Each check returns the normalized value or raises ``ValidationError`` with one sentence naming the
 option, the value and the rule. Shared by ``host_bridge``, ``container_veth`` and the role's fleet
 filter (``plugins/filter/container_lan.py``): one definition of each rule in the collection.
-``PlanError`` is the planners' one error class; ``LABEL_PREFIX`` starts every label (``ifalias``)
-this collection writes, so what it made can be told from what it did not.
 
 ``check_ifname(value, what='name')``       -> the name (1..15 bytes of printable ASCII, no '/', ':' or space)
 ``check_mac(value, what='mac')``           -> lower-case ``aa:bb:cc:dd:ee:ff`` (unicast, not zero, nothing after it)
@@ -35,7 +33,6 @@ from ansible_collections.lanbridge.core.plugins.module_utils._errors import Vali
 
 IFNAMSIZ = 16  # the kernel's limit includes the terminating NUL
 IFNAME_MAX = IFNAMSIZ - 1
-LABEL_PREFIX = "lanbridge:"
 MTU_MIN, MTU_MAX = 68, 65535
 _MAC_RE = re.compile(r"[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}")  # used with fullmatch: no trailing newline
 

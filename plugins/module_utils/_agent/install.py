@@ -30,7 +30,7 @@ STATE_DIR = "/etc/lanbridge"
 STATE_FILE = STATE_DIR + "/attachments.json"
 PREFIX = "ansible_collections.lanbridge.core.plugins.module_utils."
 # The top-level module_utils the agent's import closure lives in.
-NEEDED = ("_agent", "_container_veth", "_kernel", "_errors", "_validate", "_lock", "_transaction", "_firewall")
+NEEDED = ("_agent", "_container_veth", "_kernel", "_errors", "_labels", "_validate", "_lock", "_transaction", "_firewall")
 SKELETON = ("ansible_collections", "ansible_collections/lanbridge", "ansible_collections/lanbridge/core",
             "ansible_collections/lanbridge/core/plugins", "ansible_collections/lanbridge/core/plugins/module_utils")
 HEADER = "# lanbridge.core %s: written by lanbridge.core.attach_agent; do not edit.\n" % COLLECTION_VERSION

@@ -22,9 +22,8 @@ import hashlib
 
 from urllib.parse import quote, unquote
 
-from ansible_collections.lanbridge.core.plugins.module_utils._validate import LABEL_PREFIX as COLLECTION_LABEL_PREFIX
+from ansible_collections.lanbridge.core.plugins.module_utils._labels import VETH as LABEL_PREFIX
 
-LABEL_PREFIX = COLLECTION_LABEL_PREFIX + "veth"
 HOST_PREFIX = "vl"
 IFALIAS_MAX = 255
 

@@ -18,11 +18,9 @@ unlabelled bridge ours too: a manager that creates it at boot cannot label it.
 
 import re
 
-from ansible_collections.lanbridge.core.plugins.module_utils._validate import LABEL_PREFIX
+from ansible_collections.lanbridge.core.plugins.module_utils._labels import BRIDGE as BRIDGE_LABEL, VETH as VETH_LABEL
 from ansible_collections.lanbridge.core.plugins.module_utils._errors import PlanError
 
-BRIDGE_LABEL = LABEL_PREFIX + "bridge"
-VETH_LABEL = LABEL_PREFIX + "veth"
 # the names of the bridges other systems create and manage
 OTHER_OWNERS = (
     (r"docker\d+", "Docker (its default bridge network)"), (r"br-[0-9a-f]{12}", "Docker (a user-defined network)"),

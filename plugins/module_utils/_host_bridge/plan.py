@@ -38,7 +38,8 @@ from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.steps 
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.codec import broadcast, describe_route
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.constants import MAIN_TABLE
 from ansible_collections.lanbridge.core.plugins.module_utils._transaction import step as _step
-from ansible_collections.lanbridge.core.plugins.module_utils._validate import LABEL_PREFIX, check_gateway, subnet_of
+from ansible_collections.lanbridge.core.plugins.module_utils._validate import check_gateway, subnet_of
+from ansible_collections.lanbridge.core.plugins.module_utils._labels import PREFIX as LABEL_PREFIX
 from ansible_collections.lanbridge.core.plugins.module_utils._errors import PlanError, ValidationError
 
 IPV6_DEFAULT_METRIC = 1024
