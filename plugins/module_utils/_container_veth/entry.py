@@ -6,10 +6,10 @@ to its result.
 
 ``argument_spec()``, ``ENTRY_SPEC``, ``ENTRY_RULES``, ``SHARED_OPTIONS``: the module's options (all but ``agent``, which
     the module adds from ``_agent.manage.OPTIONS``, the options ``attach_agent`` has too).
-``validate(raw, index=None)`` the options of one entry -> a normalised entry (pure; ``ValueError``
+``validate(raw, index=None)`` the options of one entry -> a normalised entry (pure; ``ValidationError``
     naming the entry).
 ``check_batch(entries)`` the entries of one call as a whole: an address, a MAC or a host-side name
-    claimed twice, two entries for one target and ``ifname`` (pure; ``ValueError`` naming both).
+    claimed twice, two entries for one target and ``ifname`` (pure; ``ValidationError`` naming both).
 ``check_resolved(attachments)`` the same once targets are known (one container named two ways,
     derived names and MACs).
 ``find_target(entry, engines, here)`` the entry's target (``targets.resolve``); with
@@ -62,7 +62,7 @@ def argument_spec():
 
 
 def validate(raw, index=None):
-    """Options of one entry -> a normalised entry; raises ValueError naming the entry."""
+    """Options of one entry -> a normalised entry; raises ValidationError naming the entry."""
     entry = dict((k, v) for k, v in raw.items() if k in ENTRY_SPEC)
     for key, value in DEFAULTS.items():
         if entry.get(key) is None:
@@ -71,14 +71,14 @@ def validate(raw, index=None):
     try:
         given = [k for k in TARGET_OPTIONS if entry.get(k) not in (None, "")]
         if len(given) != 1:
-            raise ValueError("give exactly one of container, pid or netns (got %s)" % (", ".join(given) or "none"))
+            raise ValidationError("give exactly one of container, pid or netns (got %s)" % (", ".join(given) or "none"))
         for key in ("container", "netns", "docker_host"):
             _check_text(entry.get(key), key)
         check_ifname(entry["ifname"], "ifname")
         if entry.get("host_ifname"):
             check_ifname(entry["host_ifname"], "host_ifname")
         if entry["state"] == "present" and not entry.get("bridge"):
-            raise ValueError("bridge is required with state present")
+            raise ValidationError("bridge is required with state present")
         if entry.get("bridge"):
             check_ifname(entry["bridge"], "bridge")
         if entry.get("mac"):
@@ -87,11 +87,11 @@ def validate(raw, index=None):
             check_mtu(entry["mtu"], "mtu")
         entry["addresses"] = [planner.normalize_address(a) for a in entry.get("addresses") or []]
         if len(set(entry["addresses"])) != len(entry["addresses"]):
-            raise ValueError("addresses lists an address twice")
+            raise ValidationError("addresses lists an address twice")
         entry["routes"] = planner.wanted_routes(entry["addresses"], entry.get("gateway"), entry.get("gateway6"),
                                                 entry.get("routes"))
     except (ValueError, ValidationError) as exc:
-        raise ValueError(where + str(exc)) from None
+        raise ValidationError(where + str(exc)) from None
     return entry
 
 
@@ -124,7 +124,7 @@ def check_batch(entries, claims=_claims):
     """Refuse a call whose entries claim one thing twice; ``entries`` are ``(index, entry)`` pairs.
 
     One sentence per clash, naming both entries: ``interfaces[1]: address 198.51.100.10 is also
-    claimed by interfaces[0]``. Pure; raises ``ValueError`` with all clashes."""
+    claimed by interfaces[0]``. Pure; raises ``ValidationError`` with all clashes."""
     seen, problems = {}, []
     for index, entry in entries:
         for kind, key, text in claims(entry):
@@ -134,7 +134,7 @@ def check_batch(entries, claims=_claims):
                 if kind == "target":
                     break  # the same interface twice: its names and MAC clash too, say it once
     if problems:
-        raise ValueError("; ".join(problems))
+        raise ValidationError("; ".join(problems))
 
 
 def _resolved_claims(item):

@@ -254,8 +254,9 @@ DECODERS = {C.RTM_NEWLINK: decode_link, C.RTM_NEWADDR: decode_address, C.RTM_NEW
 
 # -- encoding helpers shared by both paths ---------------------------------------------------
 
-def family_of(text_value):
-    return socket.AF_INET6 if ":" in text_value else socket.AF_INET
+def family_of(address):
+    """The family (``'inet'`` or ``'inet6'``) of an address or CIDR in text."""
+    return "inet6" if ":" in address else "inet"
 
 
 def _index(value, index_of):
@@ -278,7 +279,7 @@ def route_fields(route, index_of):
     family = C.FAMILY_NUMBERS.get(route.get("family"))
     dst = route.get("dst") or "default"
     if family is None:
-        family = family_of(route.get("gateway") or dst)
+        family = C.FAMILY_NUMBERS[family_of(route.get("gateway") or dst)]
     fields = {"family": family, "dst": None, "dst_len": 0, "src": None, "src_len": 0}
     if dst != "default":
         fields["dst"], fields["dst_len"] = _split_prefix(dst, family)

@@ -198,7 +198,7 @@ class RtnlSocket:
     def address(self, verb, index, what, address, prefixlen, broadcast=None, flags=None, valid_lft=None,
                 preferred_lft=None, label=None):
         """``verb`` ``add`` or ``delete`` ``address/prefixlen`` on link ``index``; lifetimes ``None`` = forever."""
-        family = codec.family_of(address)
+        family = C.FAMILY_NUMBERS[codec.family_of(address)]
         raw = socket.inet_pton(family, address)
         body = codec.attr(C.IFA_LOCAL, raw) + codec.attr(C.IFA_ADDRESS, raw)
         if verb == "add":
