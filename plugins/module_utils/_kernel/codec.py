@@ -112,7 +112,8 @@ def flag_bits(names):
     return bits
 
 
-def seconds(centiseconds):
+def from_centiseconds(centiseconds):
+    """Seconds (an int when whole) of the kernel's centiseconds; None stays None."""
     if centiseconds is None:
         return None
     if centiseconds % 100 == 0:
@@ -120,7 +121,8 @@ def seconds(centiseconds):
     return centiseconds / 100.0
 
 
-def centiseconds(value):
+def to_centiseconds(value):
+    """The kernel's centiseconds of a number of seconds."""
     return int(round(float(value) * 100))
 
 
@@ -139,7 +141,7 @@ def decode_link(payload):
     if kind == "bridge" and C.IFLA_INFO_DATA in info:
         data = attrs(info[C.IFLA_INFO_DATA])
         stp = u32(data.get(C.IFLA_BR_STP_STATE))
-        delay = seconds(u32(data.get(C.IFLA_BR_FORWARD_DELAY)))
+        delay = from_centiseconds(u32(data.get(C.IFLA_BR_FORWARD_DELAY)))
     netnsid = a.get(C.IFLA_LINK_NETNSID)
     operstate = a.get(C.IFLA_OPERSTATE)
     return {
@@ -274,8 +276,7 @@ def route_fields(route, index_of):
     oif, table, metric, protocol, scope, type, prefsrc, flags, metrics, nexthops, pref, expires}``
     (``None`` where the route says nothing). ``index_of(name)`` resolves ``dev``. A multipath route
     (``nexthops``) has no gateway or device of its own: its ``gateway``/``oif``/``dev`` are ignored.
-    The protocol is always explicit (default ``boot``, like ``ip route add``): pyroute2 0.7 and 0.9
-    default to different ones."""
+    The protocol is always explicit (default ``boot``, as ``ip route add`` sets it)."""
     family = C.FAMILY_NUMBERS.get(route.get("family"))
     dst = route.get("dst") or "default"
     if family is None:

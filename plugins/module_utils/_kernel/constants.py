@@ -5,8 +5,8 @@
 
 Everything here is data: message layouts (struct.Struct), message types, flags, attribute
 numbers, and the name tables that turn kernel numbers into the words the modules report
-(scope: link, protocol: static). codec decodes with them, rtnl and pyroute
-encode with them; nothing else defines a netlink number.
+(scope: link, protocol: static). codec decodes and encodes with them and rtnl frames its
+requests with them; nothing else defines a netlink number (pyroute2 takes names, not numbers).
 """
 
 import socket

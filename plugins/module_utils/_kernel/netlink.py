@@ -16,7 +16,7 @@ made: a run that changes nothing opens none.
 
     Read (plain dicts, see ``codec``): ``links()``, ``addresses(family=None)``,
     ``routes(family=None)`` (every table), ``dump()`` -> ``{'links', 'addresses', 'routes'}``,
-    ``link_index(name)`` -> index or ``None``, ``index(link)`` -> index or ``KernelError`` (19),
+    ``link_index(name)`` -> index or ``None``, ``index(link)`` -> index or ``KernelError`` (``ENODEV``),
     ``rules()`` -> the policy rules (``codec.decode_rule``), ``sysctls(ifname, names)`` ->
     ``{'ipv4': {name: value}, 'ipv6': {...}}`` of ``net.ipv4.conf.IFNAME.*`` and
     ``net.ipv6.conf.IFNAME.*`` (text; a name the kernel lacks is left out).
@@ -38,6 +38,7 @@ made: a run that changes nothing opens none.
         ``set_ipv6(ifname, enabled)``; ``ipv6_enabled(ifname)`` -> bool, or None without IPv6
 """
 
+import errno
 import os
 
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel import codec
@@ -46,9 +47,6 @@ from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netns impor
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.pyroute import Pyroute
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.rtnl import RtnlSocket
 from ansible_collections.lanbridge.core.plugins.module_utils._errors import KernelError
-
-NO_SUCH_DEVICE = 19
-
 
 class Netlink:
     """One namespace's netlink sockets (see the module docstring)."""
@@ -61,7 +59,7 @@ class Netlink:
         self._pyroute = None
         self._names = {}
         try:
-            with in_netns(self._here()):
+            with in_netns(self.fd_path()):
                 self._rtnl = RtnlSocket()
         except Exception:
             self._close_fd()
@@ -70,8 +68,6 @@ class Netlink:
     def fd_path(self):
         """A path to this socket's namespace that stays valid while the socket is open."""
         return "/proc/self/fd/%d" % self.fd
-
-    _here = fd_path
 
     def __enter__(self):
         return self
@@ -98,7 +94,7 @@ class Netlink:
 
     def _pyroute2(self):
         if self._pyroute is None:
-            with in_netns(self._here()):
+            with in_netns(self.fd_path()):
                 self._pyroute = Pyroute()
         return self._pyroute
 
@@ -136,7 +132,7 @@ class Netlink:
             return link
         index = self.link_index(link)
         if index is None:
-            raise KernelError("link %s does not exist" % link, NO_SUCH_DEVICE)
+            raise KernelError("link %s does not exist" % link, errno.ENODEV)
         return index
 
     def remember(self, name, index):
@@ -224,7 +220,7 @@ class Netlink:
 
     def ipv6_enabled(self, ifname):
         """Whether IPv6 is enabled on ``ifname`` (``default``: on new interfaces); None without IPv6."""
-        with in_netns(self._here()):
+        with in_netns(self.fd_path()):
             try:
                 with open(self._ipv6_conf(ifname)) as f:
                     return f.read().strip() == "0"
@@ -235,7 +231,7 @@ class Netlink:
         """``{'ipv4': {...}, 'ipv6': {...}}``: the per-interface settings ``names`` of ``ifname``
         (or ``default``, what a new interface gets), read inside this namespace."""
         found = {"ipv4": {}, "ipv6": {}}
-        with in_netns(self._here()):
+        with in_netns(self.fd_path()):
             for family, values in found.items():
                 for name in names:
                     try:
@@ -247,7 +243,7 @@ class Netlink:
 
     def set_ipv6(self, ifname, enabled):
         try:
-            with in_netns(self._here()):
+            with in_netns(self.fd_path()):
                 with open(self._ipv6_conf(ifname), "w") as f:
                     f.write("0" if enabled else "1")
         except (IOError, OSError) as exc:

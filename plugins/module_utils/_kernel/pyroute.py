@@ -4,12 +4,12 @@
 """The pyroute2 adapter: the only file of the collection that imports pyroute2.
 
 It serves the changes the plain socket (``rtnl``) does not encode: creating and tuning bridges,
-and a link's MAC, MTU, master, name or namespace. It reads
-nothing (every dump goes through ``rtnl``, which retries interrupted dumps), so it needs no
-decoder of its own. It hides the differences between pyroute2 0.7.2 (Debian 12) and 0.9.x.
-The facade (``netlink.Netlink``) opens its socket only when a step needs it, and only then is
-pyroute2 imported (about half a second): a run that changes nothing never imports it.
-``HAS_PYROUTE2`` says whether it can be imported (found on the path, without importing it).
+and a link's MAC, MTU, master, name or namespace. It reads nothing (every dump goes through
+``rtnl``, which retries interrupted dumps), so it needs no decoder of its own. The calls it makes
+(``link('add'|'set', ...)`` with keyword attributes) are the same in pyroute2 0.7.2 (Debian 12)
+and 0.9.x; the integration tests run under both. The facade (``netlink.Netlink``) opens its socket
+only when a step needs it, and only then is pyroute2 imported (about half a second): a run that
+changes nothing never imports it. ``HAS_PYROUTE2`` says whether it can be imported (found on the path, without importing it).
 """
 
 import importlib.util
@@ -56,7 +56,7 @@ class Pyroute:
         if stp is not None:
             kwargs["br_stp_state"] = 1 if stp else 0
         if forward_delay is not None:
-            kwargs["br_forward_delay"] = codec.centiseconds(forward_delay)
+            kwargs["br_forward_delay"] = codec.to_centiseconds(forward_delay)
         return kwargs
 
     def add_bridge(self, name, stp=None, forward_delay=None, mtu=None, mac=None):
