@@ -150,6 +150,69 @@ def test_drift_is_repaired_and_extra_address_removed(lab, docker_engine):
     assert lab.ping("198.51.100.40")
 
 
+# Runs container_veth like ``helpers.run_module`` does, with one fault injected below the executor:
+# the FAIL_AT-th request that pyroute2 sends to change a link fails (a KernelError, as the kernel's
+# refusal would be); every other request goes through, one at a time.
+FAULTY_RUN = """
+import os, sys
+sys.path.insert(0, os.environ["LBT_INTEGRATION_DIR"])
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import KernelError
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.pyroute import Pyroute
+import _in_netns
+
+FAIL_AT = int(os.environ["LBT_FAIL_AT"])
+original = Pyroute.set_link
+sent = []
+
+def set_link(self, index, what, changes):
+    for text, attrs in changes:
+        sent.append(text)
+        if len(sent) == FAIL_AT:
+            raise KernelError("failed to set link %s %s: [5] injected fault" % (what, text), 5)
+        original(self, index, what, [(text, attrs)])
+
+Pyroute.set_link = set_link
+sys.argv = [_in_netns.__file__] + sys.argv[1:]
+_in_netns.main()
+"""
+
+
+def _run_failing_request(lab, args, tmp_path, fail_at):
+    """container_veth in the lab's host namespace, its ``fail_at``-th pyroute2 link change failing."""
+    script, args_file = tmp_path / "faulty_run.py", tmp_path / "args.json"
+    script.write_text(FAULTY_RUN)
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+    env = dict(os.environ, LBT_INTEGRATION_DIR=os.path.dirname(IN_NETNS), LBT_FAIL_AT=str(fail_at))
+    proc = subprocess.run(["ip", "netns", "exec", lab.host.name, sys.executable, str(script), "container_veth",
+                           str(args_file)], capture_output=True, text=True, check=False, env=env)
+    try:
+        return json.loads(proc.stdout)
+    except ValueError as exc:
+        raise AssertionError("no JSON (rc %d): %s %s" % (proc.returncode, proc.stdout, proc.stderr)) from exc
+
+
+def test_a_repair_that_fails_halfway_is_undone_exactly(lab, netns_factory, tmp_path):
+    """Issue 20 (3): MAC and MTU of the container end drifted; the repair's second request fails.
+    The first change is undone: the interface is exactly as it was before the run."""
+    target = netns_factory("c")
+    args = {"netns": target.path, "bridge": "br0", "addresses": ["198.51.100.60/24"], "ifname": "lan0"}
+    first = lab.run(args)
+    assert not first.failed, first.get("msg")
+    target.ip("link", "set", "lan0", "mtu", "1400")
+    target.ip("link", "set", "lan0", "address", "02:00:00:00:00:61")
+    drifted = ns_snapshot(target.path)
+    result = _run_failing_request(lab, args, tmp_path, fail_at=2)
+    assert result.get("failed") and "injected fault" in result["msg"], result
+    assert "undoing failed" not in result["msg"]
+    lan0 = target.links()["lan0"]
+    assert (lan0["address"], lan0["mtu"]) == ("02:00:00:00:00:61", 1400)
+    assert ns_snapshot(target.path) == drifted
+    fixed = lab.run(args)
+    assert not fixed.failed and fixed["changed"] is True
+    lan0 = target.links()["lan0"]
+    assert (lan0["address"], lan0["mtu"]) == (first["interfaces"][0]["mac"], 1500)
+
+
 def test_restart_recreates_with_same_names_mac_addresses(lab, docker_engine):
     name, _cid = docker_engine.run()
     args = {"container": name, "docker_host": docker_engine.url, "bridge": "br0",

@@ -6,6 +6,9 @@ entry by entry, each entry a ``_transaction.Transaction`` undone exactly on its 
 
 ``Applier(namespaces)`` executes steps through the run's netlink sockets (``read.Namespaces``) and
     one ``_kernel.neighbours.Neighbours`` (conflict probes, announcements); ``close()`` at the end.
+    A step's ``op`` is the ``Netlink`` method it calls with its ``args`` (``NETLINK_OPS``), in the
+    namespace its ``ns`` names; ``add_veth_port`` gets the target namespace's descriptor as
+    ``peer_netns_fd``; ``announce`` and ``probe`` go to ``Neighbours``.
 ``Applier.entry(steps, target)`` -> an ``EntryTransaction``: the applied steps of one entry;
     ``.error`` is its failure message or None.
 ``Applier.apply_all(transactions, probe_timeout=PROBE_TIMEOUT)`` applies all entries phase by phase
@@ -14,19 +17,14 @@ entry by entry, each entry a ``_transaction.Transaction`` undone exactly on its 
 """
 
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import plan as planner
-from ansible_collections.lanbridge.core.plugins.module_utils._kernel.codec import broadcast
-from ansible_collections.lanbridge.core.plugins.module_utils._kernel.constants import MAIN_TABLE
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.neighbours import Neighbours
 from ansible_collections.lanbridge.core.plugins.module_utils._transaction import Transaction
 from ansible_collections.lanbridge.core.plugins.module_utils._errors import KernelError
 
 PROBE_TIMEOUT = 0.5  # seconds an RFC 5227 probe waits for an answer (a LAN answers within milliseconds)
 APPLY_ERRORS = (KernelError, OSError)
-
-
-def _route(args):
-    return {"family": "inet6" if args["family"] == 6 else "inet", "dst": args["dest"], "gateway": args.get("via"),
-            "dev": args.get("dev"), "metric": args.get("metric"), "table": MAIN_TABLE}
+# the Netlink methods a step may name besides add_veth_port (which needs the peer's namespace)
+NETLINK_OPS = ("delete_link", "set_link", "set_ipv6", "add_address", "delete_address", "add_route", "delete_route")
 
 
 class EntryTransaction(Transaction):
@@ -69,35 +67,15 @@ class Applier:
         """Apply one step (forward or undo) of the entry whose target is ``target``."""
         op, args = step["op"], step["args"]
         nl = self.namespaces.of(None if step.get("ns") == "host" else target)
-        if op == "add_pair":
+        if op == "add_veth_port":
             peer_nl = self.namespaces.of(target)
             peer_nl.forget(args["peer"])
-            indexes = nl.add_veth_port(args["ifname"], args["peer"], peer_nl.fd, args["master"], mtu=args.get("mtu"),
-                                       peer_mac=args.get("mac"))
+            indexes = nl.add_veth_port(peer_netns_fd=peer_nl.fd, **args)
             peer_nl.remember(args["peer"], indexes[1])
-        elif op == "del_link":
-            nl.delete_link(args["ifname"])
-        elif op == "set_link":
-            attrs = dict((k, v) for k, v in args.items() if k != "ifname")
-            if "master" in attrs:
-                attrs["master"] = attrs["master"] or 0
-            nl.set_link(args["ifname"], **attrs)
-        elif op in ("enable_ipv6", "disable_ipv6"):
-            nl.set_ipv6(args["ifname"], op == "enable_ipv6")
-        elif op == "add_address":
-            address, _sep, prefix = args["address"].partition("/")
-            v6 = ":" in address
-            nl.add_address(args["ifname"], address, int(prefix), broadcast=None if v6 else broadcast(address, prefix),
-                           flags=["nodad"] if v6 else None)
-        elif op == "del_address":
-            address, _sep, prefix = args["address"].partition("/")
-            nl.delete_address(args["ifname"], address, int(prefix))
-        elif op == "add_route":
-            nl.add_route(_route(args))
-        elif op == "del_route":
-            nl.delete_route(_route(args))
+        elif op in NETLINK_OPS:
+            getattr(nl, op)(**args)
         elif op == "announce":
-            self.neighbours.announce(nl.fd_path(), args["ifname"], args["address"].partition("/")[0], args["mac"])
+            self.neighbours.announce(nl.fd_path(), args["link"], args["address"], args["mac"])
         else:  # pragma: no cover  (probes run for the whole batch in apply_all)
             raise KernelError("unknown step %s" % op)
 
@@ -113,8 +91,8 @@ class Applier:
             try:
                 for step in tx.phases[probe]:
                     args = step["args"]
-                    self.neighbours.add_probe(index, self.namespaces.of(tx.target).fd_path(), args["ifname"],
-                                              args["address"].partition("/")[0], args["mac"])
+                    self.neighbours.add_probe(index, self.namespaces.of(tx.target).fd_path(), args["link"],
+                                              args["address"], args["mac"])
             except APPLY_ERRORS as exc:
                 tx.fail(str(exc))
         if probing:

@@ -5,28 +5,62 @@
 options and its result, and what the agent does on an event (the same code, so both attach a
 container the same way).
 
+``read_and_plan(item, engines, reader, here, check_mode, missing)`` fills in one ``entry.Attachment``:
+    its target, its live state, its plan, or the error that fails it (and only it).
 ``converge(attachments, engines, check_mode, purge_bridge=None, check=None)`` -> ``(purged, missing)``
     Under the locks of every bridge the batch touches, from the first read to the last apply: read
-    and plan each ``entry.Attachment`` (``report.read_and_plan``), then ``check(attachments)`` (may
-    raise ``ValueError``: nothing is applied), then with ``purge_bridge`` the labelled attachments
+    and plan each ``entry.Attachment`` (``read_and_plan``), then ``check(attachments)`` (may
+    raise ``ValidationError``: nothing is applied), then with ``purge_bridge`` the labelled attachments
     on it that no entry names (``purge``), then, unless ``check_mode``, apply the purges first (an
     address may move from a purged attachment to a new one) and every changed entry, each its own
     transaction. ``purged``: the ``purge.Removal`` records, each with its transaction; ``missing``: the bridges
     check mode planned against although they do not exist (``report.summarize`` takes both). The
     namespaces, sockets and targets are closed on the way out, also on errors (``KernelError``,
-    ``LockError``, ``ValueError`` reach the caller); ``engines`` stays the caller's.
+    ``LockError``, ``ValidationError`` reach the caller); ``engines`` stays the caller's.
 """
 
 import os
 
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import plan as planner
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import purge
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.apply import Applier
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.read import Namespaces, Reader, bridges_touched
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.report import read_and_plan
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.entry import complete, find_target
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.read import (
+    AttachmentReader, Namespaces, bridges_touched,
+)
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.targets import (
     close as close_target, raise_nofile_limit,
 )
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import (
+    EngineError, EntryError, KernelError, PlanError, TargetError,
+)
 from ansible_collections.lanbridge.core.plugins.module_utils._lock import hold
+
+READ_ERRORS = (EngineError, TargetError, PlanError, KernelError)
+
+
+def read_and_plan(item, engines, reader, here, check_mode, missing):
+    """Fill in ``item`` (an ``Attachment``): its target, live state and plan; its error if any."""
+    entry = item.entry
+    try:
+        item.target = find_target(entry, engines, here)
+        live = reader.live(entry, item.target)
+        if entry["state"] == "absent" and item.target.get("identity") is None:
+            live["stale"] = purge.unknown_container_links(reader.labelled, entry["container"], entry["ifname"])
+        if entry["state"] == "present" and not live.get("bridge"):
+            if not check_mode:
+                raise EntryError("bridge %s does not exist" % entry["bridge"])
+            # check mode before the bridge is built (host_bridge's check run made nothing):
+            # plan against an empty bridge, so the diff shows what a real run will do
+            live["bridge"] = {"ifname": entry["bridge"], "index": None, "mtu": None, "kind": "bridge"}
+            missing.setdefault(entry["bridge"], []).append(entry.get("mtu") is None)
+        wanted = complete(entry, item.target, live)
+        if entry["state"] == "present" and live["bridge"].get("kind") != "bridge":
+            raise EntryError("%s is not a bridge (it is a %s)" % (entry["bridge"], live["bridge"].get("kind") or "NIC"))
+        item.steps, item.before, item.after = planner.plan(wanted, live)
+        item.wanted = wanted
+    except (EntryError,) + READ_ERRORS as exc:
+        item.error = str(exc)
 
 
 def converge(attachments, engines, check_mode, purge_bridge=None, check=None):
@@ -46,7 +80,7 @@ def converge(attachments, engines, check_mode, purge_bridge=None, check=None):
         unnamed = any(not entry.get("bridge") for entry in entries)
         bridges = bridges_touched(entries, purge_bridge, namespaces.host.links() if unnamed else None)
         with hold(["bridge:%s" % name for name in bridges]):  # from reading to the end of apply
-            reader = Reader(namespaces)
+            reader = AttachmentReader(namespaces)
             for item in attachments:
                 read_and_plan(item, engines, reader, (here.st_dev, here.st_ino), check_mode, missing)
             if check is not None:

@@ -7,7 +7,8 @@ to its result.
 ``argument_spec()``, ``ENTRY_SPEC``, ``ENTRY_RULES``, ``SHARED_OPTIONS``: the module's options (all but ``agent``, which
     the module adds from ``_agent.manage.OPTIONS``, the options ``attach_agent`` has too).
 ``validate(raw, index=None)`` the options of one entry -> a normalised entry (pure; ``ValidationError``
-    naming the entry).
+    naming the entry); its ``routes`` are the codec's routes that ``gateway``, ``gateway6`` and
+    ``routes: [{dest, via}]`` ask for (``plan.wanted_routes``, the one translation).
 ``check_batch(entries)`` the entries of one call as a whole: an address, a MAC or a host-side name
     claimed twice, two entries for one target and ``ifname`` (pure; ``ValidationError`` naming both).
 ``check_resolved(attachments)`` the same once targets are known (one container named two ways,

@@ -4,11 +4,12 @@
 """The planner of ``container_veth``: pure functions from (live facts, wanted state) to an ordered
 list of steps plus before/after facts. No kernel access, no pyroute2: unit-tested on plain data.
 
-Wanted (one interface, normalised by the module)::
+Wanted (one interface, normalised by ``entry.validate``)::
 
     {'state': 'present', 'bridge': 'br0', 'host_ifname': 'vl3f2a91c0e1d', 'ifname': 'eth1',
      'label': 'lanbridge:veth id=container:... if=eth1 name=web1', 'mac': '02:..', 'mtu': 1500,
-     'addresses': ['198.51.100.10/24'], 'routes': [{'dest': 'default', 'via': '198.51.100.1'}],
+     'addresses': ['198.51.100.10/24'],
+     'routes': [{'family': 'inet', 'dst': 'default', 'gateway': '198.51.100.1'}],   # wanted_routes
      'conflict_check': True, 'announce': True}
 
 Live::
@@ -19,21 +20,32 @@ Live::
      'bridge': {'ifname', 'index', 'mtu'} or None,
      'peer': {'ifname', 'index', 'mac', 'mtu', 'up', 'kind', 'peer_index'} or None,
      'addresses': ['198.51.100.10/24', ...],      # on the container-side link, link-local v6 left out
-     'routes': [{'dest', 'via', 'dev', 'family', 'metric'}],   # main table, not proto kernel/ra
+     'routes': [{'family', 'dst', 'gateway', 'dev', 'table', 'metric'}],   # main table, not proto kernel/ra
      'ipv6': True/False: IPv6 enabled on ifname (or, before it exists, by default) -- read only when
              IPv6 addresses are wanted, else None}
 
+A route is the codec's (``_kernel.codec``: ``family`` ``'inet'``/``'inet6'``, ``dst`` ``'default'``
+or a CIDR, ``gateway``, ``dev`` a name). The user's names (``routes: [{dest, via}]``, ``gateway``,
+``gateway6``) are translated once each way: ``wanted_routes`` (options -> routes) and ``user_route``
+(a route -> ``{dest, via}``, as the diff and the results show it).
+
 Steps are ``_transaction`` steps (``{'op', 'args', 'undo': [steps], 'text', 'ns'}``), ``ns`` saying
-where they act (``host`` or ``container``); ``undo`` restores what the step changed (empty where the
-step needs no undo of its own, such as the address of a pair that its deletion removes too).
-``probe`` and ``announce`` change nothing and do not make a plan "changed".
+where they act (``host`` or ``container``). ``op`` is a ``_kernel.netlink.Netlink`` method and
+``args`` its keyword arguments (``add_veth_port``'s ``peer_netns_fd`` is the executor's to supply):
+``add_veth_port``, ``delete_link``, ``set_link`` (one attribute a step), ``set_ipv6``,
+``add_address``, ``delete_address``, ``add_route``, ``delete_route``; or one of the executor's own,
+``probe`` and ``announce`` (``{link, address, mac}``), which change nothing and do not make a plan
+"changed". ``undo`` restores exactly what the step changed (empty where the step needs no undo of
+its own, such as the address of a pair that its deletion removes too).
 """
 
 import ipaddress
 
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.codec import broadcast, describe_route, family_of
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.constants import MAIN_TABLE
 from ansible_collections.lanbridge.core.plugins.module_utils._transaction import changes_anything, step as make_step
 from ansible_collections.lanbridge.core.plugins.module_utils._validate import (
-    check_cidr, check_ip, check_next_hop, subnet_of,
+    check_cidr, check_ip, check_next_hop,
 )
 from ansible_collections.lanbridge.core.plugins.module_utils._errors import PlanError, ValidationError
 
@@ -47,30 +59,27 @@ def normalize_address(value):
     return check_cidr(str(value).strip(), "address")["cidr"]
 
 
-def normalize_ip(value, what, version=None):
-    addr = ipaddress.ip_address(check_ip(str(value).strip(), what))
-    if version and addr.version != version:
-        raise ValidationError("%s %s is not an IPv%d address" % (what, addr, version))
-    return str(addr)
+def normalize_ip(value, what):
+    """An IP address in canonical text. Raises ValidationError (a ValueError)."""
+    return str(ipaddress.ip_address(check_ip(str(value).strip(), what)))
 
 
 def normalize_dest(value):
+    """A route destination: ``'default'``, ``'0.0.0.0/0'``, ``'::/0'`` as given, else the network's
+    canonical CIDR (host bits cleared). Raises ValidationError (a ValueError)."""
     text = str(value).strip()
     if text in ("default", "0.0.0.0/0", "::/0"):
-        return text if text != "default" else "default"
+        return text
     try:
         return str(ipaddress.ip_network(text, strict=False))
     except ValueError:
         raise ValidationError("route destination %r is not a valid network" % (value,)) from None
 
 
-def on_link(ip, addresses):
-    """True when ``ip`` lies in the subnet of one of ``addresses`` (CIDR strings)."""
-    return subnet_of(ip, addresses) is not None
-
-
 def wanted_routes(addresses, gateway=None, gateway6=None, routes=None):
-    """The routes the container must have on ``ifname``: defaults first, each via an on-link address.
+    """The routes the container must have on ``ifname``, from the options ``gateway``, ``gateway6``
+    and ``routes: [{dest, via}]``, as the codec's routes ``{family, dst, gateway}``: defaults first,
+    each via an on-link address, each once.
 
     Raises ValidationError (a ValueError) in one clear sentence for a next hop that cannot serve
     (``_validate.check_next_hop``: off every subnet, one of the container's own addresses, the
@@ -79,29 +88,34 @@ def wanted_routes(addresses, gateway=None, gateway6=None, routes=None):
     """
     out = []
     if gateway:
-        out.append({"dest": "default", "via": check_next_hop(gateway, addresses, "gateway", 4), "family": 4})
+        out.append({"family": "inet", "dst": "default", "gateway": check_next_hop(gateway, addresses, "gateway", 4)})
     if gateway6:
-        out.append({"dest": "default", "via": check_next_hop(gateway6, addresses, "gateway6", 6), "family": 6})
+        out.append({"family": "inet6", "dst": "default",
+                    "gateway": check_next_hop(gateway6, addresses, "gateway6", 6)})
     for index, route in enumerate(routes or []):
         where = "routes[%d]" % index
         dest = normalize_dest(route.get("dest"))
         via = normalize_ip(route.get("via"), where + " via")
-        version = ipaddress.ip_address(via).version
-        if dest != "default" and ipaddress.ip_network(dest).version != version:
+        if dest != "default" and family_of(dest) != family_of(via):
             raise ValidationError("%s: dest %s via %s mixes IPv4 and IPv6" % (where, dest, via))
         if dest in ("0.0.0.0/0", "::/0"):
             dest = "default"
         via = check_next_hop(via, addresses, "%s (dest %s) via" % (where, dest))
-        item = {"dest": dest, "via": via, "family": version}
+        item = {"family": family_of(via), "dst": dest, "gateway": via}
         if item not in out:
             out.append(item)
     return out
 
 
+def user_route(route):
+    """A route as the module's options and results name it: ``{dest, via}``."""
+    return {"dest": route["dst"], "via": route.get("gateway")}
+
+
 # --------------------------------------------------------------------------- facts
 
 def _route_fact(route):
-    return {"dest": route["dest"], "via": route.get("via"), "dev": route.get("dev")}
+    return dict(user_route(route), dev=route.get("dev"))
 
 
 def _sorted_routes(routes):
@@ -115,12 +129,12 @@ def pair_intact(live):
 
 
 def facts(live, ifname):
-    """Observed facts of one attachment, the ``before`` of the diff."""
+    """Observed facts of one attachment, the ``before`` of the diff (routes as ``{dest, via, dev}``)."""
     if not pair_intact(live):
         return {"state": "absent"}
     host, peer = live["host"], live["peer"]
     routes = [_route_fact(r) for r in live.get("routes", [])
-              if r.get("dev") == ifname or r["dest"] == "default"]
+              if r.get("dev") == ifname or r["dst"] == "default"]
     out = {
         "state": "present",
         "host": {"ifname": host["ifname"], "bridge": host.get("master"), "mtu": host.get("mtu"),
@@ -135,7 +149,7 @@ def facts(live, ifname):
 
 
 def _wanted_facts(wanted, other_defaults):
-    routes = [{"dest": r["dest"], "via": r["via"], "dev": wanted["ifname"]} for r in wanted["routes"]]
+    routes = [_route_fact(dict(r, dev=wanted["ifname"])) for r in wanted["routes"]]
     return {
         "state": "present",
         "host": {"ifname": wanted["host_ifname"], "bridge": wanted["bridge"], "mtu": wanted["mtu"],
@@ -154,49 +168,72 @@ def _step(op, ns, text, undo=None, **args):
 
 
 def _route_step(op, route, dev):
-    family = route.get("family") or (6 if ":" in (route.get("via") or route["dest"]) else 4)
-    text = "%s route %s%s%s" % ("add" if op == "add_route" else "delete", route["dest"],
-                                " via %s" % route["via"] if route.get("via") else "", " dev %s" % dev if dev else "")
-    return _step(op, "container", text, dest=route["dest"], via=route.get("via"), dev=dev, family=family,
-                 metric=route.get("metric"))
+    """``add_route`` / ``delete_route`` of ``route`` in the main table through ``dev``."""
+    route = {"family": route["family"], "dst": route["dst"], "gateway": route.get("gateway"), "dev": dev,
+             "table": MAIN_TABLE, "metric": route.get("metric")}
+    shown = describe_route({"dst": route["dst"], "gateway": route["gateway"], "dev": dev})
+    return _step(op, "container", "%s route %s" % ("add" if op == "add_route" else "delete", shown), route=route)
 
 
-def _set_link_step(ns, ifname, undo=None, **attrs):
-    shown = ", ".join("%s %s" % (k, "nomaster" if k == "master" and not v else v) for k, v in sorted(attrs.items()))
-    return _step("set_link", ns, "set %s %s" % (ifname, shown), undo=undo, ifname=ifname, **attrs)
+def _set_link_text(link, attribute, value):
+    return "set %s %s %s" % (link, attribute, "nomaster" if attribute == "master" and not value else value)
 
 
-def _address_step(op, ifname, address, undo=None):
-    verb = "add address %s to %s" if op == "add_address" else "delete address %s from %s"
-    return _step(op, "container", verb % (address, ifname), undo=undo, ifname=ifname, address=address)
+def _set_link_step(ns, link, attribute, value, old=None, undo=True):
+    """``set_link`` of one attribute of ``link``; with ``undo`` its undo sets it back to ``old``
+    (no master: 0, no alias: the empty one, which clears it)."""
+    back = None
+    if undo:
+        old = (old or 0) if attribute == "master" else (old or "") if attribute == "ifalias" else old
+        back = _step("set_link", ns, _set_link_text(link, attribute, old), link=link, **{attribute: old})
+    return _step("set_link", ns, _set_link_text(link, attribute, value), undo=back, link=link, **{attribute: value})
 
 
-def delete_link_step(ifname):
-    return _step("del_link", "host", "delete veth %s (and its peer)" % ifname, ifname=ifname)
+def _address_step(op, link, cidr, undo=None):
+    address, _sep, prefixlen = cidr.partition("/")
+    if op == "delete_address":
+        return _step(op, "container", "delete address %s from %s" % (cidr, link), undo=undo, link=link,
+                     address=address, prefixlen=int(prefixlen))
+    v6 = family_of(address) == "inet6"
+    return _step(op, "container", "add address %s to %s" % (cidr, link), undo=undo, link=link, address=address,
+                 prefixlen=int(prefixlen), broadcast=None if v6 else broadcast(address, prefixlen),
+                 flags=["nodad"] if v6 else None)
+
+
+def _neighbour_step(op, link, cidr, mac):
+    """``probe`` (an RFC 5227 conflict probe) or ``announce`` of an address from ``link``."""
+    text = "probe the LAN for %s from %s" % (cidr, link) if op == "probe" else "announce %s on %s" % (cidr, link)
+    return _step(op, "container", text, link=link, address=cidr.partition("/")[0], mac=mac)
+
+
+def delete_link_step(link):
+    return _step("delete_link", "host", "delete veth %s (and its peer)" % link, link=link)
+
+
+def _route_key(route):
+    return (route["dst"], route.get("gateway"), route["family"])
 
 
 def _route_steps(wanted, live_routes, ifname):
     """Delete what is in the way or not wanted, then add what is missing (with inverses)."""
     steps = []
-    want = [dict(r, dev=ifname) for r in wanted["routes"]]
-    want_keys = set((r["dest"], r["via"], r["family"]) for r in want)
-    default_families = set(r["family"] for r in want if r["dest"] == "default")
+    want_keys = set(_route_key(r) for r in wanted["routes"])
+    default_families = set(r["family"] for r in wanted["routes"] if r["dst"] == "default")
     kept = set()
     for route in live_routes:
-        key = (route["dest"], route.get("via"), route.get("family"))
+        key = _route_key(route)
         ours = route.get("dev") == ifname
         if ours and key in want_keys and key not in kept:
             kept.add(key)
             continue
-        if ours or (route["dest"] == "default" and route.get("family") in default_families):
-            item = _route_step("del_route", route, route.get("dev"))
+        if ours or (route["dst"] == "default" and route["family"] in default_families):
+            item = _route_step("delete_route", route, route.get("dev"))
             item["undo"] = [_route_step("add_route", route, route.get("dev"))]
             steps.append(item)
-    for route in want:
-        key = (route["dest"], route["via"], route["family"])
-        if key not in kept:
+    for route in wanted["routes"]:
+        if _route_key(route) not in kept:
             item = _route_step("add_route", route, ifname)
-            item["undo"] = [_route_step("del_route", route, ifname)]
+            item["undo"] = [_route_step("delete_route", route, ifname)]
             steps.append(item)
     return steps
 
@@ -206,15 +243,15 @@ def _address_steps(wanted, have, ifname, fresh):
     probes, steps, added = [], [], []
     for addr in sorted(have):
         if addr not in wanted["addresses"]:
-            steps.append(_address_step("del_address", ifname, addr, undo=_address_step("add_address", ifname, addr)))
+            steps.append(_address_step("delete_address", ifname, addr,
+                                       undo=_address_step("add_address", ifname, addr)))
     for addr in wanted["addresses"]:
         if addr in have:
             continue
-        if wanted.get("conflict_check", True) and ipaddress.ip_interface(addr).version == 4:
-            probes.append(_step("probe", "container", "probe the LAN for %s from %s" % (addr, ifname),
-                                ifname=ifname, address=addr, mac=wanted["mac"]))
+        if wanted.get("conflict_check", True) and family_of(addr) == "inet":
+            probes.append(_neighbour_step("probe", ifname, addr, wanted["mac"]))
         steps.append(_address_step("add_address", ifname, addr,
-                                   undo=None if fresh else _address_step("del_address", ifname, addr)))
+                                   undo=None if fresh else _address_step("delete_address", ifname, addr)))
         added.append(addr)
     return probes + steps, added
 
@@ -222,46 +259,43 @@ def _address_steps(wanted, have, ifname, fresh):
 def _create_steps(wanted):
     """A new pair in one request: the host end up and a port of the bridge at birth, the peer born in
     the target namespace with its MAC and MTU. The kernel takes neither the label (``ifalias``) nor
-    the peer's ``up`` at creation (a veth cannot open before its pair is complete): two more requests."""
+    the peer's ``up`` at creation (a veth cannot open before its pair is complete): two more requests,
+    whose undo is the pair's deletion."""
     ifname, host = wanted["ifname"], wanted["host_ifname"]
     return [
-        _step("add_pair", "host", "add veth %s (peer %s) to %s" % (host, ifname, wanted["bridge"]),
-              undo=delete_link_step(host), ifname=host, peer=ifname, mac=wanted["mac"], mtu=wanted["mtu"],
-              master=wanted["bridge"]),
-        _set_link_step("host", host, ifalias=wanted["label"]),
-        _set_link_step("container", ifname, up=True),
+        _step("add_veth_port", "host", "add veth %s (peer %s) to %s" % (host, ifname, wanted["bridge"]),
+              undo=delete_link_step(host), name=host, peer=ifname, master=wanted["bridge"], mtu=wanted["mtu"],
+              peer_mac=wanted["mac"]),
+        _set_link_step("host", host, "ifalias", wanted["label"], undo=False),
+        _set_link_step("container", ifname, "up", True, undo=False),
     ]
 
 
 def wants_ipv6(wanted):
-    return any(":" in a for a in wanted.get("addresses", []))
+    """Whether IPv6 addresses are wanted (then IPv6 must be enabled on the interface)."""
+    return any(family_of(a) == "inet6" for a in wanted.get("addresses") or [])
 
 
 def _repair_steps(wanted, live):
+    """One ``set_link`` step per attribute that differs, each undone exactly: the container end's
+    MAC, MTU, state, then the host end's master, label, MTU, state."""
     host, peer = live["host"], live["peer"]
-    steps = []
-    cattrs, cold = {}, {}
-    if (peer.get("mac") or "").lower() != wanted["mac"].lower():
-        cattrs["mac"], cold["mac"] = wanted["mac"], peer.get("mac")
-    if wanted["mtu"] is not None and peer.get("mtu") != wanted["mtu"]:  # None: unknown (check mode, no bridge)
-        cattrs["mtu"], cold["mtu"] = wanted["mtu"], peer.get("mtu")
-    if not peer.get("up"):
-        cattrs["up"], cold["up"] = True, False
-    hattrs, hold = {}, {}
-    if host.get("master") != wanted["bridge"]:
-        hattrs["master"], hold["master"] = wanted["bridge"], host.get("master")
-    if host.get("ifalias") != wanted["label"]:
-        hattrs["ifalias"], hold["ifalias"] = wanted["label"], host.get("ifalias")
-    if wanted["mtu"] is not None and host.get("mtu") != wanted["mtu"]:
-        hattrs["mtu"], hold["mtu"] = wanted["mtu"], host.get("mtu")
-    if not host.get("up"):
-        hattrs["up"], hold["up"] = True, False
-    if cattrs:
-        steps.append(_set_link_step("container", peer["ifname"], undo=_set_link_step("container", peer["ifname"], **cold),
-                                    **cattrs))
-    if hattrs:
-        steps.append(_set_link_step("host", host["ifname"], undo=_set_link_step("host", host["ifname"], **hold), **hattrs))
-    return steps
+    mtu = wanted["mtu"]  # None: unknown (check mode, no bridge yet): left alone
+    container = [
+        ("mac", wanted["mac"], peer.get("mac"), (peer.get("mac") or "").lower() != wanted["mac"].lower()),
+        ("mtu", mtu, peer.get("mtu"), mtu is not None and peer.get("mtu") != mtu),
+        ("up", True, False, not peer.get("up")),
+    ]
+    host_end = [
+        ("master", wanted["bridge"], host.get("master"), host.get("master") != wanted["bridge"]),
+        ("ifalias", wanted["label"], host.get("ifalias"), host.get("ifalias") != wanted["label"]),
+        ("mtu", mtu, host.get("mtu"), mtu is not None and host.get("mtu") != mtu),
+        ("up", True, False, not host.get("up")),
+    ]
+    return ([_set_link_step("container", peer["ifname"], name, value, old) for name, value, old, differs in container
+             if differs]
+            + [_set_link_step("host", host["ifname"], name, value, old) for name, value, old, differs in host_end
+               if differs])
 
 
 def plan(wanted, live):
@@ -302,21 +336,21 @@ def plan(wanted, live):
         have, routes = [], [r for r in live.get("routes", []) if r.get("dev") != ifname]
     if wants_ipv6(wanted) and live.get("ipv6") is False:
         # e.g. Docker disables IPv6 in the namespaces of containers without an IPv6 network
-        steps.append(_step("enable_ipv6", "container", "enable IPv6 on %s" % ifname, ifname=ifname,
-                           undo=_step("disable_ipv6", "container", "disable IPv6 on %s" % ifname, ifname=ifname)
-                           if intact else None))
+        steps.append(_step("set_ipv6", "container", "enable IPv6 on %s" % ifname, link=ifname, enabled=True,
+                           undo=_step("set_ipv6", "container", "disable IPv6 on %s" % ifname, link=ifname,
+                                      enabled=False) if intact else None))
     addr_steps, added = _address_steps(wanted, have, ifname, fresh=not intact)
     steps += addr_steps
     route_steps = _route_steps(wanted, routes, ifname)
     steps += route_steps
     if wanted.get("announce", True):
         for addr in added:
-            steps.append(_step("announce", "container", "announce %s on %s" % (addr, ifname), ifname=ifname,
-                               address=addr, mac=wanted["mac"]))
+            steps.append(_neighbour_step("announce", ifname, addr, wanted["mac"]))
 
-    other = [_route_fact(r) for r in routes if r["dest"] == "default" and r.get("dev") != ifname
-             and not any(s["op"] == "del_route" and s["args"]["dest"] == "default" and s["args"]["dev"] == r.get("dev")
-                         and s["args"]["via"] == r.get("via") for s in route_steps)]
+    deleted = [s["args"]["route"] for s in route_steps if s["op"] == "delete_route"]
+    other = [_route_fact(r) for r in routes if r["dst"] == "default" and r.get("dev") != ifname
+             and not any(d["dst"] == "default" and d["dev"] == r.get("dev") and d["gateway"] == r.get("gateway")
+                         for d in deleted)]
     after = _wanted_facts(wanted, other)
     if wants_ipv6(wanted):
         after["container"]["ipv6"] = True
@@ -330,7 +364,7 @@ def phase_of(step):
     """Which phase of a batch apply a step belongs to (see ``phases``)."""
     if step["op"] in ("probe", "announce"):
         return step["op"]
-    if step["op"] in ("add_address", "del_address", "add_route", "del_route"):
+    if step["op"] in ("add_address", "delete_address", "add_route", "delete_route"):
         return "configure"
     return "prepare"
 

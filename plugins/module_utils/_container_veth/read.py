@@ -7,9 +7,11 @@ network namespace for the whole run, turned into the live facts the planner (``p
 ``Namespaces()`` the run's ``_kernel.netlink.Netlink`` sockets: ``host`` and ``of(target)`` (opened on
     first need through the target's own descriptor, ``target['fd_path']``, never by a path or PID
     that could name another namespace by then); ``close()``.
-``Reader(namespaces)`` reads the host's links once (veth host ends parsed for their ``names`` label).
-``Reader.live(entry, target)`` -> ``{'host', 'stale', 'taken', 'peer', 'bridge', 'addresses', 'routes', 'ipv6'}``
-    the live facts of one attachment, reading the target namespace on first need.
+``AttachmentReader(namespaces)`` reads the host's links once (veth host ends parsed for their
+    ``names`` label).
+``AttachmentReader.live(entry, target)`` -> ``{'host', 'stale', 'taken', 'peer', 'bridge', 'addresses',
+    'routes', 'ipv6'}`` the live facts of one attachment (``plan``'s shape; routes the codec's, with
+    ``dev`` the link's name), reading the target namespace on first need.
 ``bridges_touched(entries, purge_bridge, host_links)`` the bridges a run may change (their locks are
     held from reading to the end of apply): every entry's ``bridge``, the purged one, and for an
     entry that names no bridge (``state: absent``) every bridge with a port this module labelled.
@@ -73,16 +75,17 @@ class _Dump:
         return self._addresses
 
     def routes(self, family):
+        """The main table's routes of ``family`` (``'inet'`` or ``'inet6'``)."""
         if self._routes is None:
-            self._routes = {4: [], 6: []}
+            self._routes = {"inet": [], "inet6": []}
             for route in self.nl.routes():  # both families in one dump
                 if route.get("table") == MAIN_TABLE:
-                    self._routes[6 if route["family"] == "inet6" else 4].append(route)
+                    self._routes[route["family"]].append(route)
         return self._routes[family]
 
 
-class Reader:
-    """The live facts of the run's attachments."""
+class AttachmentReader:
+    """The live facts of the run's attachments: the host's links, and each target namespace's."""
 
     def __init__(self, namespaces):
         self.namespaces = namespaces
@@ -111,8 +114,8 @@ class Reader:
         a new interface has no addresses or routes yet."""
         dump = self._dump(target)
         peer = dump.links.get(entry["ifname"])
-        defaults = set(r["family"] for r in entry.get("routes") or [] if r["dest"] == "default")
-        families = set([4, 6]) if peer else defaults
+        defaults = set(r["family"] for r in entry.get("routes") or [] if r["dst"] == "default")
+        families = set(["inet", "inet6"]) if peer else defaults
         addresses, routes = [], []
         if peer:
             addresses = [planner.normalize_address("%s/%d" % (a["address"], a["prefixlen"])) for a in dump.addresses()
@@ -124,9 +127,8 @@ class Reader:
             if not on_peer and r["dst"] != "default":
                 continue
             dev = dump.by_index.get(r.get("oif"))
-            routes.append({"dest": planner.normalize_dest(r["dst"]), "via": r.get("gateway"),
-                           "dev": dev["ifname"] if dev else None, "family": 6 if r["family"] == "inet6" else 4,
-                           "metric": r.get("metric")})
+            routes.append({"family": r["family"], "dst": planner.normalize_dest(r["dst"]), "gateway": r.get("gateway"),
+                           "dev": dev["ifname"] if dev else None, "table": MAIN_TABLE, "metric": r.get("metric")})
         return peer, addresses, routes
 
     def live(self, entry, target):
@@ -149,7 +151,7 @@ class Reader:
             taken = None
         bridge = self.by_name.get(entry.get("bridge")) if entry.get("bridge") else None
         ipv6 = None
-        if target.get("fd") is not None and any(":" in a for a in entry.get("addresses") or []):
+        if target.get("fd") is not None and planner.wants_ipv6(entry):
             intact = bool(host and peer and host.get("peer_index") == peer["index"])
             ipv6 = self.namespaces.of(target).ipv6_enabled(entry["ifname"] if intact else "default")
         return {"host": host, "stale": stale, "taken": taken, "peer": peer, "bridge": bridge,

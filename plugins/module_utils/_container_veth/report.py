@@ -1,48 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: lanbridge.core contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The two ends of a ``container_veth`` run around the apply step:
+"""The result of a ``container_veth`` run:
 
-``read_and_plan(item, engines, reader, here, check_mode, missing)`` fills in one ``entry.Attachment``:
-    its target, its live state, its plan, or the error that fails it (and only it).
 ``summarize(attachments, purged, missing, started, diff)`` -> ``(result, warnings, failure)``: the
     module's result from the records of the run.
 """
 
 import time
 
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import plan as planner
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import purge
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.entry import complete, find_target
-from ansible_collections.lanbridge.core.plugins.module_utils._errors import (
-    EngineError, EntryError, KernelError, PlanError, TargetError,
-)
-
-READ_ERRORS = (EngineError, TargetError, PlanError, KernelError)
-
-
-def read_and_plan(item, engines, reader, here, check_mode, missing):
-    """Fill in ``item`` (an ``Attachment``): its target, live state and plan; its error if any."""
-    entry = item.entry
-    try:
-        item.target = find_target(entry, engines, here)
-        live = reader.live(entry, item.target)
-        if entry["state"] == "absent" and item.target.get("identity") is None:
-            live["stale"] = purge.unknown_container_links(reader.labelled, entry["container"], entry["ifname"])
-        if entry["state"] == "present" and not live.get("bridge"):
-            if not check_mode:
-                raise EntryError("bridge %s does not exist" % entry["bridge"])
-            # check mode before the bridge is built (host_bridge's check run made nothing):
-            # plan against an empty bridge, so the diff shows what a real run will do
-            live["bridge"] = {"ifname": entry["bridge"], "index": None, "mtu": None, "kind": "bridge"}
-            missing.setdefault(entry["bridge"], []).append(entry.get("mtu") is None)
-        wanted = complete(entry, item.target, live)
-        if entry["state"] == "present" and live["bridge"].get("kind") != "bridge":
-            raise EntryError("%s is not a bridge (it is a %s)" % (entry["bridge"], live["bridge"].get("kind") or "NIC"))
-        item.steps, item.before, item.after = planner.plan(wanted, live)
-        item.wanted = wanted
-    except (EntryError,) + READ_ERRORS as exc:
-        item.error = str(exc)
 
 
 def summarize(attachments, purged, missing, started, diff):

@@ -72,7 +72,7 @@ MAIN_TABLE, LOCAL_TABLE = 254, 255
 
 # -- names
 FAMILIES = {socket.AF_INET: "inet", socket.AF_INET6: "inet6"}
-FAMILY_NUMBERS = {"inet": socket.AF_INET, "inet6": socket.AF_INET6, 4: socket.AF_INET, 6: socket.AF_INET6}
+FAMILY_NUMBERS = {"inet": socket.AF_INET, "inet6": socket.AF_INET6}
 SCOPES = {0: "global", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
 PROTOCOLS = {0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "static", 9: "ra", 16: "dhcp",
              11: "zebra", 12: "bird", 18: "keepalived", 186: "bgp", 188: "ospf"}

@@ -17,9 +17,9 @@ made: a run that changes nothing opens none.
     Read (plain dicts, see ``codec``): ``links()``, ``addresses(family=None)``,
     ``routes(family=None)`` (every table), ``dump()`` -> ``{'links', 'addresses', 'routes'}``,
     ``link_index(name)`` -> index or ``None``, ``index(link)`` -> index or ``KernelError`` (``ENODEV``),
-    ``rules()`` -> the policy rules (``codec.decode_rule``), ``sysctls(ifname, names)`` ->
-    ``{'ipv4': {name: value}, 'ipv6': {...}}`` of ``net.ipv4.conf.IFNAME.*`` and
-    ``net.ipv6.conf.IFNAME.*`` (text; a name the kernel lacks is left out).
+    ``rules()`` -> the policy rules (``codec.decode_rule``), ``sysctls(link, names)`` ->
+    ``{'ipv4': {name: value}, 'ipv6': {...}}`` of ``net.ipv4.conf.LINK.*`` and
+    ``net.ipv6.conf.LINK.*`` (text; a name the kernel lacks is left out; ``link`` a name).
     Names read by ``links()`` and learnt by changes are cached; ``remember``/``forget`` adjust it.
 
     Change (``link`` is an ifindex or an interface name; each raises ``KernelError``)
@@ -35,7 +35,8 @@ made: a run that changes nothing opens none.
             preferred_lft=None, label=None)``, ``delete_address(link, address, prefixlen)``
         ``add_route(route)``, ``replace_route(route)``, ``delete_route(route)``; ``route`` as
             ``routes()`` returns it (``oif`` may be given as ``dev``: a name)
-        ``set_ipv6(ifname, enabled)``; ``ipv6_enabled(ifname)`` -> bool, or None without IPv6
+        ``set_ipv6(link, enabled)``; ``ipv6_enabled(link)`` -> bool, or None without IPv6 (``link``
+            a name here, or ``default``: what a new interface gets)
 """
 
 import errno
@@ -47,6 +48,7 @@ from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netns impor
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.pyroute import Pyroute
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.rtnl import RtnlSocket
 from ansible_collections.lanbridge.core.plugins.module_utils._errors import KernelError
+
 
 class Netlink:
     """One namespace's netlink sockets (see the module docstring)."""
@@ -215,40 +217,40 @@ class Netlink:
 
     # -- per-interface settings ------------------------------------------------------------
 
-    def _ipv6_conf(self, ifname):
-        return "/proc/sys/net/ipv6/conf/%s/disable_ipv6" % ifname
+    def _ipv6_conf(self, link):
+        return "/proc/sys/net/ipv6/conf/%s/disable_ipv6" % link
 
-    def ipv6_enabled(self, ifname):
-        """Whether IPv6 is enabled on ``ifname`` (``default``: on new interfaces); None without IPv6."""
+    def ipv6_enabled(self, link):
+        """Whether IPv6 is enabled on ``link`` (``default``: on new interfaces); None without IPv6."""
         with in_netns(self.fd_path()):
             try:
-                with open(self._ipv6_conf(ifname)) as f:
+                with open(self._ipv6_conf(link)) as f:
                     return f.read().strip() == "0"
             except (IOError, OSError):
                 return None
 
-    def sysctls(self, ifname, names):
-        """``{'ipv4': {...}, 'ipv6': {...}}``: the per-interface settings ``names`` of ``ifname``
+    def sysctls(self, link, names):
+        """``{'ipv4': {...}, 'ipv6': {...}}``: the per-interface settings ``names`` of ``link``
         (or ``default``, what a new interface gets), read inside this namespace."""
         found = {"ipv4": {}, "ipv6": {}}
         with in_netns(self.fd_path()):
             for family, values in found.items():
                 for name in names:
                     try:
-                        with open("/proc/sys/net/%s/conf/%s/%s" % (family, ifname, name)) as f:
+                        with open("/proc/sys/net/%s/conf/%s/%s" % (family, link, name)) as f:
                             values[name] = f.read().strip()
                     except (IOError, OSError):
                         continue
         return found
 
-    def set_ipv6(self, ifname, enabled):
+    def set_ipv6(self, link, enabled):
         try:
             with in_netns(self.fd_path()):
-                with open(self._ipv6_conf(ifname), "w") as f:
+                with open(self._ipv6_conf(link), "w") as f:
                     f.write("0" if enabled else "1")
         except (IOError, OSError) as exc:
             verb = "enable" if enabled else "disable"
-            raise KernelError("failed to %s IPv6 on %s: %s" % (verb, ifname, exc.strerror or exc), exc.errno) from exc
+            raise KernelError("failed to %s IPv6 on %s: %s" % (verb, link, exc.strerror or exc), exc.errno) from exc
 
 
 __all__ = ["Netlink", "KernelError", "C"]

@@ -11,14 +11,18 @@
 ``status(kind, state, peer)`` -> one of ``STATUSES``; ``state`` is what ``read`` found of the target:
     ``running``, ``stopped``, ``gone`` or ``unknown`` for a container, ``found`` or ``missing`` for a
     namespace.
+``peer_facts(peer, dump)`` -> ``(addresses, routes)`` of a container end: CIDRs, and the codec's
+    routes (``_kernel.codec``) configured through it.
 ``attachment(host, label, bridge, managed, target)`` -> the reported dict of one labelled veth;
-    ``target`` as ``read.Reader.target`` returns it.
+    ``target`` as ``read.TargetReader.target`` returns it; its routes as ``container_veth``'s option
+    names them, ``{dest, via}`` (``_container_veth.plan.user_route``).
 ``foreign(link, bridge, uplink_known)`` -> the reported dict of a port of a managed bridge without the label.
 """
 
 import ipaddress
 
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.names import parse_label
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.plan import user_route
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.constants import MAIN_TABLE
 
 ATTACHED = "attached"
@@ -73,7 +77,7 @@ def status(kind, state, peer):
     return UNKNOWN
 
 
-def _dest(route):
+def _dst(route):
     if route["dst"] == "default":
         return "default"
     return str(ipaddress.ip_network(route["dst"], strict=False))
@@ -81,14 +85,15 @@ def _dest(route):
 
 def peer_facts(peer, dump):
     """``(addresses, routes)`` of the container end ``peer`` from its namespace's dump: CIDRs
-    (IPv6 link-local left out) and the configured main-table routes through it, as ``{dest, via}``."""
+    (IPv6 link-local left out) and the configured main-table routes through it (the codec's dicts,
+    ``dst`` in canonical form), defaults first, IPv4 before IPv6."""
     addresses = ["%s/%d" % (a["address"], a["prefixlen"]) for a in dump["addresses"]
                  if a["index"] == peer["index"] and not (a["family"] == "inet6" and a["scope"] == "link")]
     addresses.sort(key=lambda cidr: ":" in cidr)  # IPv4 first, each family in the kernel's order
-    routes = [{"dest": _dest(r), "via": r.get("gateway")} for r in dump["routes"]
+    routes = [dict(r, dst=_dst(r)) for r in dump["routes"]
               if r.get("oif") == peer["index"] and (r.get("table") or MAIN_TABLE) == MAIN_TABLE
               and r.get("protocol") not in NOT_CONFIGURED and r.get("type") in (None, "unicast")]
-    routes.sort(key=lambda r: (r["dest"] != "default", ":" in r["dest"], r["dest"]))
+    routes.sort(key=lambda r: (r["dst"] != "default", r["family"] == "inet6", r["dst"]))
     return addresses, routes
 
 
@@ -128,7 +133,7 @@ def attachment(host, label, bridge, managed, target):
         "pid": target.get("pid") if found in (ATTACHED, STALE) else None,
         "netns": target.get("netns") if found in (ATTACHED, STALE) else None,
         "ifname": label["ifname"], "peer_ifname": peer["ifname"] if peer else None,
-        "mac": peer.get("mac") if peer else None, "addresses": addresses, "routes": routes,
+        "mac": peer.get("mac") if peer else None, "addresses": addresses, "routes": [user_route(r) for r in routes],
         "status": found, "reason": _reason(found, kind, target, label, host),
     }
 

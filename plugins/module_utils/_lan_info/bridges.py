@@ -12,7 +12,7 @@ the facts of ``_host_bridge.facts.facts_from_dump`` (names instead of indexes).
     with ``container_veth``'s label.
 
 ``persisted`` is the manager whose configuration ``host_bridge`` wrote for the bridge
-(``_host_bridge.persist.persisted_by``: its own marked files), or ``None`` when it lives in the
+(``_host_bridge.persist_read.persisted_by``: its own marked files), or ``None`` when it lives in the
 running kernel only. A bridge a manager brought back at boot carries no label; such a bridge is
 managed too.
 """

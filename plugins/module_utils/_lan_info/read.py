@@ -6,7 +6,8 @@
 answers. Nothing here sends a netlink request that changes anything or opens a pyroute2 socket.
 
 ``read_host()`` -> the dump of the namespace the module runs in.
-``Reader(engine)``: ``target(identity)`` -> what an attachment's label names, read once per identity::
+``TargetReader(engine)``: ``target(identity)`` -> the target an attachment's label names (a
+container, through ``engine``, or a namespace), read once per identity::
 
     {'state': 'running'|'stopped'|'gone'|'unknown' (container) or 'found'|'missing' (namespace),
      'dump': the namespace's dump or None, 'netns': its path, 'pid': ..., 'container_name': ...,
@@ -106,7 +107,7 @@ def lookup(engine, container_id):
     return {"state": "running" if info["running"] and info["pid"] > 0 else "stopped", "info": info, "error": None}
 
 
-class Reader:
+class TargetReader:
     """The targets named by the host's labels, each read once (see the module docstring)."""
 
     def __init__(self, engine):

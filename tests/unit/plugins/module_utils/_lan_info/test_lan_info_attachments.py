@@ -95,7 +95,8 @@ def test_peer_facts_addresses_and_configured_main_table_routes():
     dump = container_dump()
     addresses, routes = A.peer_facts(dump["links"][1], dump)
     assert addresses == ["198.51.100.21/24", "2001:db8::21/64"]
-    assert routes == [{"dest": "default", "via": "198.51.100.254"}, {"dest": "203.0.113.0/24", "via": "198.51.100.1"}]
+    assert [(r["family"], r["dst"], r["gateway"], r["oif"]) for r in routes] == [
+        ("inet", "default", "198.51.100.254", 2), ("inet", "203.0.113.0/24", "198.51.100.1", 2)]
 
 
 def test_attached_container():

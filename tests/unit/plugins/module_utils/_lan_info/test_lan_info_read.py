@@ -61,12 +61,12 @@ def test_finder_by_inode(tmp_path):
 
 def test_reader_asks_an_unreachable_engine_once_and_labels_it_does_not_know_never():
     down = Answers(None, error="cannot reach the docker engine at unix:///x.sock: No such file or directory")
-    reader = R.Reader(down)
+    reader = R.TargetReader(down)
     first = reader.target("container:" + CID)
     second = reader.target("container:" + "ab" * 32)
     assert first["state"] == second["state"] == "unknown" and "cannot reach" in second["error"]
     assert len(down.asked) == 1
     assert reader.target("vm:7") == {"state": "unknown", "error": None} and len(down.asked) == 1
-    gone = R.Reader(Answers(404))
+    gone = R.TargetReader(Answers(404))
     assert gone.target("container:" + CID)["state"] == "gone"
     assert gone.target("container:" + CID) is gone.target("container:" + CID)  # read once per identity
