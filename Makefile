@@ -16,7 +16,7 @@ export PATH := $(VENV)/bin:$(PATH)
 export LANBRIDGE_LAB_DIR ?= $(ROOT)/.lab
 
 .PHONY: package help deps venv collection test unit integration integration-pyroute2-0.7 lab-test booted-test \
-        sanity lint molecule demo lab-up lab-down bench build clean ee
+        test-hosts sanity lint molecule demo lab-up lab-down bench build clean ee
 
 help:
 	@echo "make deps      install apt packages and the Python toolchain (root)"
@@ -24,6 +24,7 @@ help:
 	@echo "make demo      bring up the lab and run the collection against it"
 	@echo "make lab-up    bring up the lab;  make lab-down  tear it down"
 	@echo "make bench     the benchmark (not part of make test)"
+	@echo "make test-hosts  the booted host kinds' smoke tests (not part of make test)"
 
 # `sudo make test` and `sudo make demo` work as the first command on a fresh machine: they install
 # what is missing first (apt packages once, recorded in a stamp; the venvs when requirements change).
@@ -72,7 +73,12 @@ lab-test: venv
 # The collection on booted lab hosts (systemd-nspawn): persistence through each network manager,
 # and the lanbridge-attach agent (restarts, engine restart, SIGKILL, reboot).
 booted-test: venv collection
-	$(VENV)/bin/pytest -q tests/booted
+	$(VENV)/bin/pytest -q tests/booted --ignore-glob='tests/booted/test_hosts_*'
+
+# The booted host kinds, one smoke test each (not part of make test): netplan (renderer networkd and
+# NetworkManager) on Debian 12, and Debian 13 hosts (networkd, NetworkManager, netplan; Podman 5 on one).
+test-hosts: $(APT_STAMP) venv collection
+	$(VENV)/bin/pytest -q tests/booted/test_hosts_*.py
 
 sanity: venv
 	bash scripts/sanity.sh

@@ -8,7 +8,7 @@ Topology (P = prefix, default ``lb``)::
     {P}-h{i}    em1  198.51.100.(10+i)/24 2001:db8:100::(10+i in hex)/64 ──┘
                 bare: sshd on em1's address, dockerd (docker0, app1..appM),
                       or a Podman service (cni-podman0), or both
-                booted: Debian 12 under systemd-nspawn, its own network
+                booted: Debian 12 or 13 under systemd-nspawn, its own network
                 manager, ssh.service and docker.service
 
 One file per job:
@@ -21,7 +21,8 @@ One file per job:
     engines.py    a bare host's engine(s); the docker CLI for any host
     podman.py     a bare host's rootful Podman service (--engine podman|both)
     booted.py     booted hosts: disk, install, power on/off, enter
-    osimage.py    the booted hosts' image cache (mmdebstrap, once)
+    osimage.py    the booted hosts' images, by release and package set (mmdebstrap, once)
+    netplan_site.py  the netplan hosts' administrator's file (also test data)
     dhcp.py       dnsmasq on the switch for DHCP hosts
     inventory.py  the Ansible inventory
     lifecycle.py  up, down, reboot, flap, status, summary

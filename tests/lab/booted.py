@@ -1,17 +1,19 @@
-"""Booted lab hosts: Debian 12 booted with systemd-nspawn in the host's namespace.
+"""Booted lab hosts: Debian 12 or 13 booted with systemd-nspawn in the host's namespace.
 
 The namespace ``{P}-h{i}`` is the host's hardware: its ``em1`` (a fixed MAC)
 is the far end of a switch port. The host's root is an overlay: the cached
 image (osimage.py) below, the host's disk (``{state}/h{i}/disk``) above. The
 host runs its own systemd, journald, sshd (``ssh.service``), exactly one
 network manager that owns ``em1`` (systemd-networkd, ifupdown or
-NetworkManager, static or DHCP, in that manager's own files) and Docker
-(``docker.service``, vfs storage).
+NetworkManager, or netplan rendering for networkd or NetworkManager, static
+or DHCP, in that manager's own files) and Docker (``docker.service``, vfs
+storage); a Podman host also Podman 5 (``podman.socket``).
 
 The recipe that works on a cgroup v1 hybrid host: nspawn with the unified
 hierarchy (runc needs it), ``@keyring`` allowed (runc's session keyring),
 ``/proc/sys/net`` writable (dockerd turns on forwarding) and all
-capabilities (networkd needs CAP_NET_ADMIN); each nspawn starts in a cgroup
+capabilities (networkd needs CAP_NET_ADMIN). Debian 13's systemd 257 boots
+with the same settings (it finds cgroup2 at /sys/fs/cgroup). Each nspawn starts in a cgroup
 of its own (``/lanbridge-lab-{P}-h{i}``) so the hosts' systemds do not share
 one. The booted system is entered with ``nsenter -t LEADER -m -u -i -n -p -C``
 where LEADER is the container's PID 1 (the nspawn process's child systemd).
@@ -24,7 +26,7 @@ import subprocess
 import time
 import uuid
 
-from . import _state, osimage
+from . import _state, netplan_site, osimage
 from ._const import (GATEWAY4, GATEWAY6, MAC_PREFIX, PLEN4, PLEN6, UPLINK,
                      LabError)
 from ._proc import children, kill_wait, pid_alive, read_pid, run
@@ -34,6 +36,23 @@ MANAGERS = {
     "ifupdown": "networking.service",
     "networkmanager": "NetworkManager.service",
 }
+# A host kind: (manager, renderer); the netplan kinds are netplan rendering for another manager.
+KINDS = {
+    "networkd": ("networkd", None),
+    "ifupdown": ("ifupdown", None),
+    "networkmanager": ("networkmanager", None),
+    "netplan": ("netplan", "networkd"),
+    "netplan-nm": ("netplan", "networkmanager"),
+}
+# The kinds of each release, with the image extras each needs.
+RELEASE_KINDS = {
+    "12": {"networkd": (), "ifupdown": (), "networkmanager": (),
+           "netplan": ("netplan",), "netplan-nm": ("netplan",)},
+    "13": {"networkd": (), "networkmanager": (), "netplan": (), "netplan-nm": ()},
+}
+# A Podman host's API (podman.socket, root): for `podman --url` and the agent.
+PODMAN_SOCKET = "podman.socket"
+PODMAN_URL = "unix:///run/podman/podman.sock"
 ADDRESSING = ("static", "dhcp")
 EXEC_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "LANG": "C.UTF-8", "HOME": "/root", "TERM": "dumb"}
@@ -92,26 +111,58 @@ def verdict_for_tests(extra=()):
                    f"missing, or set {SKIP_ENV}=1 to skip them on purpose")
 
 
-def parse_spec(text):
-    """``MANAGER[:ADDRESSING]`` -> (manager, addressing)."""
-    manager, _sep, addressing = (text or "").strip().partition(":")
-    manager = {"nm": "networkmanager", "NetworkManager": "networkmanager",
-               "systemd-networkd": "networkd"}.get(manager, manager)
+def parse_kind(text):
+    """``KIND[:ADDRESSING][@RELEASE][+podman]`` -> the host's kind, as a dict.
+
+    KIND one of KINDS, ADDRESSING static (default) or dhcp, RELEASE 12
+    (default) or 13 (or bookworm, trixie); ``+podman`` adds Podman 5 (Debian 13).
+    Keys: kind, manager, renderer (None but for netplan), addressing, release, extras.
+    """
+    body, *extras = (text or "").strip().split("+")
+    body, _sep, release = body.partition("@")
+    kind, _sep, addressing = body.partition(":")
+    kind = {"nm": "networkmanager", "NetworkManager": "networkmanager",
+            "systemd-networkd": "networkd"}.get(kind, kind)
     addressing = addressing or "static"
-    if manager not in MANAGERS or addressing not in ADDRESSING:
-        raise LabError(f"booted host {text!r}: want MANAGER[:ADDRESSING] with "
-                       f"MANAGER one of {', '.join(MANAGERS)} and ADDRESSING "
-                       f"one of {', '.join(ADDRESSING)}")
-    return manager, addressing
+    release = osimage.RELEASE_ALIASES.get(release, release or osimage.DEFAULT_RELEASE)
+    if kind not in KINDS or addressing not in ADDRESSING or release not in RELEASE_KINDS:
+        raise LabError(f"booted host {text!r}: want KIND[:ADDRESSING][@RELEASE][+podman] with "
+                       f"KIND one of {', '.join(KINDS)}, ADDRESSING "
+                       f"one of {', '.join(ADDRESSING)} and RELEASE one of {', '.join(RELEASE_KINDS)}")
+    if kind not in RELEASE_KINDS[release]:
+        raise LabError(f"booted host {text!r}: Debian {release} hosts are "
+                       f"{', '.join(RELEASE_KINDS[release])}")
+    extras = tuple(sorted(set(RELEASE_KINDS[release][kind]) | set(extras)))
+    osimage.image_for(release, extras)  # refuses an extra the release does not offer
+    manager, renderer = KINDS[kind]
+    return {"kind": kind, "manager": manager, "renderer": renderer,
+            "addressing": addressing, "release": release, "extras": extras}
+
+
+def parse_spec(text):
+    """``KIND[:ADDRESSING][@RELEASE][+podman]`` -> (manager, addressing)."""
+    kind = parse_kind(text)
+    return kind["manager"], kind["addressing"]
+
+
+def image_of(h):
+    """The osimage.Image host ``h`` boots from."""
+    return osimage.image_for(h.get("release", osimage.DEFAULT_RELEASE), tuple(h.get("extras", ())))
+
+
+def manager_unit(h):
+    """The unit of the network manager that owns em1 (netplan: its renderer's)."""
+    return MANAGERS[h.get("renderer") or h["manager"]]
 
 
 def host_fields(state_dir, run_dir, prefix, i, spec):
     """The state of booted host ``i`` (merged into the host's state dict)."""
-    manager, addressing = parse_spec(spec)
+    kind = parse_kind(spec)
     hdir = os.path.join(state_dir, f"h{i}")
     hrun = os.path.join(run_dir, f"h{i}")
     return {
-        "booted": True, "netns": f"{prefix}-h{i}", "manager": manager, "addressing": addressing,
+        "booted": True, "netns": f"{prefix}-h{i}", **kind,
+        "podman_socket": PODMAN_URL if "podman" in kind["extras"] else None,
         "mac": f"{MAC_PREFIX}:{i:02x}",
         "disk": os.path.join(hdir, "disk"),
         "root": os.path.join(hrun, "root"),
@@ -234,6 +285,9 @@ def manager_files(h):
     a4 = f"{h['address4']}/{PLEN4}"
     a6 = f"{h['address6']}/{PLEN6}"
     dhcp = h["addressing"] == "dhcp"
+    if h["manager"] == "netplan":
+        return {netplan_site.PATH: (netplan_site.site_yaml(h["renderer"], dhcp, a4, a6),
+                                    netplan_site.MODE)}
     if h["manager"] == "networkd":
         lines = ["[Match]", f"Name={UPLINK}", "", "[Network]"]
         lines += ["DHCP=ipv4"] if dhcp else [f"Address={a4}", f"Gateway={GATEWAY4}"]
@@ -282,7 +336,7 @@ WantedBy=multi-user.target
 def mount_disk(state, host):
     """Mount the host's root: the cached image below, the host's disk above."""
     h = state["hosts"][host]
-    lower = osimage.rootfs()
+    lower = osimage.rootfs(image_of(h))
     upper = os.path.join(h["disk"], "upper")
     work = os.path.join(h["disk"], "work")
     for d in (h["disk"], upper, work):
@@ -312,8 +366,10 @@ def install(state, host):
     policy = "DROP" if h["forward_drop"] else "ACCEPT"
     _write(root, "/etc/systemd/system/lab-forward-policy.service",
            FORWARD_UNIT.format(policy=policy))
-    run("systemctl", f"--root={root}", "enable", MANAGERS[h["manager"]],
-        "lab-forward-policy.service")
+    units = [manager_unit(h), "lab-forward-policy.service"]
+    if h.get("podman_socket"):
+        units.append(PODMAN_SOCKET)
+    run("systemctl", f"--root={root}", "enable", *units)
     with _state.lock:
         h["installed"] = True
         _state.save(state)
@@ -440,7 +496,8 @@ def console_tail(h, n=20):
 
 def describe(h):
     """A one-line summary of what runs on the booted host."""
-    return json.dumps({"manager": h["manager"], "addressing": h["addressing"],
+    return json.dumps({"kind": h.get("kind", h["manager"]), "release": h.get("release", "12"),
+                       "manager": h["manager"], "addressing": h["addressing"],
                        "system": h.get("system_state"),
                        "failed": h.get("failed_units", [])})
 

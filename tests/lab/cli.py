@@ -1,7 +1,7 @@
 """The lab's command line (``python3 tests/lab/lab.py ...``).
 
     lab.py up     [--state-dir DIR] [--prefix P] [--hosts N] [--containers M]
-                  [--forward-drop LIST] [--booted MANAGER[:ADDRESSING],...]
+                  [--forward-drop LIST] [--booted KIND[:ADDRESSING][@RELEASE][+podman],...]
                   [--engine docker|podman|both[,...]]
     lab.py down   [--state-dir DIR]
     lab.py status [--state-dir DIR]
@@ -9,7 +9,8 @@
     lab.py reboot HOST [--state-dir DIR]
     lab.py flap   HOST [SECONDS] [--state-dir DIR]
     lab.py exec   HOST [--state-dir DIR] -- CMD [ARG...]
-    lab.py image  (build the booted hosts' image now, unless it is cached)
+    lab.py image  [KIND[:ADDRESSING][@RELEASE][+podman] ...]
+                  (build the booted hosts' images now, unless cached; default: Debian 12)
 
     --engine podman        every bare host runs a rootful Podman service instead of dockerd
     --engine both          Podman beside Docker on every bare host
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import time
 
-from . import lifecycle, osimage
+from . import booted, lifecycle, osimage
 from ._const import LabError
 from ._state import resolve_state_dir
 
@@ -58,10 +59,13 @@ def _parser():
                       help="comma-separated host numbers that keep "
                            "iptables -P FORWARD DROP")
     p_up.add_argument("--booted", default="",
-                      help="comma-separated MANAGER[:ADDRESSING] for hosts 1, "
-                           "2, ...: MANAGER networkd, ifupdown or "
-                           "networkmanager, ADDRESSING static (default) or "
-                           "dhcp; the other hosts are bare namespaces")
+                      help="comma-separated KIND[:ADDRESSING][@RELEASE][+podman] "
+                           "for hosts 1, 2, ...: KIND networkd, ifupdown, "
+                           "networkmanager, netplan (renderer networkd) or "
+                           "netplan-nm (renderer NetworkManager), ADDRESSING "
+                           "static (default) or dhcp, RELEASE 12 (default) or "
+                           "13, +podman Podman 5 beside Docker (Debian 13); "
+                           "the other hosts are bare namespaces")
     p_up.add_argument("--engine", default="",
                       help="docker (default), podman or both (Podman beside "
                            "Docker) for every bare host, or one per host, "
@@ -86,7 +90,9 @@ def _parser():
     p_ex.add_argument("host")
     p_ex.add_argument("command", nargs="*",
                       help="the command, after -- (lab.py exec HOST -- CMD ...)")
-    sub.add_parser("image", help="build the booted hosts' image (cached)")
+    p_im = sub.add_parser("image", help="build the booted hosts' images (cached)")
+    p_im.add_argument("kinds", nargs="*", default=["networkd"],
+                      help="host kinds whose images to build (default: Debian 12's)")
     return ap
 
 
@@ -131,9 +137,10 @@ def main(argv=None):
             prefix, env = lifecycle.exec_argv(args.state_dir, args.host)
             return subprocess.call(prefix + cmd, env=env)
         elif args.cmd == "image":
-            t0 = time.monotonic()
-            root = osimage.ensure_image()
-            print(f"image {root} ready ({time.monotonic() - t0:.1f}s)")
+            for kind in args.kinds:
+                t0 = time.monotonic()
+                root = osimage.ensure_image(image=booted.image_of(booted.parse_kind(kind)))
+                print(f"image {root} ready ({time.monotonic() - t0:.1f}s)")
     except LabError as e:
         print(f"lab: {e}", file=sys.stderr)
         return 1

@@ -200,11 +200,13 @@ def up(state_dir=None, prefix=None, hosts=None, containers=3, forward_drop=(),
     os.makedirs(state_dir, exist_ok=True)
     _state.save(state)
     try:
-        if booted_specs:
+        for image in sorted({_boot.image_of(h) for h in state["hosts"].values()
+                             if h.get("booted")}, key=lambda i: i.name):
             osimage.ensure_image(
                 log=lambda m: print(m, file=sys.stderr),
                 before_create=lambda p: _state.record(
-                    state, "files" if p.endswith(".lock") else "dirs", p))
+                    state, "files" if p.endswith(".lock") else "dirs", p),
+                image=image)
         _state.mkdir(state, state["run_dir"], 0o711)
         _state.write_owner(state, owner)
         topology.build_switch(state)
@@ -570,10 +572,11 @@ def summary(state):
         fwd = "DROP" if h["forward_drop"] else "ACCEPT"
         if h.get("booted"):
             boot = h["boots"][-1]["seconds"] if h.get("boots") else "?"
-            lines.append(f"  {host}: booted Debian 12 ({h.get('system_state')}, "
-                         f"{boot}s), {h['manager']} {h['addressing']} on {UPLINK} "
+            lines.append(f"  {host}: booted Debian {h.get('release', '12')} ({h.get('system_state')}, "
+                         f"{boot}s), {h.get('kind', h['manager'])} {h['addressing']} on {UPLINK} "
                          f"{h['mac']} {h['address4']}/{PLEN4} "
-                         f"{h['address6']}/{PLEN6}, FORWARD {fwd}, docker.service")
+                         f"{h['address6']}/{PLEN6}, FORWARD {fwd}, docker.service"
+                         + (", podman.socket" if h.get("podman_socket") else ""))
             if h.get("failed_units"):
                 lines.append(f"    failed units: {', '.join(h['failed_units'])}")
             lines.append(f"    inside: python3 tests/lab/lab.py exec {host} -- bash")

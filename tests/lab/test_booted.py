@@ -280,3 +280,46 @@ def test_down_after_a_crashed_up(before, tmp_path):
     assert not _alive(nspawn) and not _alive(dnsmasq)
     assert _leftovers(st) == {"netns": [], "mounts": [], "cgroups": [], "nspawn dirs": [], "dirs": []}
     _assert_same(before, root_netns_snapshot())
+
+
+def test_host_kinds_parse_and_pick_their_image():
+    """Data only (nothing boots): each kind's spec, its image, and what is refused."""
+    kind = lab.booted.parse_kind
+    assert kind("netplan-nm:dhcp") == {"kind": "netplan-nm", "manager": "netplan", "renderer": "networkmanager",
+                                       "addressing": "dhcp", "release": "12", "extras": ("netplan",)}
+    assert kind("nm@trixie+podman") == {"kind": "networkmanager", "manager": "networkmanager", "renderer": None,
+                                        "addressing": "static", "release": "13", "extras": ("podman",)}
+    assert kind("netplan:dhcp@13")["extras"] == ()  # netplan.io is in every Debian 13 image
+    assert lab.booted.parse_spec("systemd-networkd:dhcp") == ("networkd", "dhcp")
+    for bad, why in (("ifupdown@13", "Debian 13 hosts are networkd, networkmanager, netplan, netplan-nm"),
+                     ("networkd+podman", "Debian 12 has no image extra 'podman'"),
+                     ("netplan@14", "RELEASE one of 12, 13"), ("netplan:slaac", "ADDRESSING one of static, dhcp")):
+        with pytest.raises(lab.LabError, match=why):
+            kind(bad)
+    images = {spec: lab.booted.image_of(kind(spec)) for spec in ("networkd", "netplan:dhcp", "netplan-nm", "networkd@13",
+                                                                 "netplan-nm:dhcp@13", "networkd@13+podman")}
+    assert images["networkd"] == lab.osimage.DEFAULT and images["netplan:dhcp"] == images["netplan-nm"]
+    assert images["networkd@13"] == images["netplan-nm:dhcp@13"]
+    dirs = {os.path.basename(i.directory()).rsplit("-", 1)[0] for i in images.values()}
+    assert dirs == {"debian12", "debian12-netplan", "debian13", "debian13-podman"}
+    assert len({i.key() for i in images.values()}) == 4
+    assert "netplan.io" not in lab.osimage.DEFAULT.packages and "podman" in images["networkd@13+podman"].packages
+    assert lab.osimage.DEFAULT.suite == "bookworm" and images["networkd@13"].suite == "trixie"
+
+
+def test_netplan_hosts_get_the_administrators_file(tmp_path):
+    """Data only: a netplan host's em1 is in /etc/netplan, mode 0600, YAML that PyYAML reads as meant."""
+    yaml = pytest.importorskip("yaml")
+    for spec, renderer, dhcp in (("netplan", "networkd", False), ("netplan-nm:dhcp", "NetworkManager", True)):
+        h = lab.booted.host_fields(str(tmp_path), str(tmp_path), "xx", 3, spec)
+        h.update(address4=lab.LAN4 + "13", address6=lab.LAN6 + "d")
+        (path, (text, mode)), = lab.booted.manager_files(h).items()
+        assert (path, mode) == ("/etc/netplan/50-site.yaml", 0o600)
+        net = yaml.safe_load(text)["network"]
+        em1 = net["ethernets"]["em1"]
+        assert net["renderer"] == renderer and em1.get("dhcp4", False) is dhcp
+        assert (lab.LAN4 + "13/24" in em1["addresses"]) is not dhcp
+        assert lab.LAN6 + "d/64" in em1["addresses"]
+        assert em1["nameservers"] == {"addresses": [lab.GATEWAY4, lab.GATEWAY6], "search": ["lab.example"]}
+        assert net["ethernets"]["storage1"] == net["ethernets"]["storage0"]
+        assert lab.booted.manager_unit(h) == lab.MANAGERS[renderer.lower()]
