@@ -10,7 +10,11 @@ the uplink and the containers' veths go through FORWARD and are dropped (moby is
 
 ``host_bridge`` owns the rule (inserts it, shows it in the diff, removes it with ``state=absent``);
 the agent puts it back after a reboot or an engine restart. Both use this file; iptables is run
-with argument lists only (no shell), ``-w`` so it waits for the xtables lock.
+with argument lists, ``-w`` so it waits for the xtables lock. The one command that is not iptables
+itself is the undo of a delete: ``/bin/sh`` with a fixed script that runs ``iptables -C`` and then
+``-I`` only where the rule is missing, the rule passed as the script's arguments (never pasted into
+it). A delete left in doubt by a crash may not have happened, and its undo may run twice (the
+module's rollback, then the watchdog's); this way it inserts the rule once.
 
 ``read(run, bridge, comment, families)`` -> ``{family: {'family', 'tool', 'path', 'chain', 'present_in'}}``
     ``run(argv)`` -> exit code; ``families`` a subset of ``('ipv4', 'ipv6')``; ``chain`` is where a
@@ -19,7 +23,7 @@ with argument lists only (no shell), ``-w`` so it waits for the xtables lock.
     other non-zero code raises ``FirewallError`` (a busy lock, a missing match module).
 ``plan(live, bridge, comment, families, state)`` -> ``_transaction`` steps (op ``run``, with undo):
     insert the rule where a wanted family lacks it (``present``), delete it from every chain that
-    holds it (``absent``). Pure.
+    holds it (``absent``); a delete's undo is ``insert_unless_present_argv``. Pure.
 ``view(live, bridge)`` -> the rules as sentences, for a diff; ``after(live, steps)`` the
     ``live`` the steps leave behind (pure).
 ``FirewallError`` a family was asked for whose tool is missing.
@@ -37,6 +41,10 @@ FORWARD = "FORWARD"
 WAIT = "5"
 TOOLS = (("ipv4", "iptables"), ("ipv6", "ip6tables"))
 SEARCH_PATH = ("/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin")
+# $0 the tool, "$@" the chain and the rule: -C, then -I only on exit code 1 (no such rule); 0 leaves
+# it as it is, any other code (a busy lock, a missing match module) is the command's exit code
+INSERT_UNLESS_PRESENT = ('"$0" -w {wait} -t filter -C "$@"; found=$?; [ "$found" -eq 1 ] || exit "$found"; '
+                         'exec "$0" -w {wait} -t filter -I "$@"').format(wait=WAIT)
 
 
 def tool_path(tool, search=SEARCH_PATH):
@@ -68,6 +76,11 @@ def delete_argv(tool, chain, bridge, comment):
     return [tool, "-w", WAIT, "-t", "filter", "-D", chain] + rule(bridge, comment)
 
 
+def insert_unless_present_argv(tool, chain, bridge, comment):
+    """One command that inserts the rule unless ``-C`` finds it (``INSERT_UNLESS_PRESENT``)."""
+    return ["/bin/sh", "-c", INSERT_UNLESS_PRESENT, tool, chain] + rule(bridge, comment)
+
+
 def _asked(run, argv):
     """True for exit code 0, False for 1 (no such chain, no such rule); anything else is an error."""
     code = run(argv)
@@ -93,20 +106,25 @@ def _describe(tool, chain, bridge):
     return "%s: accept rule for bridge %s in %s" % (tool, bridge, chain)
 
 
-def _rule_step(action, entry, chain, bridge, comment):
+TEXTS = {"insert": "%s: insert accept rule for bridge %s in %s", "delete": "%s: delete accept rule for bridge %s from %s"}
+
+
+def _rule_step(action, entry, chain, bridge, argv):
     """One ``run`` step that inserts or deletes the rule in ``chain`` (args also say which, for ``after``)."""
-    if action == "insert":
-        text, argv = "%s: insert accept rule for bridge %s in %s", insert_argv(entry["path"], chain, bridge, comment)
-    else:
-        text, argv = "%s: delete accept rule for bridge %s from %s", delete_argv(entry["path"], chain, bridge, comment)
-    return step("run", text % (entry["tool"], bridge, chain), argv=argv, family=entry["family"], chain=chain,
+    return step("run", TEXTS[action] % (entry["tool"], bridge, chain), argv=argv, family=entry["family"], chain=chain,
                 action=action)
 
 
 def _change(action, entry, chain, bridge, comment):
-    other = "delete" if action == "insert" else "insert"
-    forward = _rule_step(action, entry, chain, bridge, comment)
-    forward["undo"] = [_rule_step(other, entry, chain, bridge, comment)]
+    """The step that inserts or deletes the rule, with its undo (the undo of a delete inserts unless present)."""
+    path = entry["path"]
+    if action == "insert":
+        forward = _rule_step("insert", entry, chain, bridge, insert_argv(path, chain, bridge, comment))
+        back = _rule_step("delete", entry, chain, bridge, delete_argv(path, chain, bridge, comment))
+    else:
+        forward = _rule_step("delete", entry, chain, bridge, delete_argv(path, chain, bridge, comment))
+        back = _rule_step("insert", entry, chain, bridge, insert_unless_present_argv(path, chain, bridge, comment))
+    forward["undo"] = [back]
     return forward
 
 

@@ -10,9 +10,10 @@ and reboots, and what the ``attach_agent`` module installs it from:
                and a non-blocking subscription
 ``firewall``   the bridge's accept rule (DOCKER-USER, else FORWARD) as iptables argument lists
 ``ops``        attach and detach with ``_container_veth``'s read -> plan -> apply, unchanged
-``reconcile``  the agent's decisions: one reconcile for start-up, every event and the timer (pure,
-               its operations injected)
-``daemon``     the systemd service: subscribe, then list; select loop, SIGHUP reload, ``READY=1``
+``reconcile``  the agent's decisions: one reconcile for start-up, every event, a reload and the timer
+               (pure, its operations injected)
+``daemon``     the systemd service around that reconcile: subscribe, then list; a loop waiting
+               (``poll``) on the streams, SIGHUP reload, ``READY=1``
 ``install``    the files the module installs: the sources of the agent's imports, the launcher,
                the unit; planned on plain data
 ``manage``     install, configure or remove the agent on a host: what ``attach_agent`` does, and

@@ -7,7 +7,7 @@
      "firewall": {"enabled": true, "ipv6": false, "comment": "lanbridge.core container_lan"},
      "interfaces": [ ...exactly the entries the role passes to container_veth... ]}
 
-``parse(data)`` -> ``Desired`` (pure; ``ValueError`` naming the entry); ``load(path)`` reads the file.
+``parse(data)`` -> ``Desired`` (pure; ``ValidationError`` naming the entry); ``load(path)`` reads the file.
 Each entry is validated with ``_container_veth.entry.validate``, the module's own check; an entry
 with ``state: absent`` is not the agent's business and is dropped.
 """
@@ -17,6 +17,7 @@ import json
 from ansible_collections.lanbridge.core.plugins.module_utils import _firewall
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import choose
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.entry import validate
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import ValidationError
 
 STATE_FILE = "/etc/lanbridge/attachments.json"
 FORMAT = 1
@@ -58,19 +59,19 @@ def matches(wanted, container_id, name):
 
 
 def parse(data):
-    """The file's decoded JSON -> ``Desired``; raises ``ValueError`` with a sentence."""
+    """The file's decoded JSON -> ``Desired``; raises ``ValidationError`` with a sentence."""
     if not isinstance(data, dict):
-        raise ValueError("the state file is not a JSON object")
+        raise ValidationError("the state file is not a JSON object")
     if data.get("version", FORMAT) != FORMAT:
-        raise ValueError("state file format %r is not %d" % (data.get("version"), FORMAT))
+        raise ValidationError("state file format %r is not %d" % (data.get("version"), FORMAT))
     raw = data.get("interfaces") or []
     if not isinstance(raw, list):
-        raise ValueError("interfaces is not a list")
+        raise ValidationError("interfaces is not a list")
     bridge = data.get("bridge")
     entries = []
     for index, item in enumerate(raw):
         if not isinstance(item, dict):
-            raise ValueError("interfaces[%d] is not an object" % index)
+            raise ValidationError("interfaces[%d] is not an object" % index)
         given = dict(item)
         if bridge and not given.get("bridge"):
             given["bridge"] = bridge
@@ -83,7 +84,7 @@ def parse(data):
     firewall["bridges"] = sorted(set(e["bridge"] for e in entries) | set([bridge] if bridge else []))
     interval = data.get("interval") or DEFAULT_INTERVAL
     if not isinstance(interval, (int, float)) or interval <= 0:
-        raise ValueError("interval %r is not a positive number of seconds" % (interval,))
+        raise ValidationError("interval %r is not a positive number of seconds" % (interval,))
     return Desired(entries, raw, firewall, float(interval))
 
 
@@ -97,5 +98,5 @@ def load(path=STATE_FILE):
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise ValueError("%s is not JSON: %s" % (path, exc)) from None
+        raise ValidationError("%s is not JSON: %s" % (path, exc)) from None
     return parse(data)

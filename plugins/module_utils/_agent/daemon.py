@@ -3,14 +3,21 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """``lanbridge-attach``: a boring daemon (systemd ``Type=notify``, ``Restart=always``).
 
-Start-up: load the state file, ensure the firewall rule, and for each engine the entries name
-**subscribe first, then list** (``reconcile``), so no event falls between the list and the
-subscription; then ``READY=1``. The loop waits (``poll``) on the event streams, a signal pipe
-and the timers: events -> ``Agent.handle``; a stream that ends (the engine stopped) -> reconnect
-with backoff (0.1 s doubling to 5 s), and every reconnect lists and reconciles again (the firewall
-first); SIGHUP -> reload the state file and reconcile; every ``interval`` seconds (300) a full
-reconcile as a safety net, sooner (1 s doubling to 30 s) while an entry fails (a bridge not there
-yet after a reboot). SIGTERM / SIGINT end it.
+Every decision is ``Agent.reconcile`` (``reconcile.py``), called from here alone:
+
+* start-up: load the state file, ensure the firewall rule, **subscribe** to each engine the entries
+  name, **then** one reconcile that lists the subscribed engines and the entries of no engine, so
+  no event falls between the list and the subscription; then ``READY=1``;
+* events: the loop waits (``wait_readable``) on the event streams, a signal pipe and the timers;
+  the events of the streams that are readable -> one reconcile with them;
+* a stream that ends (the engine stopped), or an engine that cannot be listed -> reconnect with
+  backoff (0.1 s doubling to 5 s); every reconnect subscribes, then reconciles that engine (the
+  firewall first);
+* SIGHUP -> reload the state file, subscribe to the engines it adds, one reconcile of them all;
+* every ``interval`` seconds (300) one reconcile of them all as a safety net, sooner (1 s doubling
+  to 30 s) while an entry fails (a bridge not there yet after a reboot).
+
+SIGTERM / SIGINT end it.
 
 ``Loop(agent, load, subscribe, ...)`` the loop with its I/O injected (unit-tested on plain data);
 ``notify(text)`` the sd_notify datagram; ``main()`` the service.
@@ -28,7 +35,7 @@ from ansible_collections.lanbridge.core.plugins.module_utils._agent.events impor
 from ansible_collections.lanbridge.core.plugins.module_utils._agent.ops import HostOps
 from ansible_collections.lanbridge.core.plugins.module_utils._agent.reconcile import Agent
 from ansible_collections.lanbridge.core.plugins.module_utils._agent.version import COLLECTION_VERSION
-from ansible_collections.lanbridge.core.plugins.module_utils._errors import EngineError, StreamClosed
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import LanbridgeError, StreamClosed
 
 BACKOFF_FIRST, BACKOFF_MAX = 0.1, 5.0
 RETRY_FIRST, RETRY_MAX = 1.0, 30.0
@@ -56,7 +63,7 @@ def _log(line):
     sys.stdout.flush()
 
 
-def _select(fds, timeout):
+def wait_readable(fds, timeout):
     """The readable ones of ``fds`` (descriptor numbers) within ``timeout`` seconds (None: no limit);
     ``poll``, so a descriptor numbered past 1023 (an agent of many containers) is no error."""
     poller = select.poll()
@@ -70,7 +77,7 @@ class Loop:
     """The daemon's loop; ``load()`` -> ``config.Desired``, ``subscribe(url)`` -> a subscription
     (``fileno``, ``read``, ``close``), ``wait(fds, timeout)`` -> the ready ones."""
 
-    def __init__(self, agent, load, subscribe, log=_log, clock=time.monotonic, wait=_select, notify_fn=notify):
+    def __init__(self, agent, load, subscribe, log=_log, clock=time.monotonic, wait=wait_readable, notify_fn=notify):
         self.agent = agent
         self.load = load
         self.subscribe = subscribe
@@ -97,8 +104,8 @@ class Loop:
                  % (COLLECTION_VERSION, len(desired.entries), len(desired.engines())))
         failed = self.agent.firewall()  # before anything: LAN traffic over the bridge needs it
         for key in desired.engines():
-            failed += self._connect(key)
-        failed += self._reconcile_others()
+            self._subscribe(key)
+        failed += self._reconcile("start-up", self._listed())
         self._after(failed)
         self.periodic_at = self.clock() + desired.interval
         self.notify("READY=1")
@@ -107,7 +114,7 @@ class Loop:
     def reload(self):
         try:
             desired = self.load()
-        except (OSError, ValueError) as exc:
+        except (OSError, LanbridgeError) as exc:
             self.log("reload: keeping the old desired state: %s" % exc)
             return
         self.agent.set_desired(desired)
@@ -119,44 +126,41 @@ class Loop:
         for key in list(self.reconnect_at):
             if key not in wanted:
                 del self.reconnect_at[key]
-        failed = 0
-        for key in sorted(wanted):
-            if key in self.streams:
-                failed += self._reconcile(key, "reload")
-            else:
-                failed += self._connect(key)
-        failed += self._reconcile_others()
-        self._after(failed)
+        for key in sorted(wanted - set(self.streams)):
+            self._subscribe(key)
+        self._after(self._reconcile("reload", self._listed()))
 
     # -- engines ------------------------------------------------------------------------------------
 
-    def _connect(self, key):
-        """Subscribe to engine ``key``, then list and reconcile its containers; 0 or failures."""
+    def _subscribe(self, key):
+        """Subscribe to engine ``key``'s events; False (and a reconnect later) when it cannot be."""
         try:
-            sub = self.subscribe(key[1])
+            self.streams[key] = self.subscribe(key[1])
         except StreamClosed as exc:
             self._later(key, str(exc))
-            return 0
-        self.streams[key] = sub
-        failed = self._reconcile(key, "engine %s up" % key[1])
-        if key in self.streams:
-            self.backoff.pop(key, None)
-            self.reconnect_at.pop(key, None)
+            return False
+        return True
+
+    def _connect(self, key):
+        """Subscribe to engine ``key``, then reconcile it; the number of entries that failed."""
+        return self._reconcile("engine %s up" % key[1], [key]) if self._subscribe(key) else 0
+
+    def _listed(self):
+        """What a full reconcile lists: every subscribed engine and the entries of no engine (None)."""
+        return sorted(self.streams) + [None]
+
+    def _reconcile(self, why, keys=(), events=()):
+        """``Agent.reconcile``; an engine it could not list is dropped and reconnected later, one it
+        listed is up for good (its backoff starts over). The number of entries that failed."""
+        failed, unreachable = self.agent.reconcile(why, keys, events)
+        for key in keys:
+            if key in unreachable:
+                self._drop(key)
+                self._later(key, unreachable[key])
+            elif key is not None:
+                self.backoff.pop(key, None)
+                self.reconnect_at.pop(key, None)
         return failed
-
-    def _reconcile(self, key, why):
-        try:
-            return self.agent.reconcile(key, why)  # the firewall first: the engine may have rebuilt its chains
-        except EngineError as exc:
-            self._drop(key)
-            self._later(key, str(exc))
-            return 0
-
-    def _reconcile_others(self):
-        others = [e for e in self.agent.desired.entries if not e.get("container")]
-        if not others:
-            return 0
-        return self.agent._attach(others, "reconcile", {})  # pylint: disable=protected-access
 
     def _drop(self, key):
         sub = self.streams.pop(key, None)
@@ -199,19 +203,18 @@ class Loop:
         if "hup" in self.pending:
             self.pending.discard("hup")
             self.reload()
-        failed = 0
+        failed, told = 0, []
         for fd in ready:
             key = by_fd.get(fd)
             if key is None or key not in self.streams:
                 continue
             try:
-                events = self.streams[key].read()
+                told += [(key, event) for event in self.streams[key].read()]
             except StreamClosed as exc:
                 self._drop(key)
                 self._later(key, str(exc))
-                continue
-            if events:
-                failed += self.agent.handle(key, events)
+        if told:
+            failed += self._reconcile("event", events=told)
         now = self.clock()
         for key, when in sorted(self.reconnect_at.items()):
             if when <= now:
@@ -220,17 +223,11 @@ class Loop:
         if now >= self.periodic_at or (self.retry_at is not None and now >= self.retry_at):
             if now >= self.periodic_at:
                 self.periodic_at = now + self.agent.desired.interval
-            failed += self._periodic()
+            failed += self._reconcile("periodic", self._listed())
             self._after(failed)
         elif failed:
             self._after(failed)
         return True
-
-    def _periodic(self):
-        failed = 0
-        for key in sorted(self.streams):
-            failed += self._reconcile(key, "periodic")
-        return failed + self._reconcile_others()
 
     def run(self):
         self.start()
@@ -256,7 +253,7 @@ def main(argv=None):
     signal.signal(signal.SIGINT, lambda *_a: loop.pending.add("term"))
     try:
         loop.run()
-    except (OSError, ValueError) as exc:
+    except (OSError, LanbridgeError) as exc:
         _log("lanbridge-attach: %s" % exc)
         return 1
     return 0

@@ -12,13 +12,16 @@ therefore also names ``died`` (Docker matches no event with it), and ``parse_eve
 ``died`` as ``die``.
 
 ``StreamDecoder`` turns the bytes of the HTTP response (status line, headers, a chunked or plain
-body of concatenated JSON objects) into events, however the bytes are cut (pure).
+body of concatenated JSON objects) into events, however the bytes are cut (pure): the body is
+decoded as UTF-8 incrementally, so a character cut between two reads (or two chunks) is kept
+whole; bytes that are not UTF-8 become U+FFFD.
 ``parse_event(obj)`` -> ``{'action', 'id', 'name', 'time'}`` from Docker's or Podman's fields
 (``Action``/``status``, ``Actor.ID``/``id``, ``Actor.Attributes.name``, ``timeNano``/``time``), or None.
 ``Subscription(url)`` the request on a non-blocking socket: ``fileno()``, ``read()`` -> events,
 ``StreamClosed`` when the engine goes away.
 """
 
+import codecs
 import json
 import socket
 
@@ -73,7 +76,8 @@ class StreamDecoder:
         self.chunked = False
         self._chunk_left = None  # bytes of the current chunk still to read (None: at a size line)
         self._need_crlf = False
-        self._body = b""
+        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._text = ""  # the body decoded so far, not yet handed out as objects
         self._decoder = json.JSONDecoder()
         self.ended = False
 
@@ -99,7 +103,7 @@ class StreamDecoder:
         if self.chunked:
             self._dechunk()
         else:
-            self._body += self._buf
+            self._text += self._utf8.decode(self._buf)
             self._buf = b""
         return self._objects()
 
@@ -127,7 +131,7 @@ class StreamDecoder:
             if not self._buf:
                 return
             take = self._buf[:self._chunk_left]
-            self._body += take
+            self._text += self._utf8.decode(take)
             self._buf = self._buf[len(take):]
             self._chunk_left -= len(take)
             if self._chunk_left == 0:
@@ -136,7 +140,7 @@ class StreamDecoder:
 
     def _objects(self):
         out = []
-        text = self._body.decode("utf-8", "replace")
+        text = self._text
         pos = 0
         while True:
             while pos < len(text) and text[pos] in " \t\r\n":
@@ -149,9 +153,9 @@ class StreamDecoder:
                 break  # incomplete: wait for more
             out.append(obj)
             pos = end
-        self._body = text[pos:].encode("utf-8")
-        if len(self._body) > MAX_BUFFER:
-            raise StreamClosed("an event of more than %d bytes" % MAX_BUFFER)
+        self._text = text[pos:]
+        if len(self._text) > MAX_BUFFER:
+            raise StreamClosed("an event of more than %d characters" % MAX_BUFFER)
         return out
 
 

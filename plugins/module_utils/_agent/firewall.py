@@ -7,7 +7,7 @@ DROP, LAN traffic over the bridge is dropped until the rule is back. The agent e
 start and after every engine (re)start; it never removes it (``host_bridge state=absent`` does).
 
 ``ensure(run, bridges, comment, ipv6, which=_firewall.tool_path)`` -> one sentence per insertion;
-    ``run(argv)`` -> exit code. Raises ``OSError`` naming the command that failed or the tool
+    ``run(argv)`` -> exit code. Raises ``FirewallError`` naming the command that failed or the tool
     that is missing.
 """
 
@@ -20,12 +20,8 @@ def ensure(run, bridges, comment, ipv6, which=_firewall.tool_path):
     done = []
     for bridge in bridges:
         live = _firewall.read(run, bridge, comment, families, which=which)
-        try:
-            steps = _firewall.plan(live, bridge, comment, families, "present")
-        except FirewallError as exc:
-            raise OSError(str(exc)) from None
-        for item in steps:
+        for item in _firewall.plan(live, bridge, comment, families, "present"):
             if run(item["args"]["argv"]) != 0:
-                raise OSError("firewall: %s failed" % " ".join(item["args"]["argv"]))
+                raise FirewallError("firewall: %s failed" % " ".join(item["args"]["argv"]))
             done.append(item["text"])
     return done

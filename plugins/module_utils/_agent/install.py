@@ -4,8 +4,8 @@
 """The agent's files on a managed node, from the collection's own code (never a download):
 
 * the sources of every module the agent imports, read from the running module's own payload
-  (``sources()``: the loaded ``module_utils`` modules of the packages below, each through its
-  loader's ``get_source``), under ``LIB/ansible_collections/lanbridge/core/plugins/module_utils/``,
+  (``sources(roots)``: ``_agent.daemon`` and its import closure within this collection, each
+  through its loader's ``get_source``), under ``LIB/ansible_collections/lanbridge/core/plugins/module_utils/``,
   with a tiny ``ansible_collections`` package skeleton and a ``VERSION`` file;
 * the launcher ``/usr/local/sbin/lanbridge-attach`` and the unit ``lanbridge-attach.service``;
 * the desired-state file ``/etc/lanbridge/attachments.json`` (root, 0600).
@@ -17,10 +17,12 @@ A new collection version changes the sources, ``VERSION`` and the launcher, so t
 
 import json
 import os
+import re
 import sys
 import tempfile
 
 from ansible_collections.lanbridge.core.plugins.module_utils._agent.version import COLLECTION_VERSION
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import AgentError
 
 LIB = "/usr/local/lib/lanbridge-attach"
 LAUNCHER = "/usr/local/sbin/lanbridge-attach"
@@ -29,10 +31,11 @@ UNIT = "/etc/systemd/system/" + UNIT_NAME
 STATE_DIR = "/etc/lanbridge"
 STATE_FILE = STATE_DIR + "/attachments.json"
 PREFIX = "ansible_collections.lanbridge.core.plugins.module_utils."
-# The top-level module_utils the agent's import closure lives in.
-NEEDED = ("_agent", "_container_veth", "_kernel", "_errors", "_labels", "_validate", "_lock", "_transaction", "_firewall")
 SKELETON = ("ansible_collections", "ansible_collections/lanbridge", "ansible_collections/lanbridge/core",
             "ansible_collections/lanbridge/core/plugins", "ansible_collections/lanbridge/core/plugins/module_utils")
+# ``from ansible_collections....module_utils[.x] import a, b`` (also in parentheses over lines): the module and
+# the names. A regular expression, not ``ast``: the same closure in 2 ms instead of 50 ms (measured, 40 files).
+IMPORT = re.compile(r"^[ \t]*from[ \t]+(%s[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)" % re.escape(PREFIX[:-1]), re.M)
 HEADER = "# lanbridge.core %s: written by lanbridge.core.attach_agent; do not edit.\n" % COLLECTION_VERSION
 
 LAUNCHER_TEXT = """#!{python}
@@ -64,27 +67,45 @@ WantedBy=multi-user.target
 """
 
 
-def sources(modules=None, required=()):
-    """``{relative path under LIB: text}`` of every loaded module of ``NEEDED`` (the agent's import
-    closure: the caller imports ``_agent.daemon`` first and names it in ``required``), plus the
-    package skeleton. ``ValueError`` when a ``required`` module has no source."""
+def imported(text):
+    """The dotted names a module's source imports from this collection's ``module_utils``: each
+    ``from X import a`` gives X and X.a (``a`` may be a module or a name in X)."""
+    names = set()
+    for module, listed in IMPORT.findall(text):
+        names.add(module)
+        for item in re.sub(r"#[^\n]*", "", listed).strip("()").split(","):
+            if item.split():
+                names.add("%s.%s" % (module, item.split()[0]))
+    return names
+
+
+def _source(name, module):
+    loader = getattr(module, "__loader__", None)
+    text = loader.get_source(name) if loader is not None and hasattr(loader, "get_source") else None
+    if text is None:
+        raise AgentError("the agent's code cannot be installed: no source of %s in this payload" % name)
+    return text
+
+
+def sources(roots, modules=None):
+    """``{relative path under LIB: text}`` of the modules ``roots`` and of every ``module_utils``
+    module of this collection they import, directly or not, with the packages above each (their
+    import closure, read from their sources' imports), plus the package skeleton. The caller has
+    imported ``roots``; the closure is the same whichever module calls (one that imported more of
+    the collection installs no more). ``AgentError`` when a module of it has no source."""
     modules = sys.modules if modules is None else modules
     out = dict(("%s/__init__.py" % d, HEADER) for d in SKELETON)
-    for name in sorted(modules):
-        if not name.startswith(PREFIX) or name[len(PREFIX):].split(".")[0] not in NEEDED:
-            continue
+    seen, todo = set(), [root.__name__ for root in roots]
+    while todo:
+        name = todo.pop()
+        if name in seen or not name.startswith(PREFIX) or modules.get(name) is None:
+            continue  # done, not this collection's module_utils, or a name inside a module
+        seen.add(name)
         module = modules[name]
-        if module is None:
-            continue
+        text = _source(name, module)
         rel = "ansible_collections/lanbridge/core/plugins/module_utils/" + name[len(PREFIX):].replace(".", "/")
-        rel += "/__init__.py" if hasattr(module, "__path__") else ".py"
-        loader = getattr(module, "__loader__", None)
-        text = loader.get_source(name) if loader is not None and hasattr(loader, "get_source") else None
-        out[rel] = text or ""
-    for module in required:
-        rel = "ansible_collections/lanbridge/core/plugins/module_utils/" + module.__name__[len(PREFIX):].replace(".", "/") + ".py"
-        if not out.get(rel):
-            raise ValueError("no source of %s in this payload" % module.__name__)
+        out[rel + ("/__init__.py" if hasattr(module, "__path__") else ".py")] = text
+        todo += [name.rsplit(".", 1)[0]] + sorted(imported(text))  # its package, then what it imports
     return out
 
 

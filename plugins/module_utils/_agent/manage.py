@@ -26,7 +26,7 @@ from ansible_collections.lanbridge.core.plugins.module_utils._agent import daemo
 from ansible_collections.lanbridge.core.plugins.module_utils._agent import install
 from ansible_collections.lanbridge.core.plugins.module_utils._agent.version import COLLECTION_VERSION
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netns import in_init_netns
-from ansible_collections.lanbridge.core.plugins.module_utils._errors import AgentError
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import AgentError, ValidationError
 
 NOT_INIT_WARNING = ("lanbridge-attach: this runs in a network namespace that is not init's; the agent runs only "
                     "where the host's systemd manages the network namespace: nothing installed or removed")
@@ -68,9 +68,9 @@ def present(params, run, check_mode):
                               params["interval"])
     try:
         agent_config.parse(json.loads(text))
-    except ValueError as exc:
+    except ValidationError as exc:
         raise AgentError(str(exc)) from None
-    wanted = install.wanted_files(sys.executable, text, install.sources(required=[agent_daemon]))
+    wanted = install.wanted_files(sys.executable, text, install.sources([agent_daemon]))
     live = install.read_live(list(wanted))
     write, remove = install.plan(wanted, live)
     service = _service_state(run)
@@ -131,7 +131,7 @@ def absent(run, check_mode):
 def manage(params, run, check_mode):
     try:
         return _manage(params, run, check_mode)
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
         doing = "installing the agent" if params["state"] == "present" else "removing the agent"
         raise AgentError("%s: %s" % (doing, exc)) from exc
 

@@ -22,7 +22,7 @@ from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.eng
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.entry import Attachment
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netlink import Netlink
 from ansible_collections.lanbridge.core.plugins.module_utils._lock import hold
-from ansible_collections.lanbridge.core.plugins.module_utils._errors import EngineError, KernelError
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import EngineError, FirewallError, KernelError
 
 
 class HostOps:
@@ -82,4 +82,4 @@ def _run(argv):
     try:
         return subprocess.call(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except FileNotFoundError:
-        raise OSError("firewall: %s is not installed" % argv[0]) from None
+        raise FirewallError("firewall: %s is not installed" % argv[0]) from None

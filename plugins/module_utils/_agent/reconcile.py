@@ -6,20 +6,31 @@ a recording fake in the unit tests).
 
 ``Agent(ops, log)`` with ``set_desired(desired)`` (a ``config.Desired``):
 
-``reconcile(key=None)`` the one reconcile that start-up, every engine (re)connect, a reload and the
-    periodic timer call: the firewall rule, then every desired container of engine ``key`` (all
-    engines, and the ``pid`` / ``netns`` entries, for ``None``): running -> attach (read -> plan ->
-    apply; nothing changes when all is in place), stopped -> its host ends deleted. Returns the
-    number of entries that failed (the daemon retries soon); ``EngineError`` when the engine is away.
-``handle(key, events)`` a batch of events of one engine, in order: ``die`` / ``stop`` of a listed
-    container deletes its host ends at once; the ``start`` events left (a start followed by a die
-    in the same batch is dropped) are attached as one batch, so 100 restarts share one probe wait.
+``reconcile(why, keys=(), events=())`` the one reconcile: the daemon calls it at start-up, on every
+    engine (re)connect, on a reload, for every batch of events and on the periodic timer. It learns
+    which containers run from two sources:
 
-One journal line per action: the container, its address, what was done and, for an event, the
-milliseconds from the event to attached.
+    * ``keys``, the engines to list (an engine key, or ``None`` for the entries of no engine, the
+      ``pid`` / ``netns`` targets): the firewall rule first, then each desired container the engine
+      knows: running -> attach (read -> plan -> apply; nothing changes when all is in place),
+      stopped -> its host ends deleted, unknown -> left to its start event; an entry of no engine
+      is attached;
+    * ``events``, ``(key, event)`` pairs in the order the engines sent them: ``die`` / ``stop`` of a
+      desired container deletes its host ends at once; a ``start`` attaches it, unless a later
+      event of the same container in the batch said it ended.
+
+    The containers to attach are one batch (``ops.attach``), so 100 restarts share one probe wait.
+    Returns ``(failed, unreachable)``: the number of entries that failed (the daemon retries soon)
+    and ``{key: sentence}`` for the engines that could not be listed (the daemon reconnects them).
+``firewall()`` the firewall rule alone; returns 1 when it failed, else 0.
+
+One journal line per action: the container, its address, what was done and why (``why``; for an
+event, ``why`` and the event's action: ``event die``), for an event with the milliseconds from it.
 """
 
 import time
+
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import EngineError, FirewallError
 
 
 class Agent:
@@ -39,93 +50,100 @@ class Agent:
         try:
             for line in self.ops.firewall(self.desired):
                 self.log(line)
-        except OSError as exc:
+        except (OSError, FirewallError) as exc:
             self.log("firewall: %s" % exc)
             return 1
         return 0
 
     # -- the one reconcile --------------------------------------------------------------------------
 
-    def reconcile(self, key=None, why="reconcile"):
-        """See the module docstring; raises the engine's error when it cannot be asked."""
-        failed = self.firewall()
-        desired = self.desired
-        keys = [key] if key is not None else desired.engines()
-        attach, detach = [], []
-        for engine_key in keys:
-            entries = [e for e in desired.entries if desired.engine_key(e) == engine_key]
-            infos = self.ops.inspect(engine_key, sorted(set(e["container"] for e in entries)))
-            for entry in entries:
-                info = infos.get(entry["container"])
-                if info is None:
-                    continue  # not created (yet): its start event will come
-                if info["running"] and info["pid"] > 0:
-                    attach.append(entry)
-                else:
-                    detach.append((info["id"], entry))
-        if key is None:
-            attach += [e for e in desired.entries if not e.get("container")]
-        for container_id, entry in detach:
-            failed += self._detach(container_id, [entry], "%s: not running" % why)
-        if attach:
-            failed += self._attach(attach, why, {})
-        return failed
-
-    # -- events -------------------------------------------------------------------------------------
-
-    def handle(self, key, events):
-        """Act on a batch of events of engine ``key``; returns the number of failures."""
-        failed, starts = 0, {}
-        for event in events:
+    def reconcile(self, why, keys=(), events=()):
+        """See the module docstring."""
+        failed, unreachable, facts = 0, {}, []
+        if keys:
+            failed += self.firewall()  # first: the engine may have rebuilt its chains
+        for key in keys:
+            try:
+                facts += self._listed(key, why)
+            except EngineError as exc:
+                unreachable[key] = str(exc)
+        for key, event in events:
             entries = self.desired.for_container(key, event["id"], event.get("name"))
-            if not entries:
-                continue
-            if event["action"] == "start":
-                starts[event["id"]] = (event, entries)
+            if entries:
+                facts.append(_fact(event["action"], event["id"], entries, "%s %s" % (why, event["action"]),
+                                   event.get("time")))
+        starts = {}  # container ID (None: the entries of no engine) -> its last start
+        for fact in facts:
+            if fact["action"] == "start":
+                starts[fact["id"]] = fact
             else:
-                starts.pop(event["id"], None)
-                failed += self._detach(event["id"], entries, "event %s" % event["action"], event.get("time"))
+                starts.pop(fact["id"], None)
+                failed += self._detach(fact)
         if starts:
-            batch, times = [], {}
-            for event, entries in starts.values():
-                for entry in entries:
-                    batch.append(entry)
-                    times[id(entry)] = event.get("time")
-            failed += self._attach(batch, "event start", times)
-        return failed
+            failed += self._attach(list(starts.values()))
+        return failed, unreachable
 
-    # -- journal lines ------------------------------------------------------------------------------
+    def _listed(self, key, why):
+        """What engine ``key`` says of its desired containers, as facts (the entries of no engine: started)."""
+        entries = [e for e in self.desired.entries if self.desired.engine_key(e) == key]
+        if key is None:
+            return [_fact("start", None, entries, why)] if entries else []
+        infos = self.ops.inspect(key, sorted(set(e["container"] for e in entries)))
+        facts = {}  # container ID -> its fact (two entries may name one container by name and by ID)
+        for entry in entries:
+            info = infos.get(entry["container"])
+            if info is None:
+                continue  # not created (yet): its start event will come
+            if info["id"] not in facts:
+                running = info["running"] and info["pid"] > 0
+                facts[info["id"]] = _fact("start" if running else "stop", info["id"], [],
+                                          why if running else "%s: not running" % why)
+            facts[info["id"]]["entries"].append(entry)
+        return list(facts.values())
+
+    # -- actions and their journal lines ------------------------------------------------------------
 
     def _ms(self, since):
         return "" if since is None else ", %d ms from the event" % max(0, round((self.now() - since) * 1000))
 
-    def _detach(self, container_id, entries, why, since=None):
+    def _detach(self, fact):
+        entries, why = fact["entries"], fact["why"]
         name = entries[0].get("container")
         try:
-            gone = self.ops.detach(container_id, sorted(set(e["ifname"] for e in entries)),
+            gone = self.ops.detach(fact["id"], sorted(set(e["ifname"] for e in entries)),
                                    sorted(set(e["bridge"] for e in entries)))
         except Exception as exc:  # pylint: disable=broad-except  # one failure never stops the agent
             self.log("container %s: detaching failed (%s): %s" % (name, why, exc))
             return 1
         addresses = ",".join(a for e in entries for a in e["addresses"]) or "-"
         for host_ifname in gone:
-            self.log("container %s %s: host end %s deleted (%s)%s" % (name, addresses, host_ifname, why, self._ms(since)))
+            self.log("container %s %s: host end %s deleted (%s)%s" % (name, addresses, host_ifname, why,
+                                                                      self._ms(fact["since"])))
         return 0
 
-    def _attach(self, entries, why, times):
+    def _attach(self, facts):
+        batch = [(entry, fact) for fact in facts for entry in fact["entries"]]
         try:
-            results = self.ops.attach(entries)
+            results = self.ops.attach([entry for entry, _fact in batch])
         except Exception as exc:  # pylint: disable=broad-except
-            self.log("attaching %d interface(s) failed (%s): %s" % (len(entries), why, exc))
-            return len(entries)
+            whys = ", ".join(sorted(set(fact["why"] for fact in facts)))
+            self.log("attaching %d interface(s) failed (%s): %s" % (len(batch), whys, exc))
+            return len(batch)
         failed = 0
-        for entry, result in zip(entries, results):
+        for (entry, fact), result in zip(batch, results):
             name = result.get("container_name") or entry.get("container") or entry.get("netns") or entry.get("pid")
             addresses = ",".join(result.get("addresses") or entry["addresses"]) or "-"
             if result.get("failed"):
                 failed += 1
-                self.log("container %s %s: not attached (%s): %s" % (name, addresses, why, result.get("msg")))
+                self.log("container %s %s: not attached (%s): %s" % (name, addresses, fact["why"], result.get("msg")))
             elif result.get("changed"):
                 self.log("container %s %s: attached to %s as %s (%s)%s" % (
-                    name, addresses, result.get("bridge"), result.get("host_ifname"), why, self._ms(times.get(id(entry)))))
+                    name, addresses, result.get("bridge"), result.get("host_ifname"), fact["why"],
+                    self._ms(fact["since"])))
         return failed
+
+
+def _fact(action, container_id, entries, why, since=None):
+    """What is known of one container: ``start`` (running) or ``stop`` / ``die`` (ended), its
+    desired entries, why it is known, and when the event came (None for a listing)."""
+    return {"action": action, "id": container_id, "entries": entries, "why": why, "since": since}

@@ -1,4 +1,8 @@
 """The bridge's accept rule (``_firewall``): read, plan, after, view on a fake iptables."""
+import json
+import subprocess
+import sys
+
 import pytest
 
 from ansible_collections.lanbridge.core.plugins.module_utils import _firewall as fw
@@ -111,3 +115,79 @@ def test_an_exit_code_other_than_1_is_an_error_not_an_absent_rule():
     codes = {"-S": 1, "-C": 2}
     with pytest.raises(FirewallError, match=r"-C FORWARD .* failed with exit code 2"):
         fw.read(lambda argv: codes[argv[5]], "br0", COMMENT, ("ipv4",), which=which)
+
+
+FAKE_IPTABLES = """#!{python}
+import json, os, sys
+STATE = {state!r}
+argv = sys.argv[1:]
+if os.path.exists(STATE + ".busy"):
+    sys.exit(4)
+assert argv[:4] == ["-w", "5", "-t", "filter"], argv
+action, chain, rule = argv[4], argv[5], argv[6:]
+with open(STATE) as f:
+    chains = json.load(f)
+if chain not in chains:
+    sys.exit(1)
+if action == "-C":
+    sys.exit(0 if rule in chains[chain] else 1)
+if action == "-I":
+    chains[chain].insert(0, rule)
+elif action == "-D" and rule in chains[chain]:
+    chains[chain].remove(rule)
+elif action != "-S":
+    sys.exit(1)
+with open(STATE, "w") as f:
+    json.dump(chains, f)
+"""
+
+
+@pytest.fixture
+def iptables(tmp_path):
+    """A fake ``iptables`` executable (the chains in a JSON file) and the function that reads its chains."""
+    state = tmp_path / "chains.json"
+    state.write_text(json.dumps({"FORWARD": [fw.rule("br0", COMMENT)]}))
+    tool = tmp_path / "iptables"
+    tool.write_text(FAKE_IPTABLES.format(python=sys.executable, state=str(state)))
+    tool.chmod(0o755)
+    return str(tool), lambda: json.loads(state.read_text())
+
+
+def _run(argv):
+    return subprocess.run(argv, check=False).returncode  # what every executor does with a run step's argv
+
+
+def _absent_steps(tool):
+    live = fw.read(_run, "br0", COMMENT, ("ipv4",), which=lambda name: tool if name == "iptables" else None)
+    steps = fw.plan(live, "br0", COMMENT, ("ipv4",), "absent")
+    assert json.loads(json.dumps(steps)) == steps  # plain data: journaled as it is
+    return steps
+
+
+def test_the_undo_of_a_delete_run_twice_leaves_one_rule(iptables):
+    tool, chains = iptables
+    steps = _absent_steps(tool)
+    assert [s["text"] for s in steps] == ["iptables: delete accept rule for bridge br0 from FORWARD"]
+    assert _run(steps[0]["args"]["argv"]) == 0 and chains() == {"FORWARD": []}
+    for _replay in range(2):  # the module's rollback, then the watchdog's replay of a step in doubt
+        for item in steps[0]["undo"]:
+            assert _run(item["args"]["argv"]) == 0
+    assert chains() == {"FORWARD": [fw.rule("br0", COMMENT)]}
+
+
+def test_the_undo_of_a_delete_that_never_ran_inserts_nothing(iptables):
+    tool, chains = iptables
+    steps = _absent_steps(tool)
+    for item in steps[0]["undo"]:
+        assert _run(item["args"]["argv"]) == 0
+    assert chains() == {"FORWARD": [fw.rule("br0", COMMENT)]}
+
+
+def test_the_undo_of_a_delete_fails_without_inserting_when_the_check_fails(iptables, tmp_path):
+    tool, chains = iptables
+    steps = _absent_steps(tool)
+    _run(steps[0]["args"]["argv"])
+    (tmp_path / "chains.json.busy").write_text("")  # the xtables lock busy: the check exits 4
+    assert _run(steps[0]["undo"][0]["args"]["argv"]) == 4
+    (tmp_path / "chains.json.busy").unlink()
+    assert chains() == {"FORWARD": []}

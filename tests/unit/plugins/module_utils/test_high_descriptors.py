@@ -26,9 +26,9 @@ def test_the_agents_wait_takes_a_descriptor_past_1023(room):
     read_end, write_end = os.pipe()
     os.dup2(read_end, HIGH)
     try:
-        assert daemon._select([HIGH], 0.01) == []
+        assert daemon.wait_readable([HIGH], 0.01) == []
         os.write(write_end, b"x")
-        assert daemon._select([HIGH], 1.0) == [HIGH]
+        assert daemon.wait_readable([HIGH], 1.0) == [HIGH]
     finally:
         for fd in (HIGH, read_end, write_end):
             os.close(fd)

@@ -13,7 +13,8 @@ import pytest
 from ansible_collections.lanbridge.core.plugins.module_utils._agent import config, daemon, events, firewall, install, manage
 from ansible_collections.lanbridge.core.plugins.module_utils._agent.reconcile import Agent
 from ansible_collections.lanbridge.core.plugins.module_utils._agent.version import COLLECTION_VERSION
-from ansible_collections.lanbridge.core.plugins.module_utils._errors import AgentError, EngineError, StreamClosed
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import (AgentError, EngineError, FirewallError,
+                                                                             StreamClosed, ValidationError)
 
 DOCKER = ("docker", "unix:///run/docker.sock")
 PODMAN = ("podman", "unix:///run/podman/podman.sock")
@@ -34,9 +35,9 @@ class FakeOps:
         self.down = False
 
     def attach(self, entries):
-        self.calls.append(("attach", sorted(e["container"] for e in entries)))
-        return [{"container_name": e["container"], "addresses": e["addresses"], "bridge": e["bridge"],
-                 "host_ifname": "vl" + e["container"], "changed": True} for e in entries]
+        self.calls.append(("attach", sorted(e.get("container") or e["netns"] for e in entries)))
+        return [{"container_name": e.get("container") or e["netns"], "addresses": e["addresses"], "bridge": e["bridge"],
+                 "host_ifname": "vl" + (e.get("container") or e["netns"]), "changed": True} for e in entries]
 
     def detach(self, container_id, ifnames, bridges):
         self.calls.append(("detach", container_id))
@@ -71,7 +72,7 @@ def _agent(ops, lines):
 def _chunked(*objects):
     body = b""
     for obj in objects:
-        data = (json.dumps(obj) + "\n").encode()
+        data = (json.dumps(obj, ensure_ascii=False) + "\n").encode()  # as Docker sends it: UTF-8, unescaped
         body += b"%x\r\n" % len(data) + data + b"\r\n"
     return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + body
 
@@ -100,6 +101,37 @@ def test_decoder_plain_body_and_end():
     dec = events.StreamDecoder()
     dec.feed(_chunked(DOCKER_START) + b"0\r\n\r\n")
     assert dec.ended
+
+
+# Docker and Podman allow only ASCII in a container's name, but its labels and image name are
+# UTF-8, and the engines send them unescaped in the event's Actor.Attributes
+SPLIT_LABELS = ["José", "容器"]
+
+
+def _labelled(value):
+    return dict(DOCKER_START, Actor={"ID": ID1, "Attributes": {"name": "app1", "org.example.owner": value}})
+
+
+@pytest.mark.parametrize("chunked", [True, False])
+@pytest.mark.parametrize("value", SPLIT_LABELS)
+def test_decoder_keeps_a_character_split_across_two_reads(value, chunked):
+    """A multi-byte character cut between two ``recv``s is decoded whole."""
+    event = _labelled(value)
+    raw = _chunked(event) if chunked else b"HTTP/1.1 200 OK\r\n\r\n" + json.dumps(event, ensure_ascii=False).encode()
+    char = next(c for c in value if not c.isascii())
+    cut = raw.index(char.encode("utf-8")) + 1  # after the first byte of the character
+    dec = events.StreamDecoder()
+    assert dec.feed(raw[:cut]) == []
+    assert dec.feed(raw[cut:]) == [event]
+
+
+def test_decoder_keeps_a_character_split_by_a_chunk_boundary():
+    event = _labelled("José")
+    body = json.dumps(event, ensure_ascii=False).encode()
+    cut = body.index("é".encode("utf-8")) + 1
+    raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    raw += b"%x\r\n" % cut + body[:cut] + b"\r\n" + b"%x\r\n" % (len(body) - cut) + body[cut:] + b"\r\n"
+    assert events.StreamDecoder().feed(raw) == [event]
 
 
 def test_decoder_refuses_an_error_answer():
@@ -132,9 +164,9 @@ def test_parse_validates_like_the_module_and_drops_absent():
     assert desired.entries[0]["bridge"] == "br0" and desired.entries[0]["ifname"] == "eth1"
     assert desired.firewall == {"enabled": False, "ipv6": False, "comment": config.DEFAULT_COMMENT, "bridges": ["br0"]}
     assert desired.engines() == [DOCKER]
-    with pytest.raises(ValueError, match=r"interfaces\[0\]: .*15"):
+    with pytest.raises(ValidationError, match=r"interfaces\[0\]: .*15"):
         config.parse({"bridge": "br0", "interfaces": [{"container": "a", "ifname": "x" * 16}]})
-    with pytest.raises(ValueError, match="format"):
+    with pytest.raises(ValidationError, match="format"):
         config.parse({"version": 2})
 
 
@@ -156,7 +188,7 @@ def test_load_missing_file_is_empty(tmp_path):
     assert config.load(str(tmp_path / "none.json")).entries == []
     path = tmp_path / "bad.json"
     path.write_text("{")
-    with pytest.raises(ValueError, match="is not JSON"):
+    with pytest.raises(ValidationError, match="is not JSON"):
         config.load(str(path))
 
 
@@ -182,9 +214,9 @@ def test_firewall_inserts_where_missing_in_docker_user_else_forward():
     assert ["/usr/sbin/iptables", "-w", "5", "-t", "filter", "-I", "DOCKER-USER", "-i", "br0", "-o", "br0",
             "-j", "ACCEPT", "-m", "comment", "--comment", "lanbridge.core container_lan"] in ran
     assert firewall.ensure(lambda argv: 0, ["br0"], "c", False, which=_which) == []  # in place: nothing
-    with pytest.raises(OSError, match="failed"):
+    with pytest.raises(FirewallError, match="failed"):
         firewall.ensure(lambda argv: 1, ["br0"], "c", False, which=_which)
-    with pytest.raises(OSError, match="ip6tables is not installed"):
+    with pytest.raises(FirewallError, match="ip6tables is not installed"):
         firewall.ensure(lambda argv: 1, ["br0"], "c", True, which=lambda t: _which(t) if t == "iptables" else None)
 
 
@@ -194,10 +226,20 @@ def test_reconcile_attaches_running_detaches_stopped_skips_unknown():
     ops, lines = FakeOps({"app1": ID1, "app2": (ID2, False)}), []
     agent = _agent(ops, lines)
     agent.set_desired(_desired("app1", "app2", "app3"))
-    assert agent.reconcile() == 0
+    assert agent.reconcile("reconcile", [DOCKER, None]) == (0, {})
     assert ops.calls == [("firewall",), ("inspect", "docker", ("app1", "app2", "app3")), ("detach", ID2), ("attach", ["app1"])]
     assert lines == ["container app2 198.51.100.101/24: host end vl2222 deleted (reconcile: not running)",
                      "container app1 198.51.100.100/24: attached to br0 as vlapp1 (reconcile)"]
+
+
+def test_two_entries_of_one_container_by_name_and_by_id_are_both_attached():
+    ops = FakeOps({"app1": ID1, ID1[:12]: ID1})
+    agent = _agent(ops, [])
+    agent.set_desired(config.parse({"bridge": "br0", "interfaces": [
+        {"container": "app1", "addresses": ["198.51.100.100/24"], "docker_host": DOCKER[1]},
+        {"container": ID1[:12], "ifname": "eth2", "addresses": ["198.51.100.101/24"], "docker_host": DOCKER[1]}]}))
+    assert agent.reconcile("reconcile", [DOCKER]) == (0, {})
+    assert ops.calls[-1] == ("attach", [ID1[:12], "app1"])
 
 
 def test_events_die_then_start_batched_and_timed():
@@ -208,7 +250,7 @@ def test_events_die_then_start_batched_and_timed():
            {"action": "start", "id": ID1, "name": "app1", "time": 1000.0},
            {"action": "start", "id": ID2, "name": "app2", "time": 1000.1},
            {"action": "start", "id": "9" * 64, "name": "other", "time": 1000.0}]
-    assert agent.handle(DOCKER, evs) == 0
+    assert agent.reconcile("event", events=[(DOCKER, e) for e in evs]) == (0, {})
     assert ops.calls == [("detach", ID1), ("attach", ["app1", "app2"])]  # one batch: one probe wait
     assert lines[0] == "container app1 198.51.100.100/24: host end vl1111 deleted (event die), 250 ms from the event"
     assert lines[2] == "container app2 198.51.100.101/24: attached to br0 as vlapp2 (event start), 150 ms from the event"
@@ -218,7 +260,8 @@ def test_a_start_followed_by_a_stop_in_one_batch_is_not_attached():
     ops = FakeOps()
     agent = _agent(ops, [])
     agent.set_desired(_desired("app1"))
-    agent.handle(DOCKER, [{"action": "start", "id": ID1, "name": "app1"}, {"action": "stop", "id": ID1, "name": "app1"}])
+    agent.reconcile("event", events=[(DOCKER, {"action": "start", "id": ID1, "name": "app1"}),
+                                     (DOCKER, {"action": "stop", "id": ID1, "name": "app1"})])
     assert ops.calls == [("detach", ID1)]
 
 
@@ -229,7 +272,7 @@ def test_a_failing_attach_is_counted_and_logged():
     lines = []
     agent = _agent(Failing({"app1": ID1}), lines)
     agent.set_desired(_desired("app1"))
-    assert agent.reconcile() == 1
+    assert agent.reconcile("reconcile", [DOCKER]) == (1, {})
     assert lines == ["container app1 198.51.100.100/24: not attached (reconcile): bridge br0 does not exist"]
 
 
@@ -362,7 +405,7 @@ def test_a_bad_state_file_keeps_the_old_list():
 
     def load():
         if loop.ready:
-            raise ValueError("/etc/lanbridge/attachments.json is not JSON")
+            raise ValidationError("/etc/lanbridge/attachments.json is not JSON")
         return box[0]
     loop, lines, _n, _w, _c = _loop(ops, box, lambda url: FakeSub([], url))
     loop.load = load
@@ -393,6 +436,80 @@ def test_periodic_and_retry_timers():
     assert waits == pytest.approx([1.0, 2.0])
 
 
+class PublicOnly:
+    """The agent as the daemon may use it: no private attribute, each ``reconcile`` recorded."""
+
+    def __init__(self, agent):
+        self.agent = agent
+        self.reconciles = []
+
+    def __getattr__(self, name):
+        assert not name.startswith("_"), "the daemon reached into the agent: %s" % name
+        return getattr(self.agent, name)
+
+    def reconcile(self, why, keys=(), events=()):
+        self.reconciles.append((why, list(keys), [(key, e["action"]) for key, e in events]))
+        return self.agent.reconcile(why, keys, events)
+
+
+def _recorded_loop(ops, box):
+    """A loop over a recording ``PublicOnly`` agent: a stream is readable while it has events queued."""
+    lines, subs, clock = [], [], Clock()
+    agent = PublicOnly(Agent(ops, lines.append, now=lambda: 0))
+
+    def subscribe(url):
+        subs.append(FakeSub(ops.calls, url))
+        return subs[-1]
+
+    def wait(fds, timeout):
+        if any(sub.queue for sub in subs):
+            return [7]
+        clock.t += timeout
+        return []
+    loop = daemon.Loop(agent, lambda: box[0], subscribe, log=lines.append, clock=clock, wait=wait, notify_fn=[].append)
+    return loop, agent, subs
+
+
+def test_start_up_every_event_reload_and_the_timer_run_the_one_reconcile():
+    """The daemon decides nothing itself: each occasion is one ``Agent.reconcile``, and the entries
+    of no engine (a netns) are in the same batch as the containers."""
+    ops = FakeOps({"app1": ID1})
+    box = [config.parse({"bridge": "br0", "interval": 60, "firewall": {"enabled": True}, "interfaces": [
+        {"container": "app1", "addresses": ["198.51.100.100/24"], "docker_host": DOCKER[1]},
+        {"netns": "blue", "addresses": ["198.51.100.9/24"]}]})]
+    loop, agent, subs = _recorded_loop(ops, box)
+    loop.start()
+    assert ops.calls == [("firewall",), ("subscribe", DOCKER[1]), ("firewall",), ("inspect", "docker", ("app1",)),
+                         ("attach", ["app1", "blue"])]
+    subs[0].queue.append({"action": "die", "id": ID1, "name": "app1", "time": 0})
+    subs[0].queue.append({"action": "start", "id": ID1, "name": "app1", "time": 0})
+    loop.step()   # the events
+    loop.pending.add("hup")
+    loop.step()   # the reload, then the timer: 60 s
+    assert agent.reconciles == [("start-up", [DOCKER, None], []),
+                                ("event", [], [(DOCKER, "die"), (DOCKER, "start")]),
+                                ("reload", [DOCKER, None], []),
+                                ("periodic", [DOCKER, None], [])]
+    assert ops.calls[-2:] == [("inspect", "docker", ("app1",)), ("attach", ["app1", "blue"])]
+
+
+def test_an_engine_that_cannot_be_listed_is_reconnected_and_the_rest_still_attached():
+    ops = FakeOps({"app1": ID1})
+    ops.down = True
+    box = [config.parse({"bridge": "br0", "interfaces": [
+        {"container": "app1", "addresses": ["198.51.100.100/24"], "docker_host": DOCKER[1]},
+        {"netns": "blue", "addresses": ["198.51.100.9/24"]}]})]
+    loop, _agent, subs = _recorded_loop(ops, box)
+    loop.start()
+    assert ("attach", ["blue"]) in ops.calls
+    assert subs[0].closed and loop.streams == {} and DOCKER in loop.reconnect_at
+    ops.down = False
+    loop.step()   # reconnected: subscribe, then that engine alone
+    assert ops.calls[-4:] == [("subscribe", DOCKER[1]), ("firewall",), ("inspect", "docker", ("app1",)),
+                              ("attach", ["app1"])]
+    assert loop.backoff == {} and loop.reconnect_at == {}
+
+
 def test_term_stops():
     loop, _l, _n, _w, _c = _loop(FakeOps(), [_desired()], lambda url: FakeSub([], url))
     loop.start()
@@ -418,7 +535,7 @@ def test_notify_datagram_and_abstract_socket(tmp_path):
 # -- what the module installs -------------------------------------------------------------------
 
 def test_sources_are_the_agents_import_closure():
-    files = install.sources()
+    files = install.sources([daemon])
     for rel in ("ansible_collections/__init__.py", "ansible_collections/lanbridge/core/plugins/module_utils/__init__.py",
                 "ansible_collections/lanbridge/core/plugins/module_utils/_agent/daemon.py",
                 "ansible_collections/lanbridge/core/plugins/module_utils/_container_veth/apply.py",
@@ -429,9 +546,31 @@ def test_sources_are_the_agents_import_closure():
     assert files["ansible_collections/lanbridge/core/plugins/module_utils/_agent/daemon.py"] == open(daemon.__file__).read()
 
 
+def test_sources_do_not_depend_on_what_the_calling_module_loaded():
+    """attach_agent and container_veth load different parts of the collection; both install the
+    daemon's closure alone (container_veth's report.py, loaded there, made the two disagree)."""
+    loaded = [name for name in sys.modules if name.startswith(install.PREFIX)]
+    assert install.PREFIX + "_agent.manage" in loaded  # this test module imported it: loaded, not needed
+    files = install.sources([daemon])
+    assert "ansible_collections/lanbridge/core/plugins/module_utils/_agent/manage.py" not in files
+    fewer = dict((name, module) for name, module in sys.modules.items() if not name.endswith("_agent.manage"))
+    assert install.sources([daemon], fewer) == files
+
+
+def test_imported_reads_every_form_of_import():
+    text = ('from ansible_collections.lanbridge.core.plugins.module_utils import _firewall\n'
+            'from ansible_collections.lanbridge.core.plugins.module_utils._errors import (  # the tree\n'
+            '    EngineError,  # one\n    StreamClosed as Closed)\n'
+            '    from ansible_collections.lanbridge.core.plugins.module_utils._agent import config as _config\n'
+            'from os import path\n')
+    m = install.PREFIX
+    assert install.imported(text) == {m[:-1], m + "_firewall", m + "_errors", m + "_errors.EngineError",
+                                      m + "_errors.StreamClosed", m + "_agent", m + "_agent.config"}
+
+
 def test_installed_tree_runs_by_itself(tmp_path):
     lib = str(tmp_path / "lib")
-    for rel, text in install.sources().items():
+    for rel, text in install.sources([daemon]).items():
         os.makedirs(os.path.dirname(os.path.join(lib, rel)), exist_ok=True)
         with open(os.path.join(lib, rel), "w") as f:
             f.write(text)

@@ -152,7 +152,8 @@ def test_a_podman_restart_detaches_then_attaches():
     agent.set_desired(desired)
     filters = _query_filters(events.request())
     batch = [e for e in (events.parse_event(x) for x in RESTART if _podman_filter(filters, x)) if e]
-    assert agent.handle(key, batch[:1]) == 0 and agent.handle(key, batch[1:]) == 0
+    assert agent.reconcile("event", events=[(key, e) for e in batch[:1]]) == (0, {})
+    assert agent.reconcile("event", events=[(key, e) for e in batch[1:]]) == (0, {})
     assert ops.calls == [("detach", ID, ("eth1",)), ("attach", ("app1",))]
     assert lines[0].startswith("container app1 198.51.100.111/24: host end vl1ce028a0311 deleted (event die)")
     assert lines[1].startswith("container app1 198.51.100.111/24: attached to br0 as vl1ce028a0311 (event start)")
