@@ -17,6 +17,7 @@ APT_PACKAGES=(
   shellcheck           # ansible-test sanity checks the shell scripts with it
   mmdebstrap systemd-container   # the lab's booted hosts: their Debian 12 image, systemd-nspawn
   dnsmasq-base         # DHCP on the lab LAN (runs only inside the lab's switch namespace)
+  netplan.io           # netplan generate --root-dir for the netplan corpus test (writes only under its root; no service started)
 )
 if [ "$(id -u)" != 0 ]; then echo "install-deps: run as root" >&2; exit 1; fi
 export DEBIAN_FRONTEND=noninteractive

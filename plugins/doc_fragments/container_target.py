@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: lanbridge.core contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Options that name a container's network namespace, shared by the modules that act inside one.
+"""Options that name the network namespace ``container_veth`` acts in (its engine options are the
+``engine`` fragment's).
 
 Paired with ``TARGET_SPEC`` in ``plugins/module_utils/_container_veth/targets.py`` (the argument spec).
 """
@@ -25,22 +26,6 @@ options:
         deleting the other's default route on every run.
       - The engine is asked again after the namespace has been opened; a container that restarted
         in between is looked up anew, so a reused PID never names the namespace.
-    type: str
-  runtime:
-    description:
-      - The engine that runs O(container). Both speak the Docker Engine API; the choice only picks
-        the default socket and labels messages.
-      - V(auto) uses O(docker_host) (or E(DOCKER_HOST)) when given, else C(/run/docker.sock) when
-        it exists, else Podman's C(/run/podman/podman.sock).
-      - Defaults to V(auto).
-    type: str
-    choices: [auto, docker, podman]
-  docker_host:
-    description:
-      - The engine's API socket, as C(unix:///path/to/socket) or an absolute path.
-      - Defaults to the E(DOCKER_HOST) environment variable of the module, else the runtime's
-        standard socket (C(unix:///run/docker.sock) for Docker, C(unix:///run/podman/podman.sock)
-        for Podman).
     type: str
   pid:
     description:

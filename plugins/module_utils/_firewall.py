@@ -10,20 +10,20 @@ the uplink and the containers' veths go through FORWARD and are dropped (moby is
 
 ``host_bridge`` owns the rule (inserts it, shows it in the diff, removes it with ``state=absent``);
 the agent puts it back after a reboot or an engine restart. Both use this file; iptables is run
-with argument lists, ``-w`` so it waits for the xtables lock. The one command that is not iptables
-itself is the undo of a delete: ``/bin/sh`` with a fixed script that runs ``iptables -C`` and then
-``-I`` only where the rule is missing, the rule passed as the script's arguments (never pasted into
-it). A delete left in doubt by a crash may not have happened, and its undo may run twice (the
-module's rollback, then the watchdog's); this way it inserts the rule once.
+with argument lists, ``-w`` so it waits for the xtables lock. The undo of a delete is a ``run`` step
+with ``unless``: ``iptables -C`` first, ``-I`` only where the rule is missing (the executor,
+``_host_bridge/persist_ops.py``, runs the check). A delete left in doubt by a crash may not have
+happened, and its undo may run twice (the module's rollback, then the watchdog's); this way it
+inserts the rule once.
 
 ``read(run, bridge, comment, families)`` -> ``{family: {'family', 'tool', 'path', 'chain', 'present_in'}}``
-    ``run(argv)`` -> exit code; ``families`` a subset of ``('ipv4', 'ipv6')``; ``chain`` is where a
+    ``run(argv)`` -> exit code; ``families`` a subset of ``('inet', 'inet6')``; ``chain`` is where a
     new rule goes, ``present_in`` the chains that hold the rule now. A family whose tool is not
     installed is left out (``tool_path`` finds it). Exit code 1 means "no such chain / rule"; any
     other non-zero code raises ``FirewallError`` (a busy lock, a missing match module).
 ``plan(live, bridge, comment, families, state)`` -> ``_transaction`` steps (op ``run``, with undo):
     insert the rule where a wanted family lacks it (``present``), delete it from every chain that
-    holds it (``absent``); a delete's undo is ``insert_unless_present_argv``. Pure.
+    holds it (``absent``); a delete's undo inserts it ``unless`` ``-C`` finds it. Pure.
 ``view(live, bridge)`` -> the rules as sentences, for a diff; ``after(live, steps)`` the
     ``live`` the steps leave behind (pure).
 ``FirewallError`` a family was asked for whose tool is missing.
@@ -39,14 +39,11 @@ DEFAULT_COMMENT = "lanbridge.core container_lan"  # the one default of host_brid
 DOCKER_USER = "DOCKER-USER"
 FORWARD = "FORWARD"
 WAIT = "5"
-TOOLS = (("ipv4", "iptables"), ("ipv6", "ip6tables"))
+TOOLS = (("inet", "iptables"), ("inet6", "ip6tables"))
+FAMILY_WORDS = {"inet": "IPv4", "inet6": "IPv6"}
 SEARCH_PATH = ("/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin")
 # $0 the tool, "$@" the chain and the rule: -C, then -I only on exit code 1 (no such rule); 0 leaves
 # it as it is, any other code (a busy lock, a missing match module) is the command's exit code
-INSERT_UNLESS_PRESENT = ('"$0" -w {wait} -t filter -C "$@"; found=$?; [ "$found" -eq 1 ] || exit "$found"; '
-                         'exec "$0" -w {wait} -t filter -I "$@"').format(wait=WAIT)
-
-
 def tool_path(tool, search=SEARCH_PATH):
     """The tool's path, or None when it is not installed."""
     for directory in search:
@@ -74,11 +71,6 @@ def insert_argv(tool, chain, bridge, comment):
 
 def delete_argv(tool, chain, bridge, comment):
     return [tool, "-w", WAIT, "-t", "filter", "-D", chain] + rule(bridge, comment)
-
-
-def insert_unless_present_argv(tool, chain, bridge, comment):
-    """One command that inserts the rule unless ``-C`` finds it (``INSERT_UNLESS_PRESENT``)."""
-    return ["/bin/sh", "-c", INSERT_UNLESS_PRESENT, tool, chain] + rule(bridge, comment)
 
 
 def _asked(run, argv):
@@ -109,10 +101,10 @@ def _describe(tool, chain, bridge):
 TEXTS = {"insert": "%s: insert accept rule for bridge %s in %s", "delete": "%s: delete accept rule for bridge %s from %s"}
 
 
-def _rule_step(action, entry, chain, bridge, argv):
+def _rule_step(action, entry, chain, bridge, argv, **unless):
     """One ``run`` step that inserts or deletes the rule in ``chain`` (args also say which, for ``after``)."""
     return step("run", TEXTS[action] % (entry["tool"], bridge, chain), argv=argv, family=entry["family"], chain=chain,
-                action=action)
+                action=action, **unless)
 
 
 def _change(action, entry, chain, bridge, comment):
@@ -123,7 +115,8 @@ def _change(action, entry, chain, bridge, comment):
         back = _rule_step("delete", entry, chain, bridge, delete_argv(path, chain, bridge, comment))
     else:
         forward = _rule_step("delete", entry, chain, bridge, delete_argv(path, chain, bridge, comment))
-        back = _rule_step("insert", entry, chain, bridge, insert_unless_present_argv(path, chain, bridge, comment))
+        back = _rule_step("insert", entry, chain, bridge, insert_argv(path, chain, bridge, comment),
+                          unless=check_argv(path, chain, bridge, comment))
     forward["undo"] = [back]
     return forward
 
@@ -137,7 +130,7 @@ def plan(live, bridge, comment, families, state):
             if family not in live:
                 raise FirewallError("firewall: %s is not installed on the host, so the %s accept rule for bridge %s "
                                     "cannot be checked or inserted (install %s%s)"
-                                    % (tool, family, bridge, tool, ", or set firewall_ipv6 to false" if family == "ipv6"
+                                    % (tool, FAMILY_WORDS[family], bridge, tool, ", or set firewall_ipv6 to false" if family == "inet6"
                                        else ", or set firewall to false"))
             if live[family]["chain"] not in live[family]["present_in"]:
                 steps.append(_change("insert", live[family], live[family]["chain"], bridge, comment))

@@ -14,7 +14,10 @@
     error, never followed.
 
 The lock files live in that directory (not in world-writable ``/run/lock``), so nobody else can
-plant one; the holder writes its PID and start time into its lock file for the message.
+plant one; the holder writes its PID and start time into its lock file for the message. They are
+keyed by the namespace's inode, which the kernel reuses once a namespace is gone: a lock is only
+ever held by a process inside its namespace, which keeps that namespace (and its inode) alive, so
+two live holders never share a file; a file left by a gone namespace holds no lock.
 """
 
 import contextlib

@@ -52,6 +52,7 @@ requirements:
   - root (CAP_NET_ADMIN and CAP_SYS_ADMIN, to enter network namespaces)
 extends_documentation_fragment:
   - lanbridge.core.container_target
+  - lanbridge.core.engine
   - lanbridge.core.container_veth_interfaces
   - lanbridge.core.container_veth_agent
 options:

@@ -126,12 +126,15 @@ options:
     description:
       - Seconds to wait for an answer from O(probe) before rolling back; more than 0, at most 600.
       - The rollback does not depend on this process living that long. Before the first step the
-        whole change is written to a journal in C(/run/lanbridge/) (root only), and a watchdog in
-        a session of its own undoes the applied steps if the module dies (killed, out of memory,
-        a dropped SSH session) or has not finished O(rollback_timeout) plus 5 seconds after it
-        started (a module hung that long is killed first, so it cannot go on applying). A later run
-        that finds a journal nobody finished rolls it back first (waiting for a watchdog still at
-        work) and says so in a warning.
+        whole change is written to a journal in C(/run/lanbridge/) (root only), and a watchdog
+        undoes the applied steps if the module dies (killed, out of memory, a dropped SSH session,
+        its session's scope stopped) or has not finished O(rollback_timeout) plus 5 seconds after it
+        started (a module hung that long is killed first, so it cannot go on applying).
+      - With systemd as PID 1 in init's network namespace, the watchdog is the transient unit
+        C(lanbridge-rollback-<bridge>), outside the caller's session; elsewhere a detached process of
+        its own name (C(..._watchdog)). One that cannot start fails the run before any change.
+      - A later run in the same network namespace that finds a journal nobody finished rolls it back
+        first and says so in a warning; a journal of a namespace that is gone is discarded unapplied.
     type: float
     default: 10
   adopt:
@@ -360,6 +363,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import facts as bridge_facts
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import warnings as bridge_warnings
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import persist
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.persist_read import persisted_by
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.apply import apply, fresh_executor, journal_file
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.options import (
     ARGUMENT_SPEC, firewall_families, probe_timeout, validate,
@@ -368,13 +372,14 @@ from ansible_collections.lanbridge.core.plugins.module_utils._journal import rec
 from ansible_collections.lanbridge.core.plugins.module_utils import _firewall
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.plan import plan as make_plan
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netlink import Netlink
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netns import in_init_netns
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.pyroute import HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR
 from ansible_collections.lanbridge.core.plugins.module_utils._lock import hold
 from ansible_collections.lanbridge.core.plugins.module_utils._errors import LanbridgeError, TransactionError
 
 
 def run(module, nl, want):
-    want = dict(want, persisted_by=persist.persisted_by(want["name"]) if persist.in_init_netns() else None)
+    want = dict(want, persisted_by=persisted_by(want["name"]) if in_init_netns() else None)
     facts = bridge_facts.facts_from_dump(nl.dump())
     plan = make_plan(facts, want)
     if plan["uplink"] and plan["steps"] and not module.check_mode:

@@ -31,6 +31,7 @@ requirements:
   - root on the managed host (to read other network namespaces)
 extends_documentation_fragment:
   - lanbridge.core.attributes
+  - lanbridge.core.engine
 attributes:
   check_mode:
     support: full
@@ -40,26 +41,10 @@ attributes:
     details: Nothing changes, so there is nothing to diff.
   idempotent:
     support: full
-options:
-  runtime:
-    description:
-      - The engine that runs the containers whose attachments are found. Both speak the Docker
-        Engine API; the choice only picks the default socket and labels messages.
-      - V(auto) uses O(docker_host) (or E(DOCKER_HOST)) when given, else C(/run/docker.sock) when
-        it exists, else Podman's C(/run/podman/podman.sock).
-      - The engine is asked only when the host has an attachment of a container.
-    type: str
-    choices: [auto, docker, podman]
-    default: auto
-  docker_host:
-    description:
-      - The engine's API socket, as C(unix:///path/to/socket) or an absolute path.
-      - Defaults to the E(DOCKER_HOST) environment variable of the module, else the runtime's
-        standard socket.
-      - An engine that cannot be reached fails nothing; its containers' attachments are reported
-        with RV(attachments[].status=unknown) and a warning.
-    type: str
 notes:
+  - The engine (O(runtime), O(docker_host)) is asked only when the host has an attachment of a
+    container. An engine that cannot be reached fails nothing; its containers' attachments are
+    reported with RV(attachments[].status=unknown) and a warning.
   - Run it as root on the host itself; it reports the network namespace it runs in.
   - A veth pair dies with either end's namespace, so the host end of a stopped or removed container
     normally disappears within a moment. A host end whose container is stopped or gone (or whose
@@ -209,18 +194,16 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.persist import in_init_netns, persisted_by
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import Engines, choose
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.persist_read import persisted_by
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netns import in_init_netns
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import ENGINE_SPEC, Engines, choose
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.facts import facts_from_dump
 from ansible_collections.lanbridge.core.plugins.module_utils._lan_info import attachments as _attachments
 from ansible_collections.lanbridge.core.plugins.module_utils._lan_info import bridges as _bridges
-from ansible_collections.lanbridge.core.plugins.module_utils._lan_info.read import Reader, read_host
+from ansible_collections.lanbridge.core.plugins.module_utils._lan_info.read import TargetReader, read_host
 from ansible_collections.lanbridge.core.plugins.module_utils._errors import KernelError, LanbridgeError
 
-ARGUMENT_SPEC = dict(
-    runtime=dict(type="str", choices=["auto", "docker", "podman"], default="auto"),
-    docker_host=dict(type="str"),
-)
+ARGUMENT_SPEC = dict(ENGINE_SPEC)
 
 
 def run(module, engines):
@@ -235,7 +218,7 @@ def run(module, engines):
     engine = None
     if any(_attachments.target_kind(label["id"]) == "container" for _link, label in found):
         engine = engines.get(module.params["runtime"], module.params["docker_host"])
-    reader = Reader(engine)
+    reader = TargetReader(engine)
     out = []
     for link, label in found:
         master = by_index.get(link.get("master"))

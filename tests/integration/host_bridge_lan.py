@@ -25,8 +25,11 @@ class Lan:
         self.lan.ip("link", "set", "p-host", "down")
 
 
-def build(netns_factory, ipv6=False):
-    host, lan, client = netns_factory("host"), netns_factory("lan"), netns_factory("cli")
+def build(netns_factory, ipv6=False, host=None, host_ip=HOST_IP):
+    """The topology, with ``host`` (a namespace made before; default: a new one) as the host and
+    ``host_ip`` as em1's address."""
+    host = host or netns_factory("host")
+    lan, client = netns_factory("lan"), netns_factory("cli")
     lan.ip("link", "add", "sw", "type", "bridge")
     lan.ip("link", "set", "sw", "up")
     lan.ip("addr", "add", GATEWAY + "/24", "dev", "sw")
@@ -37,7 +40,7 @@ def build(netns_factory, ipv6=False):
         lan.ip("link", "set", port, "up")
     host.ip("link", "set", "em1", "address", EM1_MAC)
     host.ip("link", "set", "em1", "up")
-    host.ip("addr", "add", HOST_IP + "/24", "brd", "+", "dev", "em1")
+    host.ip("addr", "add", host_ip + "/24", "brd", "+", "dev", "em1")
     host.ip("route", "add", "default", "via", GATEWAY, "dev", "em1", "proto", "static")
     host.ip("link", "add", "em2", "type", "veth", "peer", "name", "em2p")
     client.ip("addr", "add", CLIENT_IP + "/24", "dev", "eth0")

@@ -16,7 +16,7 @@ from ansible_collections.lanbridge.core.plugins.module_utils._errors import Fire
 
 
 def ensure(run, bridges, comment, ipv6, which=_firewall.tool_path):
-    families = ("ipv4", "ipv6") if ipv6 else ("ipv4",)
+    families = ("inet", "inet6") if ipv6 else ("inet",)
     done = []
     for bridge in bridges:
         live = _firewall.read(run, bridge, comment, families, which=which)

@@ -10,6 +10,9 @@ No CLI, no docker SDK.
 One ``Engine`` per socket per module run: it keeps one HTTP/1.1 connection open and caches every
 answer, so looking up 100 containers costs 100 small requests on one connection, and looking up the
 same container twice costs one.
+
+``ENGINE_SPEC``: the argument spec of the options that pick the engine (``runtime``, ``docker_host``),
+documented by the ``engine`` doc fragment; ``container_veth`` and ``lan_info`` take them.
 """
 
 import json
@@ -25,6 +28,10 @@ DOCKER_SOCKET = "unix:///run/docker.sock"
 PODMAN_SOCKET = "unix:///run/podman/podman.sock"
 DEFAULT_SOCKETS = {"docker": DOCKER_SOCKET, "podman": PODMAN_SOCKET}
 API_TIMEOUT = 30.0
+ENGINE_SPEC = {
+    "runtime": {"type": "str", "choices": ["auto", "docker", "podman"]},
+    "docker_host": {"type": "str"},
+}
 
 
 class _UnixHTTPConnection(httplib.HTTPConnection):
@@ -55,12 +62,12 @@ def socket_path(url):
 def choose(runtime="auto", docker_host=None, environ=None, exists=os.path.exists):
     """Pick ``(runtime, url)``: the option, else ``DOCKER_HOST``, else the runtime's standard socket.
 
-    With ``runtime: auto`` and no socket given, the Docker socket is used when it exists, else
+    With ``runtime: auto`` (or None) and no socket given, the Docker socket is used when it exists, else
     Podman's. The runtime name only labels messages: both engines answer the same API.
     """
     environ = os.environ if environ is None else environ
     url = docker_host or environ.get("DOCKER_HOST")
-    if runtime == "auto":
+    if runtime in (None, "auto"):
         if url:
             runtime = "podman" if "podman" in url else "docker"
         elif not exists(socket_path(DOCKER_SOCKET)) and exists(socket_path(PODMAN_SOCKET)):

@@ -33,6 +33,7 @@ import resource
 import select
 import stat
 
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import ENGINE_SPEC
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import names as _names
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel import netns as _netns
 from ansible_collections.lanbridge.core.plugins.module_utils._errors import (
@@ -236,16 +237,10 @@ def resolve(entry, engines, here=None):
     raise TargetError("no target: give one of container, pid or netns")
 
 
-__all__ = ["TargetError", "SharedNamespaceError", "EngineError", "resolve", "close", "open_namespace", "check_network_mode", "netns_path",
+__all__ = ["resolve", "close", "open_namespace", "check_network_mode", "netns_path",
            "raise_nofile_limit", "TARGET_SPEC", "TARGET_OPTIONS"]
 
 
-# The argument spec that goes with the ``container_target`` doc fragment.
-TARGET_SPEC = {
-    "container": {"type": "str"},
-    "runtime": {"type": "str", "choices": ["auto", "docker", "podman"]},
-    "docker_host": {"type": "str"},
-    "pid": {"type": "int"},
-    "netns": {"type": "str"},
-}
+# The argument spec that goes with the ``container_target`` and ``engine`` doc fragments.
+TARGET_SPEC = dict(ENGINE_SPEC, container={"type": "str"}, pid={"type": "int"}, netns={"type": "str"})
 TARGET_OPTIONS = ("container", "pid", "netns")

@@ -12,27 +12,26 @@ network still answers, and unwind exactly on any failure.
     step is undone in reverse order and ``TransactionError`` is raised: its message says what
     failed, what had been done and that it was rolled back; ``.rolled_back`` is true when every
     undo succeeded. With ``journal_path`` the steps are journaled first and a watchdog undoes them
-    if this process dies or hangs past the probe's deadline plus ``WATCHDOG_MARGIN`` (``_journal``).
+    if this process dies or hangs past the probe's deadline plus ``WATCHDOG_MARGIN`` (``_journal``,
+    ``_watchdog``).
 ``executor(nl)`` -> ``execute(step)`` on ``nl``; ``fresh_executor()`` the same on a new socket
     of the current namespace (what the watchdog and a later run's recovery use).
-``journal_file(name)`` the journal's path for bridge ``name``.
-
-``LANBRIDGE_TEST_PAUSE_AFTER_STEP=N:SECONDS`` in the environment (for the crash tests only) makes
-the module sleep after its N-th step, so a test can kill it between two steps.
+``journal_file(name)`` the journal's path for bridge ``name`` in this network namespace
+    (``_journal.file_name``).
 """
 
 import os
-import re
 import time
 
-from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.persist import FILE_OPS
-from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.persist import execute as persist_execute
-from ansible_collections.lanbridge.core.plugins.module_utils._journal import Journal
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.persist_ops import FILE_OPS
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.persist_ops import execute as persist_execute
+from ansible_collections.lanbridge.core.plugins.module_utils._journal import file_name
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netlink import Netlink
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.pyroute import preload
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.reachability import probe_any
 from ansible_collections.lanbridge.core.plugins.module_utils._lock import run_dir
 from ansible_collections.lanbridge.core.plugins.module_utils._transaction import Transaction
+from ansible_collections.lanbridge.core.plugins.module_utils._watchdog import watched
 from ansible_collections.lanbridge.core.plugins.module_utils._errors import (
     KernelError, PersistError, ProbeFailed, TransactionError,
 )
@@ -57,7 +56,7 @@ def _describe_targets(targets):
 
 
 def executor(nl):
-    """``execute(step)``: file and command steps (persistence) to ``persist.execute``, the rest to ``nl``."""
+    """``execute(step)``: file and command steps (persistence) to ``persist_ops.execute``, the rest to ``nl``."""
     def execute(step):
         if step["op"] in FILE_OPS:
             persist_execute(step)
@@ -71,33 +70,7 @@ def fresh_executor():
 
 
 def journal_file(name):
-    netns = os.stat("/proc/self/ns/net").st_ino
-    return os.path.join(run_dir(), "journal-%d-%s.json" % (netns, re.sub(r"[^A-Za-z0-9_.-]", "_", name)))
-
-
-def _test_pause(count):
-    wanted = os.environ.get("LANBRIDGE_TEST_PAUSE_AFTER_STEP")
-    if wanted:
-        step, _sep, seconds = wanted.partition(":")
-        if int(step) == count:
-            time.sleep(float(seconds or 1))
-
-
-class _PausingJournal:
-    """The journal, and the crash tests' pause after a given step."""
-
-    def __init__(self, journal):
-        self.journal = journal
-
-    def applying(self, count):
-        self.journal.applying(count)
-
-    def applied(self, count):
-        self.journal.applied(count)
-        _test_pause(count)
-
-    def undone(self, count):
-        self.journal.undone(count)
+    return os.path.join(run_dir(), file_name(name))
 
 
 def apply(nl, steps, probe=None, probe_timeout=10.0, journal_path=None, what=None):
@@ -108,8 +81,8 @@ def apply(nl, steps, probe=None, probe_timeout=10.0, journal_path=None, what=Non
     if journal_path:
         # each command step (iptables -w, a manager's reload) may take a second or more
         seconds = probe_timeout + WATCHDOG_MARGIN + 0.05 * len(steps) + 1.0 * _commands(steps)
-        journal = Journal.begin(journal_path, what or "the change", steps, seconds, fresh_executor)
-    tx = Transaction(executor(nl), _PausingJournal(journal) if journal else None)
+        journal = watched(journal_path, what or "the change", steps, seconds, fresh_executor)
+    tx = Transaction(executor(nl), journal)
     answer = None
     try:
         tx.apply(steps)

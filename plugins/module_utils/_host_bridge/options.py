@@ -77,10 +77,10 @@ def firewall_families(want):
     """The address families whose accept rule this run looks at: the wanted ones with ``firewall``
     (``present``); both with ``state=absent``, which removes the rule wherever it is."""
     if want["state"] == "absent":
-        return ("ipv4", "ipv6")
+        return ("inet", "inet6")
     if not want["firewall"]:
         return ()
-    return ("ipv4", "ipv6") if want["firewall_ipv6"] else ("ipv4",)
+    return ("inet", "inet6") if want["firewall_ipv6"] else ("inet",)
 
 
 def check_network(text, what):

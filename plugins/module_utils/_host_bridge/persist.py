@@ -1,39 +1,33 @@
 # -*- coding: utf-8 -*-
 # Copyright: lanbridge.core contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""``host_bridge``'s side of persistence: who owns the uplink, what to write, and the steps that
-write it and let the manager take the bridge over, each with its undo (``_persist`` renders).
+"""``host_bridge``'s persistence plan: what persisting the change means here, the steps that write
+the manager's files and let it take the bridge over, each with its undo (``_persist`` renders;
+``persist_read`` reads the host, ``persist_check`` checks the files, ``persist_ops`` performs the steps).
 
-``persisted_by(bridge)`` -> the manager whose files this collection wrote for ``bridge``, or None.
-``detect(uplink, ifindex, mac)`` -> the manager that owns the uplink (``_persist.owner``), or None;
-    ``ValueError`` when two claim it.
-``for_change(want, facts, plan, warn)`` what persisting a host_bridge plan means here (the option
-    ``persist``, the owner found), or None; ``persist: none`` on an uplink NetworkManager manages is
-    refused, on one another manager configures warned about. ``check_leases(...)`` refuses a lease
-    nobody would renew.
-``plan_files(manager, bridge, uplink, facts_after, state)`` -> ``{'manager', 'files', 'steps', 'warnings',
-    'before', 'after'}``: the file steps (``write_file`` / ``rename_file`` / ``remove_file``, undo
-    computed from what is on disk now), the manager's activation (``run`` steps), and the files'
-    text before and after (the diff). ``state`` is ``present`` or ``absent``. The model gets the planned
-    bridge's MAC, MTU, STP and forward delay, and for DHCP the uplink's client identity (networkd's
-    lease files ``/run/systemd/netif/leases/IFINDEX`` of the uplink and the bridge give its IAID).
-``execute(step)`` performs a file or command step (the apply executor sends netlink steps elsewhere).
+``for_change(want, facts, plan, warn)`` -> what persisting the ``host_bridge`` plan ``plan`` means
+    here (the option ``persist``, the owner found), ``plan_files``' answer, or None; ``persist: none``
+    on an uplink NetworkManager manages is refused, on one another manager configures warned about.
+``check_leases(want, facts, plan, persisted)`` refuses a lease nobody would renew.
+``plan_files(manager, bridge, uplink, facts_after, state)`` -> ``{'manager', 'files', 'warnings',
+    'first', 'file_steps', 'last', 'before', 'after'}``: ``file_steps`` the renderer's moves, writes and
+    removes as ``rename_file`` / ``write_file`` / ``remove_file`` steps, each undone from what is on disk
+    now (``file_steps``), ``first`` and ``last`` the manager's activation (``activation``), ``files`` the paths that
+    change and ``before``/``after`` their text (the diff). ``state`` is ``present`` or ``absent``. The
+    model gets the planned bridge's MAC, MTU, STP and forward delay, and for DHCP the uplink's client
+    identity (networkd's lease files of the uplink and the bridge give its IAID).
+``order(persisted, kernel_steps)`` -> every step of the change, in the order below.
 
-How the steps are ordered with the kernel's (``order``): a first step that does nothing but whose
-undo re-reads the manager's configuration, then the file steps, then the kernel's steps, then the
+How the steps are ordered with the kernel's: a first step that does nothing but whose undo makes
+the manager read its configuration again, then the file steps, then the kernel's steps, then the
 activation. So a rollback puts the kernel back first, then the files, and only then lets the
 manager read its old configuration, which by then agrees with the kernel.
 """
 
-import glob
-import os
-import re
-import shutil
-import subprocess
-import tempfile
-
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import persist_read
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.facts import view
-from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netns import in_init_netns  # noqa: F401  (also for callers)
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.persist_check import validate
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netns import in_init_netns
 from ansible_collections.lanbridge.core.plugins.module_utils._persist import common, ifupdown, netplan, networkd, networkmanager
 from ansible_collections.lanbridge.core.plugins.module_utils._persist import owner as owners
 from ansible_collections.lanbridge.core.plugins.module_utils._persist.model import model_from
@@ -41,100 +35,12 @@ from ansible_collections.lanbridge.core.plugins.module_utils._transaction import
 from ansible_collections.lanbridge.core.plugins.module_utils._errors import PersistError
 
 RENDERERS = {"networkd": networkd, "ifupdown": ifupdown, "networkmanager": networkmanager, "netplan": netplan}
-NMCLI_DEVICES = ["nmcli", "-t", "-f", "DEVICE,STATE,CONNECTION", "device"]
 
 
-def _read(path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
-
-
-def _command(argv, what):
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise PersistError("%s: %s failed: %s" % (what, " ".join(argv), exc)) from exc
-    if proc.returncode != 0:
-        raise PersistError("%s: %s failed (%d): %s" % (what, " ".join(argv), proc.returncode,
-                                                       (proc.stderr or proc.stdout).strip()))
-    return proc.stdout
-
-
-def _nmcli_devices():
-    try:
-        proc = subprocess.run(NMCLI_DEVICES, capture_output=True, text=True, timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return proc.stdout if proc.returncode == 0 else None
-
-
-def detect(uplink, ifindex, mac):
-    """The manager entry (``{'manager', 'evidence', ...}``) that owns ``uplink``, or None."""
-    nm_running = os.path.exists("/run/NetworkManager/NetworkManager.pid") or os.path.exists("/run/NetworkManager")
-    state = {
-        "networkd_link": _read("/run/systemd/netif/links/%d" % ifindex),
-        "networkd_running": os.path.exists("/run/systemd/netif/state"),
-        "nm_devices": _nmcli_devices() if nm_running else None,
-        "nm_running": nm_running,
-        "ifupdown_state": "\n".join(t for t in (_read("/run/network/ifstate"), _read("/run/network/ifstate.%s" % uplink)) if t)
-        or None,
-        "netplan": dict((p, _read(p)) for p in sorted(glob.glob("/etc/netplan/*.yaml"))),
-        "mac": mac,
-    }
-    return owners.choose(owners.owners(uplink, ifindex, state))
-
-
-def persisted_by(bridge):
-    """The manager whose configuration this collection wrote for ``bridge`` (its own marked files on
-    disk), or None. A bridge a manager brought back at boot carries no label: this says it is ours."""
-    marked = (("networkd", "%s/%s%s.netdev" % (networkd.ETC, networkd.PREFIX, bridge)),
-              ("networkmanager", "%s/lanbridge-%s.nmconnection" % (networkmanager.CONNECTIONS, bridge)),
-              ("netplan", "%s/90-lanbridge-%s.yaml" % (netplan.ETC, bridge)))
-    for manager, path in marked:
-        if common.is_ours(_read(path)):
-            return manager
-    interfaces = _read(ifupdown.MAIN)
-    if interfaces and os.path.exists(common.saved(ifupdown.MAIN)) and \
-            re.search(r"^\s*iface\s+%s\s" % re.escape(bridge), interfaces, re.M):
-        return "ifupdown"
-    return None
-
-
-def _files_matching(pattern):
-    """``{path: text}`` of the regular files that ``pattern`` (a path or a glob) names."""
-    found = {}
-    for path in sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]:
-        text = _read(path)
-        if text is not None and os.path.isfile(path):
-            found[path] = text
-    return found
-
-
-def read_files(renderer, model, files_matching=_files_matching):
-    """``{path: text}`` of everything ``renderer`` reads (ifupdown's ``source`` lines followed), until
-    what it asks for no longer changes; ``files_matching(pattern)`` reads the file system."""
-    current, wanted = {}, None
-    while True:
-        patterns = renderer.reads(model, current)
-        if patterns == wanted:
-            return current
-        wanted = patterns
-        for pattern in patterns:
-            current.update(files_matching(pattern))
-
-
-def _mode(path):
-    try:
-        return os.stat(path).st_mode & 0o7777
-    except OSError:
-        return None
-
-
-def file_steps(the_plan, current):
-    """The plan's moves, writes and removes as steps, each undone from what is on disk now."""
+def file_steps(the_plan, current, modes):
+    """The plan's moves, writes and removes as steps, each undone from what is on disk now
+    (``current``: ``{path: text}``, ``modes``: ``{path: permission bits}``). A write whose ``mode``
+    is None keeps the file's (0644 for a new one)."""
     out = []
     for src, dst in the_plan["moves"]:
         back = step("rename_file", "put back %s" % src, src=dst, dst=src)
@@ -142,33 +48,26 @@ def file_steps(the_plan, current):
     moved = dict((dst, current.get(src)) for src, dst in the_plan["moves"])
     for path, spec in sorted(the_plan["files"].items()):
         previous = moved.get(path, current.get(path))
-        mode = spec["mode"] if spec["mode"] is not None else (_mode(path) or 0o644)
-        if previous == spec["content"] and _mode(path) in (None, mode):
+        mode = spec["mode"] if spec["mode"] is not None else (modes.get(path) or 0o644)
+        if previous == spec["content"] and modes.get(path) in (None, mode):
             continue
-        undo = ([step("write_file", "write back %s" % path, path=path, content=previous, mode=_mode(path) or mode)]
+        undo = ([step("write_file", "write back %s" % path, path=path, content=previous, mode=modes.get(path) or mode)]
                 if previous is not None else [step("remove_file", "remove %s" % path, path=path)])
         out.append(step("write_file", "write %s" % path, undo=undo, path=path, content=spec["content"], mode=mode))
     for path in the_plan["removes"]:
         if path in current:
             out.append(step("remove_file", "remove %s" % path, undo=[step("write_file", "write back %s" % path, path=path,
-                                                                          content=current[path], mode=_mode(path) or 0o644)],
+                                                                          content=current[path], mode=modes.get(path) or 0o644)],
                             path=path))
     return out
 
 
-def _admin_nm_profile(current, uplink, mac):
-    """The id of the administrator's profile for the uplink (to bring it back), or None."""
-    for _path, sections in sorted(networkmanager.profiles_for(current, uplink, mac).items()):
-        name = common.ini_value(sections, "connection", "id")
-        if name:
-            return name
-    return None
-
-
 def activation(manager, model, state, current, touched=()):
     """``(first, last)``: the step whose undo makes the manager re-read its (old) configuration, and
-    the steps that make it read the new one and take the bridge over. ``touched``: the paths the file
-    steps change (NetworkManager reads its ``conf.d`` only on ``nmcli general reload conf``)."""
+    the steps that make it read the new one and take the bridge over (``state: present``) or give the
+    uplink back (``absent``). ``touched``: the paths the file steps change (NetworkManager reads its
+    ``conf.d`` only on ``nmcli general reload conf``). NetworkManager's way back and its ``absent``
+    bring up the administrator's profile that ``networkmanager.admin_profile`` chooses."""
     if manager == "networkd":
         reload_ = step("run", "networkctl reload", argv=["networkctl", "reload"])
         # the uplink went through link changes while networkd still had the other configuration
@@ -182,63 +81,37 @@ def activation(manager, model, state, current, touched=()):
             reload_ = [step("run", "nmcli general reload conf", argv=["nmcli", "general", "reload", "conf"]), reload_]
         else:
             reload_ = [reload_]
-        back = list(reload_)
-        admin = _admin_nm_profile(current, model["uplink"], model["mac"])
-        if admin:
-            back.append(step("run", "nmcli connection up %s" % admin, argv=["nmcli", "connection", "up", "id", admin]))
-        ups = list(reload_)
-        if state == "present":
-            ups.append(step("run", "nmcli connection up lanbridge-%s" % model["bridge"],
-                            argv=["nmcli", "connection", "up", "id", "lanbridge-%s" % model["bridge"]]))
-        return step("noop", "NetworkManager will read its profiles again", undo=back), ups
+        admin = networkmanager.admin_profile(current, model["uplink"], model["mac"])
+        admin_up = [step("run", "nmcli connection up %s" % networkmanager.profile_name(*admin),
+                         argv=networkmanager.up_argv(*admin))] if admin else []
+        ours = "lanbridge-%s" % model["bridge"]
+        ups = [step("run", "nmcli connection up %s" % ours, argv=["nmcli", "connection", "up", "id", ours])]
+        return (step("noop", "NetworkManager will read its profiles again", undo=reload_ + admin_up),
+                reload_ + (ups if state == "present" else admin_up))
     if manager == "netplan":
-        apply_ = [step("run", "netplan generate", argv=["netplan", "generate"]),
-                  step("run", "netplan apply", argv=["netplan", "apply"])]
-        return step("noop", "netplan will apply its files again", undo=apply_), apply_
+        return _netplan_activation(model, state, current)
     return None, []  # ifupdown reads its files at the next boot and ifup: nothing runs now
 
 
-def _validate(manager, the_plan, current):
-    """Check what is about to be written with the manager's own parser, where it offers one that
-    touches nothing: ``nmcli --offline`` reads each keyfile (NetworkManager 1.40 and later),
-    ``netplan generate --root-dir`` the whole netplan directory in a scratch root. ``PersistError``
-    names the file and the tool's answer; nothing has changed then."""
-    if manager == "networkmanager" and shutil.which("nmcli"):
-        for path, spec in sorted(the_plan["files"].items()):
-            if not path.endswith(".nmconnection"):
-                continue
-            sections = common.ini_parse(spec["content"])
-            name = common.ini_value(sections, "connection", "id") or "lanbridge"
-            proc = subprocess.run(["nmcli", "--offline", "connection", "modify", "connection.id", name],
-                                  input=spec["content"], capture_output=True, text=True, timeout=30, check=False)
-            if proc.returncode != 0 and "--offline" not in (proc.stderr or ""):
-                raise PersistError("persist networkmanager: NetworkManager does not accept %s: %s"
-                                   % (path, (proc.stderr or proc.stdout).strip()))
-    if manager == "netplan" and shutil.which("netplan"):
-        root = tempfile.mkdtemp(prefix="lanbridge-netplan-")
-        try:
-            files = common.simulate(dict((p, t) for p, t in current.items() if p.startswith(netplan.ETC + "/")), the_plan)
-            os.makedirs(os.path.join(root, netplan.ETC.lstrip("/")), mode=0o700)
-            for path, text in files.items():
-                if path.startswith(netplan.ETC + "/") and path.endswith(".yaml"):
-                    with open(os.path.join(root, path.lstrip("/")), "w") as handle:
-                        handle.write(text)
-            proc = subprocess.run(["netplan", "generate", "--root-dir", root], capture_output=True, text=True,
-                                  timeout=60, check=False)
-            if proc.returncode != 0:
-                raise PersistError("persist netplan: netplan generate refuses the files: %s"
-                                   % (proc.stderr or proc.stdout).strip())
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
-
-
-LEASES = "/run/systemd/netif/leases/%d"
-
-
-def _networkd_leases(facts_after, *names):
-    """The texts of networkd's lease files of ``names`` (those that exist)."""
-    indexes = [(facts_after["links"].get(n) or {}).get("index") for n in names]
-    return [t for t in (_read(LEASES % i) for i in indexes if isinstance(i, int)) if t]
+def _netplan_activation(model, state, current):
+    """``netplan generate``, then the renderer's own reload: ``netplan apply`` without its udev
+    trigger, which a read-only /sys (systemd-nspawn) refuses. networkd reloads its files (and the
+    uplink is configured afresh on the way back); NetworkManager reloads its profiles and brings up
+    netplan's profiles of the bridge and of the uplink (now its port), or of the uplink on the way back."""
+    generate = step("run", "netplan generate", argv=["netplan", "generate"])
+    admin = netplan.uplink_entry(current, model["uplink"], model["mac"]) or {"id": model["uplink"], "renderer": "networkd"}
+    if admin["renderer"] == "NetworkManager":
+        reload_ = step("run", "nmcli connection reload", argv=["nmcli", "connection", "reload"])
+        ups = dict((name, step("run", "nmcli connection up netplan-%s" % name, argv=["nmcli", "connection", "up", "id", "netplan-" + name]))
+                   for name in (model["bridge"], admin["id"]))
+        back = [generate, reload_, ups[admin["id"]]]
+        forward = [generate, reload_, ups[model["bridge"]], ups[admin["id"]]]  # the port: NetworkManager's view of em1 again
+    else:
+        reload_ = step("run", "networkctl reload", argv=["networkctl", "reload"])
+        again = step("run", "networkctl reconfigure %s" % model["uplink"], argv=["networkctl", "reconfigure", model["uplink"]])
+        back = [generate, reload_, again]
+        forward = [generate, reload_]
+    return step("noop", "netplan will generate from its files again", undo=back), back if state == "absent" else forward
 
 
 def plan_files(manager, bridge, uplink, facts_after, state):
@@ -246,8 +119,8 @@ def plan_files(manager, bridge, uplink, facts_after, state):
     bridge_view = view(facts_after, bridge, uplink)["bridge"]
     link = facts_after["links"].get(uplink) or {}
     mac = (bridge_view.get("mac") or link.get("mac") or "").lower()
-    probe_model = model_from(bridge, uplink, mac or "00:00:00:00:00:00", {"ipv4": "off", "ipv6": "off"})
-    current = read_files(renderer, probe_model)
+    probe_model = model_from(bridge, uplink, mac or "00:00:00:00:00:00", {"inet": "off", "inet6": "off"})
+    current = persist_read.read_files(renderer, probe_model)
     if state == "absent":
         the_plan = renderer.restore(current)
         model = probe_model
@@ -258,18 +131,19 @@ def plan_files(manager, bridge, uplink, facts_after, state):
                                "is not supported: use persist: none after moving the lease by hand, or systemd-networkd "
                                "or NetworkManager" % (uplink, bridge))
         identity, warnings = None, []
-        if addressing.get("ipv4") == "dhcp":
-            leases = _networkd_leases(facts_after, uplink, bridge) if manager in ("networkd", "netplan") else []
+        if addressing["inet"] == "dhcp":
+            leases = persist_read.networkd_leases(facts_after, uplink, bridge) if manager in ("networkd", "netplan") else []
             identity, warnings = owners.dhcp_identity_of(manager, bridge, uplink, current, mac, leases)
         model = model_from(bridge, uplink, mac, addressing, bridge_view["addresses"], bridge_view["routes"],
                            mtu=bridge_view.get("mtu"), dhcp=identity, stp=bool(bridge_view.get("stp")),
-                           forward_delay=bridge_view.get("forward_delay"))
+                           forward_delay=bridge_view.get("forward_delay"),
+                           carried=owners.carried_of(manager, uplink, current, mac))
         the_plan = renderer.render(model, current)
         the_plan["warnings"] = warnings + the_plan["warnings"]
-        _validate(manager, the_plan, current)
-    files = file_steps(the_plan, current)
+        validate(manager, the_plan, current)
     after = common.simulate(current, the_plan)
     touched = sorted(set(p for p in list(current) + list(after) if current.get(p) != after.get(p)))
+    files = file_steps(the_plan, current, persist_read.modes(sorted(set(current) | set(the_plan["files"]))))
     first, last = activation(manager, model, state, current, touched)
     return {
         "manager": manager, "files": touched, "warnings": list(the_plan.get("warnings") or []),
@@ -279,7 +153,6 @@ def plan_files(manager, bridge, uplink, facts_after, state):
 
 
 def for_change(want, facts, plan, warn):
-    """What persisting the change means on this host (``_host_bridge.persist.plan``), or None."""
     uplink = plan["uplink"]
     if not uplink or uplink not in facts["links"]:
         return None
@@ -297,10 +170,7 @@ def for_change(want, facts, plan, warn):
         warn("persist auto: host_bridge runs in a network namespace that is not init's; nothing is persisted")
         return None
     if manager == "auto":
-        try:
-            found = detect(uplink, link["index"], link["mac"])
-        except ValueError as exc:
-            raise PersistError("persist auto: %s" % exc) from None
+        found = persist_read.detect(uplink, link["index"], link["mac"])
         if found is None:
             if not plan["steps"]:
                 return None
@@ -318,8 +188,8 @@ def _unpersisted(want, uplink, link, plan, warn):
     if want["state"] != "present" or not plan["steps"] or not in_init_netns():
         return
     try:
-        found = detect(uplink, link["index"], link["mac"])
-    except ValueError:
+        found = persist_read.detect(uplink, link["index"], link["mac"])
+    except PersistError:
         return  # two claimants: said by persist auto; none asks for no persistence
     if found is None:
         return
@@ -353,38 +223,3 @@ def order(persisted, kernel_steps):
     if not persisted:
         return list(kernel_steps)
     return persisted["first"] + persisted["file_steps"] + list(kernel_steps) + persisted["last"]
-
-
-FILE_OPS = ("write_file", "rename_file", "remove_file", "run", "noop")
-
-
-def execute(item):
-    op, args = item["op"], item["args"]
-    if op == "noop":
-        return
-    if op == "run":
-        _command(args["argv"], item["text"])
-        return
-    try:
-        if op == "rename_file":
-            os.rename(args["src"], args["dst"])
-        elif op == "remove_file":
-            if os.path.lexists(args["path"]):
-                os.unlink(args["path"])
-            parent = os.path.dirname(args["path"])
-            if parent.endswith(".network.d") and os.path.isdir(parent) and not os.listdir(parent):
-                os.rmdir(parent)  # a drop-in directory written for us (netplan's IAID)
-        elif op == "write_file":
-            if not os.path.isdir(os.path.dirname(args["path"])):
-                os.makedirs(os.path.dirname(args["path"]), mode=0o755)
-            tmp = "%s.lanbridge-new" % args["path"]
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, args["mode"])
-            try:
-                os.write(fd, args["content"].encode("utf-8"))
-                os.fchmod(fd, args["mode"])
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.rename(tmp, args["path"])
-    except OSError as exc:
-        raise PersistError("failed to %s: %s" % (item["text"], exc.strerror or exc)) from exc

@@ -17,6 +17,10 @@
 ``setns(2)`` acts on the calling thread only; it is ``os.setns`` on Python 3.12 and later and
 libc's ``setns`` through ctypes before (what pyroute2's ``pushns`` does too, for 0.5 ms less).
 ``in_init_netns()`` whether this process runs in init's network namespace.
+``netns_identity()`` -> ``{'inode', 'cookie', 'boot_id'}`` of the namespace this thread is in: the
+    nsfs inode (reused once the namespace is gone), the namespace cookie (``SO_NETNS_COOKIE``, Linux
+    5.14 and later: never handed out twice while the machine is up; None on older kernels) and the
+    boot ID (``/proc/sys/kernel/random/boot_id``).
 """
 
 import contextlib
@@ -25,6 +29,8 @@ import ctypes.util
 import errno
 import fcntl
 import os
+import socket
+import struct
 
 from ansible_collections.lanbridge.core.plugins.module_utils._errors import KernelError
 
@@ -34,6 +40,8 @@ NSFS_MAGIC = 0x6E736673
 NS_GET_NSTYPE = 0xB703  # _IO(0xb7, 0x3)
 SELF_NETNS = "/proc/self/ns/net"
 CURRENT_NETNS = "/proc/thread-self/ns/net" if os.path.exists("/proc/thread-self/ns/net") else SELF_NETNS
+SO_NETNS_COOKIE = 71  # at SOL_SOCKET, Linux 5.14 and later
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
 NOT_NSFS = "not a namespace file"
 OTHER_NAMESPACE = "a namespace, but not a network namespace"
 NOT_NETNS = "not a network namespace"
@@ -126,3 +134,21 @@ def in_init_netns():
         return os.stat("/proc/self/ns/net").st_ino == os.stat("/proc/1/ns/net").st_ino
     except OSError:
         return False
+
+
+def netns_cookie():
+    """The cookie of the network namespace this thread is in (a socket made here belongs to it), or
+    None where the kernel has no ``SO_NETNS_COOKIE``."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        try:
+            return struct.unpack("=Q", sock.getsockopt(socket.SOL_SOCKET, SO_NETNS_COOKIE, 8))[0]
+        except OSError as exc:
+            if exc.errno in (errno.ENOPROTOOPT, errno.EINVAL):
+                return None
+            raise
+
+
+def netns_identity():
+    with open(BOOT_ID) as handle:
+        boot_id = handle.read().strip()
+    return {"inode": os.stat(CURRENT_NETNS).st_ino, "cookie": netns_cookie(), "boot_id": boot_id}

@@ -26,13 +26,13 @@ MARKER = "# Written by lanbridge.core (host_bridge persist); removed by state: a
 SAVED_SUFFIX = ".lanbridge-saved"
 
 
-def seconds(value):
-    """A number of seconds as the managers write it: ``15``, ``2.5``."""
+def seconds_text(value):
+    """The text of a number of seconds as the managers write it: ``15``, ``2.5``."""
     return "%d" % value if float(value).is_integer() else "%s" % value
 
 
-def whole_seconds(value):
-    """A number of seconds rounded to a whole one (half up): ``15``, ``16`` for 15.5. For NetworkManager's
+def whole_seconds_text(value):
+    """The text of a number of seconds rounded to a whole one (half up): ``15``, ``16`` for 15.5. For NetworkManager's
     ``bridge.forward-delay`` (an unsigned integer) and netplan's ``forward-delay``, which netplan passes on
     as it is written to NetworkManager too."""
     return "%d" % math.floor(float(value) + 0.5)

@@ -7,7 +7,9 @@ Every file that holds an ``iface <uplink>`` stanza (``/etc/network/interfaces`` 
 sources) is moved, byte for byte, to its saved name and rewritten: the first such stanza is replaced
 by ``iface <uplink> inet manual`` (``mtu`` when set) and the bridge's stanzas (``auto <bridge>``,
 ``iface <bridge> inet ...`` with ``bridge_ports``, ``bridge_stp off``, ``bridge_fd 0``,
-``bridge_maxwait 0``, ``bridge_hw``; ``iface <bridge> inet6 ...``); the uplink's other stanzas go.
+``bridge_maxwait 0``, ``bridge_hw``, and ``post-up ip link set dev <bridge> alias lanbridge:bridge``:
+the label ``host_bridge`` gives a bridge it made, which the kernel forgets at a reboot;
+``iface <bridge> inet6 ...``); the uplink's other stanzas go.
 Every other line (``auto``/``allow-hotplug`` lines, other interfaces, comments, ``source`` lines)
 stays as it was. A saved copy of ``/etc/network/interfaces`` is ``/etc/network/interfaces.lanbridge-saved``;
 of a sourced file, ``/etc/network/<its path below /etc/network, '/' as '--'>.lanbridge-saved``:
@@ -25,12 +27,16 @@ import fnmatch
 import posixpath
 import re
 
+from ansible_collections.lanbridge.core.plugins.module_utils._labels import BRIDGE as BRIDGE_LABEL
 from ansible_collections.lanbridge.core.plugins.module_utils._persist import common
 
 MAIN = "/etc/network/interfaces"
 BASE = "/etc/network/"
 STANZAS = ("iface", "mapping", "auto", "source", "source-directory", "rename", "no-auto-down", "no-scripts")
 RUN_PARTS_NAME = re.compile(r"^[a-zA-Z0-9_-]+$")
+# the option lines of the uplink's stanzas the model writes; the others are carried (``carried``)
+MODEL_OPTIONS = ("address", "netmask", "gateway", "broadcast", "network", "mtu", "hwaddress", "accept_ra")
+ROUTE_LINE = re.compile(r"^(up|down|post-up|pre-down)\s+(ip\s+(-[46]\s+)?route|route)\s")
 
 
 def saved_path(path):
@@ -118,36 +124,59 @@ def stanzas(text, uplink):
     return found
 
 
+def carried(current, uplink):
+    """``{'inet': lines, 'inet6': lines, 'uplink': lines}``: the option lines of the uplink's ``iface``
+    stanzas (the administrator's, ``originals``) beyond what the model writes (``dns-nameservers``,
+    ``dns-search``, ``up ip rule ...``, DHCP options, ...), as written, for the bridge's stanza of each
+    family; a line that names the uplink (``post-up ethtool -K em1 ...``) stays with the uplink."""
+    out = {"inet": [], "inet6": [], "uplink": []}
+    admin = originals(current)
+    for path in files_in_order(admin):
+        lines = admin[path].splitlines()
+        for first, last in stanzas(admin[path], uplink):
+            family = lines[first].split()[2]
+            for line in lines[first + 1:last]:
+                words = line.split()
+                if not words or words[0].startswith("#") or words[0] in MODEL_OPTIONS or ROUTE_LINE.match(line.strip()):
+                    continue
+                out["uplink" if uplink in words else family if family in out else "inet"].append("    " + line.strip())
+    return out
+
+
 def _route_lines(model, family):
     lines = []
     for r in model[family]["routes"]:
         spec = "%s%s dev %s%s%s" % (r["dst"], " via " + r["gateway"] if r.get("gateway") else "", model["bridge"],
                                     " metric %d" % r["metric"] if r.get("metric") is not None else "", " onlink" if r.get("onlink") else "")
-        six = "-6 " if family == "ipv6" else ""
+        six = "-6 " if family == "inet6" else ""
         lines += ["    up ip %sroute add %s" % (six, spec), "    down ip %sroute del %s" % (six, spec)]
     return lines
 
 
 def bridge_stanzas(model):
     m, br = model, model["bridge"]
-    lines = ["iface %s inet manual" % m["uplink"]] + (["    mtu %d" % m["mtu"]] if m["mtu"] else []) + ["", "auto %s" % br]
-    v4 = {"static": "static", "dhcp": "dhcp"}.get(m["ipv4"]["method"], "manual")
+    written = m["carried"] or {}
+    lines = ["iface %s inet manual" % m["uplink"]] + (["    mtu %d" % m["mtu"]] if m["mtu"] else [])
+    lines += written.get("uplink", []) + ["", "auto %s" % br]
+    v4 = {"static": "static", "dhcp": "dhcp"}.get(m["inet"]["method"], "manual")
     lines.append("iface %s inet %s" % (br, v4))
-    lines += ["    address %s" % a for a in m["ipv4"]["addresses"]]
-    lines += ["    gateway %s" % m["ipv4"]["gateway"]] if m["ipv4"]["gateway"] else []
+    lines += ["    address %s" % a for a in m["inet"]["addresses"]]
+    lines += ["    gateway %s" % m["inet"]["gateway"]] if m["inet"]["gateway"] else []
     lines += ["    bridge_ports %s" % m["uplink"], "    bridge_stp %s" % ("on" if m["stp"] else "off"),
-              "    bridge_fd %s" % common.seconds(m["forward_delay"]), "    bridge_maxwait 0", "    bridge_hw %s" % m["mac"]]
+              "    bridge_fd %s" % common.seconds_text(m["forward_delay"]), "    bridge_maxwait 0", "    bridge_hw %s" % m["mac"],
+              "    post-up ip link set dev %s alias %s" % (br, BRIDGE_LABEL)]
     lines += ["    mtu %d" % m["mtu"]] if m["mtu"] and v4 != "dhcp" else []
-    lines += ["    dns-nameservers %s" % " ".join(m["dns"])] if m["dns"] else []
-    lines += ["    dns-search %s" % " ".join(m["search"])] if m["search"] else []
-    lines += _route_lines(m, "ipv4")
-    v6 = {"static": "static", "ra": "auto", "dhcp": "dhcp"}.get(m["ipv6"]["method"])
+    own = set(line.split()[0] for line in written.get("inet", []) + written.get("inet6", []))
+    lines += ["    dns-nameservers %s" % " ".join(m["dns"])] if m["dns"] and "dns-nameservers" not in own else []
+    lines += ["    dns-search %s" % " ".join(m["search"])] if m["search"] and "dns-search" not in own else []
+    lines += written.get("inet", []) + _route_lines(m, "inet")
+    v6 = {"static": "static", "ra": "auto", "dhcp": "dhcp"}.get(m["inet6"]["method"])
     if v6:
         lines += ["", "iface %s inet6 %s" % (br, v6)]
-        lines += ["    address %s" % a for a in m["ipv6"]["addresses"]]
-        lines += ["    gateway %s" % m["ipv6"]["gateway"]] if m["ipv6"]["gateway"] else []
+        lines += ["    address %s" % a for a in m["inet6"]["addresses"]]
+        lines += ["    gateway %s" % m["inet6"]["gateway"]] if m["inet6"]["gateway"] else []
         lines += ["    accept_ra 0"] if v6 == "static" else (["    accept_ra 1"] if v6 == "dhcp" else [])
-        lines += _route_lines(m, "ipv6")
+        lines += written.get("inet6", []) + _route_lines(m, "inet6")
     return "\n".join(lines) + "\n"
 
 

@@ -30,10 +30,20 @@ import fnmatch
 import posixpath
 
 from ansible_collections.lanbridge.core.plugins.module_utils._persist import common
+from ansible_collections.lanbridge.core.plugins.module_utils._persist.model import FAMILIES
 
 ETC = "/etc/systemd/network"
 DIRS = (ETC, "/run/systemd/network", "/usr/local/lib/systemd/network", "/usr/lib/systemd/network", "/lib/systemd/network")
 PREFIX = "00-lanbridge-"
+# the uplink's layer-3 settings the bridge carries as the administrator wrote them (``carried``):
+# these [Network] keys, [Link] RequiredForOnline, and these sections whole
+CARRIED_NETWORK = ("DNS", "Domains", "NTP", "DNSSEC", "DNSSECNegativeTrustAnchors", "DNSOverTLS", "DNSDefaultRoute", "LLMNR",
+                   "MulticastDNS", "LinkLocalAddressing", "IPv6AcceptRA", "IPv6PrivacyExtensions", "IPv6Token",
+                   "IPv6LinkLocalAddressGenerationMode", "IPv6DuplicateAddressDetection", "IPv6HopLimit", "IPv4LLRoute",
+                   "DefaultRouteOnDevice", "KeepConfiguration")
+CARRIED_SECTIONS = ("DHCPv4", "DHCPv6", "IPv6AcceptRA", "RoutingPolicyRule", "DHCPPrefixDelegation")
+IDENTITY = (("ClientIdentifier", "client_id"), ("IAID", "iaid"), ("DUIDType", "duid_type"), ("DUIDRawData", "duid_raw"))
+DHCP_WORD = {"inet": "ipv4", "inet6": "ipv6"}  # a family as networkd's DHCP= names it
 
 
 def reads(model, current=None):
@@ -105,10 +115,26 @@ def _links(model):
     }
 
 
-def dhcp4_section(identity):
-    """``[('DHCPv4', items)]`` that keeps the uplink's client identity (``model['dhcp']``), or ``[]``."""
-    keys = (("ClientIdentifier", "client_id"), ("IAID", "iaid"), ("DUIDType", "duid_type"), ("DUIDRawData", "duid_raw"))
-    items = [(key, str(identity[name])) for key, name in keys if identity.get(name) is not None]
+def carried(sections):
+    """``[(section, items)]``: the layer-3 settings of the administrator's ``.network`` file (its
+    sections) that the bridge's file carries as written (``CARRIED_NETWORK``, ``RequiredForOnline``,
+    ``CARRIED_SECTIONS``); addresses, gateways, routes and ``DHCP=`` come from the model."""
+    out = []
+    for name, written in sections:
+        keep = {"Network": CARRIED_NETWORK, "Link": ("RequiredForOnline",)}.get(name)
+        if keep is None and name not in CARRIED_SECTIONS:
+            continue
+        items = [(k, v) for k, v in written if keep is None or k in keep]
+        if items or name == "RoutingPolicyRule":
+            out.append((name, items))
+    return out
+
+
+def dhcp4_section(identity, written=()):
+    """``[('DHCPv4', items)]``: the administrator's ``[DHCPv4]`` settings (``written``) with the uplink's
+    client identity (``model['dhcp']``) in place of theirs, or ``[]``."""
+    items = [(k, v) for k, v in written if k not in dict(IDENTITY)]
+    items += [(key, str(identity[name])) for key, name in IDENTITY if identity.get(name) is not None]
     return [("DHCPv4", items)] if items else []
 
 
@@ -130,24 +156,29 @@ def lease_identity(text):
 
 
 def _bridge_network(model):
-    net = [("Address", a) for a in model["ipv4"]["addresses"] + model["ipv6"]["addresses"]]
-    net += [("Gateway", model[f]["gateway"]) for f in ("ipv4", "ipv6") if model[f]["gateway"]]
-    dhcp = [f for f, k in (("ipv4", "ipv4"), ("ipv6", "ipv6")) if model[k]["method"] == "dhcp"]
+    carried_ = model["carried"] or []
+    written = [(k, v) for name, items in carried_ if name == "Network" for k, v in items]
+    own = set(k for k, _v in written)
+    net = [("Address", a) for a in model["inet"]["addresses"] + model["inet6"]["addresses"]]
+    net += [("Gateway", model[f]["gateway"]) for f in FAMILIES if model[f]["gateway"]]
+    dhcp = [DHCP_WORD[f] for f in FAMILIES if model[f]["method"] == "dhcp"]
     if dhcp:
         net.append(("DHCP", "yes" if len(dhcp) == 2 else dhcp[0]))
-    v6 = model["ipv6"]["method"]
-    net.append(("IPv6AcceptRA", "yes" if v6 in ("ra", "dhcp") else "no"))
-    if v6 == "off":
-        net.append(("LinkLocalAddressing", "no"))
-    net += [("DNS", d) for d in model["dns"]]
-    if model["search"]:
-        net.append(("Domains", " ".join(model["search"])))
+    v6 = model["inet6"]["method"]
+    derived = [("IPv6AcceptRA", "yes" if v6 in ("ra", "dhcp") else "no")] + ([("LinkLocalAddressing", "no")] if v6 == "off" else [])
+    derived += [("DNS", d) for d in model["dns"]] + ([("Domains", " ".join(model["search"]))] if model["search"] else [])
+    net += [(k, v) for k, v in derived if k not in own] + written
     # the bridge's carrier follows its ports: a flap of the uplink must not drop its addresses
     net += [("ConfigureWithoutCarrier", "yes"), ("IgnoreCarrierLoss", "yes")]
-    sections = [("Match", [("Name", model["bridge"])]), ("Network", net)]
-    if model["ipv4"]["method"] == "dhcp":
-        sections += dhcp4_section(model["dhcp"])
-    for family in ("ipv4", "ipv6"):
+    sections = [("Match", [("Name", model["bridge"])])]
+    sections += [(name, items) for name, items in carried_ if name == "Link"] + [("Network", net)]
+    dhcp4 = [item for name, items in carried_ if name == "DHCPv4" for item in items]
+    if model["inet"]["method"] == "dhcp":
+        sections += dhcp4_section(model["dhcp"], dhcp4)
+    elif dhcp4:
+        sections.append(("DHCPv4", dhcp4))
+    sections += [(name, items) for name, items in carried_ if name not in ("Network", "Link", "DHCPv4")]
+    for family in FAMILIES:
         for route in model[family]["routes"]:
             items = [("Destination", route["dst"])]
             if route.get("gateway"):
@@ -165,7 +196,7 @@ def render(model, current):
     files = names(model)
     netdev = [("NetDev", [("Name", model["bridge"]), ("Kind", "bridge"), ("MACAddress", model["mac"])]
                + ([("MTUBytes", str(model["mtu"]))] if model["mtu"] else [])),
-              ("Bridge", [("STP", "yes" if model["stp"] else "no"), ("ForwardDelaySec", common.seconds(model["forward_delay"]))])]
+              ("Bridge", [("STP", "yes" if model["stp"] else "no"), ("ForwardDelaySec", common.seconds_text(model["forward_delay"]))])]
     uplink = [("Match", [("Name", model["uplink"])])]
     if model["mtu"]:
         uplink.append(("Link", [("MTUBytes", str(model["mtu"]))]))

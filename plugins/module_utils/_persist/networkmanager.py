@@ -24,8 +24,10 @@ has the maximum priority (999) is it moved to its saved name and rewritten with 
 """
 
 import posixpath
+import re
 import uuid
 
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.codec import family_of
 from ansible_collections.lanbridge.core.plugins.module_utils._persist import common
 
 CONNECTIONS = "/etc/NetworkManager/system-connections"
@@ -33,6 +35,8 @@ RUN_CONNECTIONS = "/run/NetworkManager/system-connections"
 CONF = "/etc/NetworkManager/conf.d/99-lanbridge-unmanaged.conf"
 PRIORITY = 100
 PRIORITY_MAX = 999
+# the keys of [ipv4]/[ipv6] the model writes; every other key of the administrator's is carried as written
+MODEL_KEYS = re.compile(r"^(method|addresses|address\d+|gateway|routes|route\d+(_options)?|dhcp-client-id|dhcp-iaid)$")
 NAMESPACE = uuid.UUID("6f1f5c7e-3a5b-4c1e-9a57-6c616e627231")  # lanbridge's own uuid5 namespace
 
 
@@ -75,33 +79,73 @@ def priority_of(sections):
         return 0
 
 
-def _family(model, key):
-    fam = model[key]
-    methods = {"ipv4": {"static": "manual", "dhcp": "auto", "off": "disabled"},
-               "ipv6": {"static": "manual", "dhcp": "dhcp", "ra": "auto", "off": "disabled"}}[key]
+def _autoconnects(sections):
+    return (common.ini_value(sections, "connection", "autoconnect", "true") or "true").lower() not in ("false", "no", "0")
+
+
+def admin_profile(current, uplink, mac=None):
+    """``(path, sections)`` of the administrator's profile for ``uplink``, or None: the one
+    NetworkManager activates on it by itself (a profile that autoconnects before one that does not,
+    then the highest ``autoconnect-priority``, then the first by path), read from the originals
+    (``common.original``: as before our first run). Its addressing is what the bridge gets, and it
+    is the profile rollback and ``state: absent`` bring up again."""
+    found = profiles_for(dict((p, common.original(current, p)) for p in current if p.endswith(".nmconnection")), uplink, mac)
+    if not found:
+        return None
+    best = max(sorted(found), key=lambda p: (_autoconnects(found[p]), priority_of(found[p])))
+    return best, found[best]
+
+
+def profile_name(path, sections):
+    """The profile's id (NetworkManager's default: the keyfile's name without ``.nmconnection``)."""
+    return common.ini_value(sections, "connection", "id") or posixpath.basename(path)[:-len(".nmconnection")]
+
+
+def up_argv(path, sections):
+    """``nmcli connection up`` for the profile at ``path``: by its uuid (ids need not be unique), else its id."""
+    uuid_ = common.ini_value(sections, "connection", "uuid")
+    if uuid_:
+        return ["nmcli", "connection", "up", "uuid", uuid_]
+    return ["nmcli", "connection", "up", "id", profile_name(path, sections)]
+
+
+def carried(sections):
+    """``{'ipv4': items, 'ipv6': items}``: the settings of the administrator's profile (its sections)
+    for each family beyond what the model writes (DNS servers and search domains, routing rules,
+    DHCP options, ``may-fail``, ``addr-gen-mode``, ...), as written."""
+    return dict((name, [(k, v) for k, v in items if not MODEL_KEYS.match(k)]) for name, items in sections if name in ("ipv4", "ipv6"))
+
+
+def _family(model, family):
+    """The keyfile section of ``family`` (NetworkManager's ``[ipv4]`` for ``inet``, ``[ipv6]`` for ``inet6``)."""
+    fam = model[family]
+    methods = {"inet": {"static": "manual", "dhcp": "auto", "off": "disabled"},
+               "inet6": {"static": "manual", "dhcp": "dhcp", "ra": "auto", "off": "disabled"}}[family]
+    written = (model["carried"] or {}).get({"inet": "ipv4", "inet6": "ipv6"}[family], [])
+    own = set(k for k, _v in written)
     items = [("method", methods[fam["method"]])]
     for i, address in enumerate(fam["addresses"], 1):
         gateway = "," + fam["gateway"] if i == 1 and fam["gateway"] else ""
         items.append(("address%d" % i, address + gateway))
-    mine = [d for d in model["dns"] if (":" in d) == (key == "ipv6")]
-    if mine and fam["method"] != "off":
+    mine = [d for d in model["dns"] if family_of(d) == family]
+    if mine and fam["method"] != "off" and "dns" not in own:
         items.append(("dns", ";".join(mine) + ";"))
-    search_in = "ipv4" if model["ipv4"]["method"] != "off" else "ipv6"
-    if model["search"] and key == search_in and fam["method"] != "off":
+    search_in = "inet" if model["inet"]["method"] != "off" else "inet6"
+    if model["search"] and family == search_in and fam["method"] != "off" and "dns-search" not in own:
         items.append(("dns-search", ";".join(model["search"]) + ";"))
-    if key == "ipv4" and fam["method"] == "dhcp":
+    if family == "inet" and fam["method"] == "dhcp":
         items += [(k, str(model["dhcp"][n])) for k, n in (("dhcp-client-id", "client_id"), ("dhcp-iaid", "iaid"))
                   if model["dhcp"][n] is not None]
     for i, r in enumerate(fam["routes"], 1):
         value = r["dst"]
         if r.get("gateway") or r.get("metric") is not None:
-            value += "," + (r.get("gateway") or ("::" if key == "ipv6" else "0.0.0.0"))
+            value += "," + (r.get("gateway") or ("::" if family == "inet6" else "0.0.0.0"))
         if r.get("metric") is not None:
             value += ",%d" % r["metric"]
         items.append(("route%d" % i, value))
         if r.get("onlink"):
             items.append(("route%d_options" % i, "onlink=true"))
-    return items
+    return items + written
 
 
 def render(model, current):
@@ -116,8 +160,8 @@ def render(model, current):
         ("connection", [("id", "lanbridge-" + model["bridge"]), ("uuid", bridge_uuid(model["bridge"])), ("type", "bridge"),
                         ("interface-name", model["bridge"]), ("autoconnect", "true"), ("autoconnect-slaves", "1")]),
         ("ethernet", [("cloned-mac-address", model["mac"])] + mtu),
-        ("bridge", [("stp", "true" if model["stp"] else "false"), ("forward-delay", common.whole_seconds(model["forward_delay"]))]),
-        ("ipv4", _family(model, "ipv4")), ("ipv6", _family(model, "ipv6")),
+        ("bridge", [("stp", "true" if model["stp"] else "false"), ("forward-delay", common.whole_seconds_text(model["forward_delay"]))]),
+        ("ipv4", _family(model, "inet")), ("ipv6", _family(model, "inet6")),
     ]
     port = [
         ("connection", [("id", "lanbridge-%s-port" % model["uplink"]), ("uuid", port_uuid(model["bridge"], model["uplink"])),

@@ -12,18 +12,22 @@
     netplan generates for networkd or NetworkManager: when it configures the uplink it is reported
     (with ``renderer``) and the claim of the backend running netplan's generated file is folded into it.
 ``choose(found)`` -> the one entry of ``owners``, None when nobody claims the uplink; raises
-    ``ValueError`` when two do.
-``addressing_of(manager, uplink, current, mac=None)`` -> ``{'ipv4': 'static'|'dhcp'|'off',
-    'ipv6': 'static'|'dhcp'|'ra'|'off'}`` from the manager's own files (``current``, that renderer's reads),
+    ``PersistError`` when two do.
+``addressing_of(manager, uplink, current, mac=None)`` -> ``{'inet': 'static'|'dhcp'|'off',
+    'inet6': 'static'|'dhcp'|'ra'|'off'}`` from the manager's own files (``current``, that renderer's reads),
     the administrator's as they were before our first run: a saved copy stands for the file it was saved
-    from (moved aside or rewritten), a file ours shadows still counts, ours never do.
+    from (moved aside or rewritten), a file ours shadows still counts, ours never do. NetworkManager's:
+    the profile ``networkmanager.admin_profile`` chooses.
 ``dhcp_identity_of(manager, bridge, uplink, current, mac=None, leases=())`` -> ``(identity, warnings)``:
     the uplink's DHCPv4 client identity to keep on the bridge (``model_from``'s ``dhcp``).
+``carried_of(manager, uplink, current, mac=None)`` -> the rest of the uplink's layer-3 configuration
+    in the manager's words, from the administrator's files as they were before our first run
+    (``model_from``'s ``carried``; netplan: ``{}``, its renderer reads the entry itself).
 """
 
-import ipaddress
-
-from ansible_collections.lanbridge.core.plugins.module_utils._persist import common, ifupdown, netplan, networkd, networkmanager, yamlish
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.codec import family_of
+from ansible_collections.lanbridge.core.plugins.module_utils._persist import common, ifupdown, netplan, netplan_yaml, networkd, networkmanager
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import PersistError
 
 NAMES = {"networkd": "systemd-networkd", "networkmanager": "NetworkManager", "ifupdown": "ifupdown", "netplan": "netplan"}
 
@@ -81,20 +85,11 @@ def _ifupdown(uplink, state):
 
 
 def _netplan(uplink, state):
-    renderer, claimed = "networkd", []
-    for path in sorted(state.get("netplan") or {}, key=lambda p: p.rsplit("/", 1)[-1]):
-        doc = yamlish.parse(state["netplan"][path]) or {}
-        network = doc.get("network") if isinstance(doc, dict) else None
-        if not isinstance(network, dict):
-            continue
-        renderer = network.get("renderer") or renderer
-        for entry_id in netplan.entries(state["netplan"][path], uplink, state.get("mac")):
-            entry = network["ethernets"][entry_id]
-            claimed.append((path, entry_id, (entry.get("renderer") if isinstance(entry, dict) else None)))
+    claimed = netplan.claimed(state.get("netplan") or {}, uplink, state.get("mac"))
     if not claimed:
         return None
-    path, entry_id, own = claimed[-1]
-    return {"manager": "netplan", "renderer": own or renderer, "evidence": "ethernets.%s in %s" % (entry_id, path)}
+    path, entry_id, renderer = claimed[-1]
+    return {"manager": "netplan", "renderer": renderer, "evidence": "ethernets.%s in %s" % (entry_id, path)}
 
 
 def owners(uplink, ifindex, state):
@@ -114,17 +109,13 @@ def choose(found):
     if not found:
         return None
     if len(found) > 1:
-        raise ValueError("the uplink is claimed by both %s: persist the bridge through one manager (stop or unconfigure the other)"
+        raise PersistError("persist auto: the uplink is claimed by both %s: persist the bridge through one manager (stop or unconfigure the other)"
                          % " and ".join("%s (%s)" % (NAMES[f["manager"]], f["evidence"]) for f in found))
     return found[0]
 
 
-def _family_of(cidr):
-    return "ipv6" if ipaddress.ip_interface(cidr).version == 6 else "ipv4"
-
-
 def _result(v4, v6):
-    return {"ipv4": v4, "ipv6": v6}
+    return {"inet": v4, "inet6": v6}
 
 
 def _networkd_admin_file(uplink, current, mac):
@@ -144,10 +135,10 @@ def _from_networkd(uplink, current, mac):
     if sections is None:
         return _result("off", "off")
     dhcp = (common.ini_value(sections, "Network", "DHCP", "no") or "no").lower()
-    families = set(_family_of(a) for a in common.ini_values(sections, "Network", "Address") if "/" in a)
+    families = set(family_of(a) for a in common.ini_values(sections, "Network", "Address") if "/" in a)
     ra = (common.ini_value(sections, "Network", "IPv6AcceptRA", "") or "").lower()
-    v4 = "dhcp" if dhcp in ("yes", "true", "ipv4", "both") else ("static" if "ipv4" in families else "off")
-    v6 = "dhcp" if dhcp in ("yes", "true", "ipv6", "both") else ("static" if "ipv6" in families else
+    v4 = "dhcp" if dhcp in ("yes", "true", "ipv4", "both") else ("static" if "inet" in families else "off")
+    v6 = "dhcp" if dhcp in ("yes", "true", "ipv6", "both") else ("static" if "inet6" in families else
                                                                  ("off" if ra in ("no", "false", "0") else "ra"))
     return _result(v4, v6)
 
@@ -166,33 +157,23 @@ def _from_ifupdown(uplink, current):
 
 
 def _from_networkmanager(uplink, current, mac):
-    found = networkmanager.profiles_for(dict((p, common.original(current, p)) for p in current if p.endswith(".nmconnection")), uplink, mac)
-    if not found:
+    admin = networkmanager.admin_profile(current, uplink, mac)
+    if admin is None:
         return _result("off", "off")
-    best = max(sorted(found), key=lambda p: networkmanager.priority_of(found[p]))
-    sections = found[best]
+    sections = admin[1]
     v4 = {"manual": "static", "auto": "dhcp"}.get(common.ini_value(sections, "ipv4", "method", "auto"), "off")
     v6 = {"manual": "static", "dhcp": "dhcp", "auto": "ra"}.get(common.ini_value(sections, "ipv6", "method", "auto"), "off")
     return _result(v4, v6)
 
 
-def _netplan_entries(uplink, current, mac):
-    """The administrator's netplan ``ethernets`` entries (as they were before our first run) that
-    match the uplink, in netplan's order."""
-    for path in sorted(current, key=lambda p: p.rsplit("/", 1)[-1]):
-        if not path.endswith(".yaml") or common.is_ours(current[path]):
-            continue
-        text = common.original(current, path)
-        for entry_id in netplan.entries(text, uplink, mac):
-            yield yamlish.parse(text)["network"]["ethernets"][entry_id] or {}
-
-
 def _from_netplan(uplink, current, mac):
-    v4, v6 = "off", "off"
-    for entry in _netplan_entries(uplink, current, mac):
-        families = set(_family_of(str(a)) for a in entry.get("addresses") or [] if "/" in str(a))
-        v4 = "dhcp" if entry.get("dhcp4") else ("static" if "ipv4" in families else v4)
-        v6 = "dhcp" if entry.get("dhcp6") else ("static" if "ipv6" in families else ("ra" if entry.get("accept-ra") else v6))
+    admin = netplan.uplink_entry(current, uplink, mac)
+    if admin is None:
+        return _result("off", "off")
+    entry, truth = admin["entry"], netplan_yaml.truth
+    families = set(family_of(str(a)) for a in entry.get("addresses") or [] if "/" in str(a))
+    v4 = "dhcp" if truth(entry.get("dhcp4")) else ("static" if "inet" in families else "off")
+    v6 = "dhcp" if truth(entry.get("dhcp6")) else ("static" if "inet6" in families else ("ra" if truth(entry.get("accept-ra")) else "off"))
     return _result(v4, v6)
 
 
@@ -218,23 +199,20 @@ def _identity_networkd(bridge, uplink, current, mac, leases):
 
 
 def _identity_netplan(bridge, uplink, current, mac, leases):
-    client_id = None
-    for entry in _netplan_entries(uplink, current, mac):
-        client_id = entry.get("dhcp-identifier") or client_id
+    admin = netplan.uplink_entry(current, uplink, mac) or {"entry": {}, "renderer": "networkd"}
+    client_id = admin["entry"].get("dhcp-identifier")
     got = {"client_id": client_id, "iaid": None}
-    mine = dict((p, common.original(current, p)) for p in current if p.endswith(".yaml") and not common.is_ours(current[p]))
-    backend = _netplan(uplink, {"netplan": mine, "mac": mac})
-    if client_id != "mac" and (backend or {}).get("renderer") != "NetworkManager":
+    if client_id != "mac" and admin["renderer"] != "NetworkManager":
         got["iaid"] = _pinned_iaid(leases, current.get(netplan.iaid_path({"bridge": bridge})))
         got["duid"] = True  # networkd's default client id: DUID and IAID
     return got
 
 
 def _identity_networkmanager(bridge, uplink, current, mac):
-    found = networkmanager.profiles_for(dict((p, common.original(current, p)) for p in current if p.endswith(".nmconnection")), uplink, mac)
-    if not found:
+    admin = networkmanager.admin_profile(current, uplink, mac)
+    if admin is None:
         return {}
-    sections = found[max(sorted(found), key=lambda p: networkmanager.priority_of(found[p]))]
+    sections = admin[1]
     return {"client_id": common.ini_value(sections, "ipv4", "dhcp-client-id"), "iaid": common.ini_value(sections, "ipv4", "dhcp-iaid")}
 
 
@@ -275,4 +253,15 @@ def addressing_of(manager, uplink, current, mac=None):
         return _from_networkmanager(uplink, current, mac)
     if manager == "netplan":
         return _from_netplan(uplink, current, mac)
-    raise ValueError("unknown network manager %r (known: %s)" % (manager, ", ".join(sorted(NAMES))))
+    raise PersistError("unknown network manager %r (known: %s)" % (manager, ", ".join(sorted(NAMES))))
+
+
+def carried_of(manager, uplink, current, mac=None):
+    if manager == "networkd":
+        return networkd.carried(_networkd_admin_file(uplink, current, mac) or [])
+    if manager == "networkmanager":
+        admin = networkmanager.admin_profile(current, uplink, mac)
+        return networkmanager.carried(admin[1]) if admin else {}
+    if manager == "ifupdown":
+        return ifupdown.carried(current, uplink)
+    return {}

@@ -6,7 +6,8 @@ import sys
 import pytest
 
 from ansible_collections.lanbridge.core.plugins.module_utils import _firewall as fw
-from ansible_collections.lanbridge.core.plugins.module_utils._errors import FirewallError
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import FirewallError, PersistError
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.persist_ops import execute
 
 COMMENT = "lanbridge.core container_lan"
 
@@ -53,9 +54,9 @@ def apply(tables, steps):
 
 def test_present_inserts_in_docker_user_else_forward_and_a_second_run_is_empty():
     tables = docker_host()
-    live = fw.read(tables.run, "br0", COMMENT, ("ipv4", "ipv6"), which=which)
-    assert live["ipv4"]["chain"] == "DOCKER-USER" and live["ipv6"]["chain"] == "FORWARD"
-    steps = fw.plan(live, "br0", COMMENT, ("ipv4", "ipv6"), "present")
+    live = fw.read(tables.run, "br0", COMMENT, ("inet", "inet6"), which=which)
+    assert live["inet"]["chain"] == "DOCKER-USER" and live["inet6"]["chain"] == "FORWARD"
+    steps = fw.plan(live, "br0", COMMENT, ("inet", "inet6"), "present")
     assert [s["text"] for s in steps] == ["iptables: insert accept rule for bridge br0 in DOCKER-USER",
                                           "ip6tables: insert accept rule for bridge br0 in FORWARD"]
     assert steps[0]["args"]["argv"] == ["/usr/sbin/iptables", "-w", "5", "-t", "filter", "-I", "DOCKER-USER",
@@ -63,15 +64,15 @@ def test_present_inserts_in_docker_user_else_forward_and_a_second_run_is_empty()
                                         "--comment", COMMENT]
     planned = fw.view(fw.after(live, steps), "br0")
     apply(tables, steps)
-    again = fw.read(tables.run, "br0", COMMENT, ("ipv4", "ipv6"), which=which)
+    again = fw.read(tables.run, "br0", COMMENT, ("inet", "inet6"), which=which)
     assert fw.view(again, "br0") == planned == ["ip6tables: accept rule for bridge br0 in FORWARD",
                                                 "iptables: accept rule for bridge br0 in DOCKER-USER"]
-    assert fw.plan(again, "br0", COMMENT, ("ipv4", "ipv6"), "present") == []
+    assert fw.plan(again, "br0", COMMENT, ("inet", "inet6"), "present") == []
 
 
 def test_undo_of_each_step_puts_the_firewall_back():
     tables = docker_host()
-    steps = fw.plan(fw.read(tables.run, "br0", COMMENT, ("ipv4",), which=which), "br0", COMMENT, ("ipv4",), "present")
+    steps = fw.plan(fw.read(tables.run, "br0", COMMENT, ("inet",), which=which), "br0", COMMENT, ("inet",), "present")
     apply(tables, steps)
     for item in reversed(steps):
         apply(tables, item["undo"])
@@ -83,13 +84,13 @@ def test_absent_deletes_from_every_chain_that_holds_it_and_only_ours():
     other = tuple(fw.rule("br1", COMMENT))
     tables = FakeTables({("iptables", "DOCKER-USER"): [ours], ("iptables", "FORWARD"): [ours, other],
                          ("ip6tables", "FORWARD"): [ours]})
-    live = fw.read(tables.run, "br0", COMMENT, ("ipv4", "ipv6"), which=which)
-    steps = fw.plan(live, "br0", COMMENT, ("ipv4", "ipv6"), "absent")
+    live = fw.read(tables.run, "br0", COMMENT, ("inet", "inet6"), which=which)
+    steps = fw.plan(live, "br0", COMMENT, ("inet", "inet6"), "absent")
     assert len(steps) == 3 and fw.view(fw.after(live, steps), "br0") == []
     apply(tables, steps)
     assert tables.chains[("iptables", "FORWARD")] == [other]
-    assert fw.plan(fw.read(tables.run, "br0", COMMENT, ("ipv4", "ipv6"), which=which), "br0", COMMENT,
-                   ("ipv4", "ipv6"), "absent") == []
+    assert fw.plan(fw.read(tables.run, "br0", COMMENT, ("inet", "inet6"), which=which), "br0", COMMENT,
+                   ("inet", "inet6"), "absent") == []
 
 
 def test_a_missing_tool_fails_present_and_is_skipped_by_absent():
@@ -97,11 +98,11 @@ def test_a_missing_tool_fails_present_and_is_skipped_by_absent():
 
     def no_ip6(tool):
         return which(tool) if tool == "iptables" else None
-    live = fw.read(tables.run, "br0", COMMENT, ("ipv4", "ipv6"), which=no_ip6)
-    assert list(live) == ["ipv4"]
+    live = fw.read(tables.run, "br0", COMMENT, ("inet", "inet6"), which=no_ip6)
+    assert list(live) == ["inet"]
     with pytest.raises(FirewallError, match="ip6tables is not installed on the host"):
-        fw.plan(live, "br0", COMMENT, ("ipv4", "ipv6"), "present")
-    assert fw.plan(live, "br0", COMMENT, ("ipv4", "ipv6"), "absent") == []
+        fw.plan(live, "br0", COMMENT, ("inet", "inet6"), "present")
+    assert fw.plan(live, "br0", COMMENT, ("inet", "inet6"), "absent") == []
 
 
 def test_nothing_wanted_reads_nothing():
@@ -111,10 +112,10 @@ def test_nothing_wanted_reads_nothing():
 
 def test_an_exit_code_other_than_1_is_an_error_not_an_absent_rule():
     with pytest.raises(FirewallError, match=r"-S DOCKER-USER failed with exit code 4"):
-        fw.read(lambda argv: 4, "br0", COMMENT, ("ipv4",), which=which)
+        fw.read(lambda argv: 4, "br0", COMMENT, ("inet",), which=which)
     codes = {"-S": 1, "-C": 2}
     with pytest.raises(FirewallError, match=r"-C FORWARD .* failed with exit code 2"):
-        fw.read(lambda argv: codes[argv[5]], "br0", COMMENT, ("ipv4",), which=which)
+        fw.read(lambda argv: codes[argv[5]], "br0", COMMENT, ("inet",), which=which)
 
 
 FAKE_IPTABLES = """#!{python}
@@ -154,12 +155,12 @@ def iptables(tmp_path):
 
 
 def _run(argv):
-    return subprocess.run(argv, check=False).returncode  # what every executor does with a run step's argv
+    return subprocess.run(argv, check=False).returncode  # what the agent does with a run step (inserts only)
 
 
 def _absent_steps(tool):
-    live = fw.read(_run, "br0", COMMENT, ("ipv4",), which=lambda name: tool if name == "iptables" else None)
-    steps = fw.plan(live, "br0", COMMENT, ("ipv4",), "absent")
+    live = fw.read(_run, "br0", COMMENT, ("inet",), which=lambda name: tool if name == "iptables" else None)
+    steps = fw.plan(live, "br0", COMMENT, ("inet",), "absent")
     assert json.loads(json.dumps(steps)) == steps  # plain data: journaled as it is
     return steps
 
@@ -171,7 +172,7 @@ def test_the_undo_of_a_delete_run_twice_leaves_one_rule(iptables):
     assert _run(steps[0]["args"]["argv"]) == 0 and chains() == {"FORWARD": []}
     for _replay in range(2):  # the module's rollback, then the watchdog's replay of a step in doubt
         for item in steps[0]["undo"]:
-            assert _run(item["args"]["argv"]) == 0
+            execute(item)
     assert chains() == {"FORWARD": [fw.rule("br0", COMMENT)]}
 
 
@@ -179,7 +180,7 @@ def test_the_undo_of_a_delete_that_never_ran_inserts_nothing(iptables):
     tool, chains = iptables
     steps = _absent_steps(tool)
     for item in steps[0]["undo"]:
-        assert _run(item["args"]["argv"]) == 0
+        execute(item)
     assert chains() == {"FORWARD": [fw.rule("br0", COMMENT)]}
 
 
@@ -188,6 +189,7 @@ def test_the_undo_of_a_delete_fails_without_inserting_when_the_check_fails(iptab
     steps = _absent_steps(tool)
     _run(steps[0]["args"]["argv"])
     (tmp_path / "chains.json.busy").write_text("")  # the xtables lock busy: the check exits 4
-    assert _run(steps[0]["undo"][0]["args"]["argv"]) == 4
+    with pytest.raises(PersistError, match=r"-C FORWARD .* failed \(4\)"):
+        execute(steps[0]["undo"][0])
     (tmp_path / "chains.json.busy").unlink()
     assert chains() == {"FORWARD": []}

@@ -1,12 +1,17 @@
-"""``_journal`` and ``_transaction`` on plain data and a private directory: what is written, what is read back."""
+"""``_journal``, ``_watchdog`` and ``_transaction`` on plain data and a private directory: what is written,
+what is read back, which namespace a journal belongs to. The watchdogs started here are real (forked,
+re-executed under their own command line); their executor, ``recording_executor``, is imported by
+them from this file and writes each undo to the file ``$JOURNAL_TEST_UNDONE`` names."""
 import fcntl
 import json
 import os
+import subprocess
+import sys
 import time
 
 import pytest
 
-from ansible_collections.lanbridge.core.plugins.module_utils import _journal, _lock
+from ansible_collections.lanbridge.core.plugins.module_utils import _journal, _lock, _watchdog
 from ansible_collections.lanbridge.core.plugins.module_utils._transaction import Transaction, step
 from ansible_collections.lanbridge.core.plugins.module_utils._errors import JournalError
 
@@ -31,14 +36,14 @@ def test_read_keeps_what_was_applied_and_ignores_a_torn_line(tmp_path):
     header, state = _journal.read(path)
     assert header["object"] == "bridge br0"
     assert state == {"applied": 2, "applying": 0, "undone": 0, "probing": False, "end": None, "watchdog": 7,
-                     "boot_deadline": None}
+                     "refused": None, "boot_deadline": None}
     write(path, {"journal": 1, "steps": steps()}, {"applying": 3}, {"applied": 3}, {"probing": True}, {"undone": 1},
           {"end": "rolled back"})
     fd = os.open(path, os.O_RDONLY)
     try:
         assert _journal.read(fd)[1] == _journal.read(path)[1] == {
             "applied": 2, "applying": 3, "undone": 1, "probing": True, "end": "rolled back", "watchdog": None,
-            "boot_deadline": None}
+            "refused": None, "boot_deadline": None}
     finally:
         os.close(fd)
 
@@ -100,7 +105,27 @@ def test_a_transaction_writes_down_each_step_and_each_undo():
 def run_dir(tmp_path, monkeypatch):
     path = str(tmp_path / "lanbridge")
     monkeypatch.setattr(_lock, "RUN_DIR", path)
+    monkeypatch.setattr(_watchdog, "systemd_here", lambda: False)  # never a unit of this machine's systemd
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (HERE, os.environ.get("PYTHONPATH")) if p))
     return _lock.run_dir(path)
+
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def recording_executor():
+    """The watchdogs' executor here: each step's text, one a line, to ``$JOURNAL_TEST_UNDONE``."""
+    def execute(item):
+        with open(os.environ["JOURNAL_TEST_UNDONE"], "a") as handle:
+            handle.write(item["text"] + "\n")
+    return execute
+
+
+@pytest.fixture
+def undone(tmp_path, monkeypatch):
+    path = str(tmp_path / "undone")
+    monkeypatch.setenv("JOURNAL_TEST_UNDONE", path)
+    return path
 
 
 def _hold_then(path, seconds, event=None):
@@ -168,20 +193,18 @@ def test_a_journal_is_never_overwritten(run_dir):
     write(path, {"journal": 1, "object": "bridge br0", "steps": steps()}, {"applied": 1})
     before = open(path).read()
     with pytest.raises(JournalError, match="is still there"):
-        _journal.Journal.begin(path, "bridge br0", steps(), 5, lambda: None)
+        _journal.Journal.begin(path, "bridge br0", steps(), 5, "none:none")
     assert open(path).read() == before
 
 
-def test_a_watchdog_never_acts_on_the_next_runs_journal(run_dir, tmp_path):
+def test_a_watchdog_never_acts_on_the_next_runs_journal(run_dir, undone):
     """Run A ends (its journal removed) and run B starts a journal at the same path at once: A's
     watchdog, which wakes up after that, must leave B's steps alone."""
-    undone = str(tmp_path / "undone")
-    factory = _recording(undone)
     path = os.path.join(run_dir, "journal")
-    first = _journal.Journal.begin(path, "bridge br0", steps(), 30, factory)
+    first = _watchdog.watched(path, "bridge br0", steps(), 30, recording_executor)
     first.applied(3)
     first.end("confirmed")
-    second = _journal.Journal.begin(path, "bridge br0", steps(), 30, factory)
+    second = _watchdog.watched(path, "bridge br0", steps(), 30, recording_executor)
     second.applied(2)
     time.sleep(0.5)  # A's watchdog polls every 0.05 s
     assert not os.path.exists(undone)
@@ -190,12 +213,10 @@ def test_a_watchdog_never_acts_on_the_next_runs_journal(run_dir, tmp_path):
     assert not os.path.exists(undone)
 
 
-def test_a_watchdog_rolls_back_when_the_module_lets_go_without_an_end(run_dir, tmp_path):
+def test_a_watchdog_rolls_back_when_the_module_lets_go_without_an_end(run_dir, undone):
     """The other side of the test above: the watchdog does act on its own unfinished journal."""
-    undone = str(tmp_path / "undone")
-    factory = _recording(undone)
     path = os.path.join(run_dir, "journal")
-    journal = _journal.Journal.begin(path, "bridge br0", steps(), 30, factory)
+    journal = _watchdog.watched(path, "bridge br0", steps(), 30, recording_executor)
     journal.applying(1)
     journal.applied(1)
     journal.applying(2)
@@ -206,15 +227,6 @@ def test_a_watchdog_rolls_back_when_the_module_lets_go_without_an_end(run_dir, t
         time.sleep(0.05)
     assert open(undone).read().split("\n")[:2] == ["unset b", "unset a"]
     assert _journal.read(path)[1]["end"] == "rolled back by the watchdog"
-
-
-def _recording(undone):
-    def factory():
-        def execute(item):
-            with open(undone, "a") as handle:
-                handle.write(item["text"] + "\n")
-        return execute
-    return factory
 
 
 def _wait_child(pid, seconds):
@@ -228,14 +240,14 @@ def _wait_child(pid, seconds):
     raise AssertionError("the child did not end within %s s" % seconds)
 
 
-def test_a_hung_module_is_killed_and_never_applies_after_its_undo(run_dir, tmp_path):
+def test_a_hung_module_is_killed_and_never_applies_after_its_undo(run_dir, undone):
     """Past its deadline the module is killed before the watchdog undoes (it cannot go on applying
     behind the undo), and every undo is written down."""
-    undone, path = str(tmp_path / "undone"), os.path.join(run_dir, "journal")
+    path = os.path.join(run_dir, "journal")
     child = os.fork()
     if not child:
         try:
-            journal = _journal.Journal.begin(path, "bridge br0", steps(), 0.5, _recording(undone))
+            journal = _watchdog.watched(path, "bridge br0", steps(), 1.5, recording_executor)
             for count in (1, 2):
                 journal.applying(count)
                 journal.applied(count)
@@ -255,14 +267,14 @@ def test_a_hung_module_is_killed_and_never_applies_after_its_undo(run_dir, tmp_p
     assert header["pid"] == child
 
 
-def test_the_modules_own_rollback_moves_the_deadline(run_dir, tmp_path):
+def test_the_modules_own_rollback_moves_the_deadline(run_dir, undone):
     """A module that rolls back itself (here slowly, past its first deadline) is left alone."""
-    undone, path = str(tmp_path / "undone"), os.path.join(run_dir, "journal")
+    path = os.path.join(run_dir, "journal")
     child = os.fork()
     if not child:
         code = 1
         try:
-            journal = _journal.Journal.begin(path, "bridge br0", steps(), 0.3, _recording(undone))
+            journal = _watchdog.watched(path, "bridge br0", steps(), 1.0, recording_executor)
             journal.applied(2)
             journal.rolling_back(5)
             time.sleep(1.0)  # a slow rollback (nmcli, netplan apply)
@@ -287,3 +299,93 @@ def test_a_rollback_cut_short_is_taken_up_where_it_stopped(run_dir):
     done = []
     found = _journal.recover(path, lambda: lambda item: done.append(item["text"]))
     assert done == ["unset b", "unset a"] and "left 2 step(s) applied and no watchdog" in found, found
+
+
+ME = {"inode": 4026532290, "cookie": 4711, "boot_id": "b-1"}
+
+
+@pytest.mark.parametrize("theirs, in_init, why", [
+    (dict(ME), False, None),
+    (None, False, None),  # a journal from before namespaces were recorded, found at this namespace's path
+    (dict(ME, cookie=4000), False, "its network namespace (cookie 4000) is gone; this one (cookie 4711) reuses its inode"),
+    (dict(ME, boot_id="b-0"), False, "it was written before a reboot (boot ID b-0)"),
+    (dict(ME, inode=1), False, "it belongs to another network namespace (inode 1)"),
+    (dict(ME, cookie=None), True, None),  # no cookie: init's namespace lives as long as the boot
+    (dict(ME, cookie=None), False, "this kernel gives no namespace cookie"),
+])
+def test_a_journal_is_this_namespaces_only_when_its_identity_says_so(monkeypatch, theirs, in_init, why):
+    monkeypatch.setattr(_journal, "in_init_netns", lambda: in_init)
+    found = _journal.foreign({"netns": theirs} if theirs else {}, ME)
+    assert found == why if why is None else found.startswith(why), found
+
+
+def test_file_names_carry_inode_and_cookie():
+    assert _journal.file_name("br0", ME) == "journal-4026532290-4711-br0.json"
+    assert _journal.file_name("a/b c", dict(ME, cookie=None)) == "journal-4026532290-0-a_b_c.json"
+    assert _journal.object_name("/run/lanbridge/journal-4026532290-4711-br-lan.json") == "br-lan"
+    assert _journal.object_name("/run/lanbridge/journal") is None
+    assert _watchdog.unit_name("/run/lanbridge/journal-1-2-br-lan.0.json") == "lanbridge-rollback-br\\x2dlan.0"
+
+
+def test_the_journal_of_a_gone_namespace_is_discarded_never_applied(run_dir):
+    """A journal with this namespace's inode but another cookie: its namespace is gone (the kernel
+    handed the inode out again); check mode says so and keeps it, a real run removes it unapplied."""
+    me = _journal.netns_identity()
+    gone = dict(me, cookie=(me["cookie"] or 0) + 1000)
+    theirs = os.path.join(run_dir, _journal.file_name("br0", gone))
+    ours = os.path.join(run_dir, _journal.file_name("br0"))
+    other_bridge = os.path.join(run_dir, _journal.file_name("br1", gone))
+    for path in (theirs, other_bridge):
+        write(path, {"journal": 1, "object": "bridge br0", "pid": 1, "netns": gone, "steps": steps()}, {"applied": 3})
+    calls = []
+    found = _journal.recover(ours, lambda: calls.append, check_mode=True)
+    assert "is not this namespace's (its network namespace (cookie %d) is gone" % gone["cookie"] in found, found
+    assert os.path.exists(theirs)
+    found = _journal.recover(ours, lambda: calls.append)
+    assert found.startswith("the journal %s of an earlier run on bridge br0 (PID 1, " % theirs), found
+    assert "was discarded, never applied: its network namespace (cookie %d) is gone" % gone["cookie"] in found
+    assert calls == [] and not os.path.exists(theirs) and os.path.exists(other_bridge)  # br1's is br1's run's
+
+
+def test_a_journal_that_cannot_be_told_ours_is_discarded(run_dir, monkeypatch):
+    """No cookie (a kernel before 5.14) outside init's namespace: never applied, removed, said."""
+    monkeypatch.setattr(_journal, "in_init_netns", lambda: False)
+    me = dict(_journal.netns_identity(), cookie=None)
+    monkeypatch.setattr(_journal, "netns_identity", lambda: me)
+    path = os.path.join(run_dir, _journal.file_name("br0"))
+    write(path, {"journal": 1, "object": "bridge br0", "pid": 1, "netns": me, "steps": steps()}, {"applied": 2})
+    calls = []
+    found = _journal.recover(path, lambda: calls.append)
+    assert "was discarded, never applied: this kernel gives no namespace cookie" in found, found
+    assert calls == [] and not os.path.exists(path)
+
+
+def test_a_watchdog_that_does_not_start_fails_the_run_before_any_change(run_dir, monkeypatch):
+    monkeypatch.setattr(_watchdog, "PROGRAM", "no_such_watchdog_module")
+    path = os.path.join(run_dir, "journal-1-2-br0.json")
+    with pytest.raises(JournalError, match=r"bridge br0: its watchdog \(PID \d+\) exited before it took the journal "
+                                           r".*; nothing was changed"):
+        _watchdog.watched(path, "bridge br0", steps(), 30, recording_executor)
+    assert not os.path.exists(path)
+
+
+def test_where_systemd_is_init_the_watchdog_is_a_transient_unit(run_dir, monkeypatch):
+    """The unit's command line (recorded, not run: this machine's systemd is never asked), and a
+    failing ``systemd-run`` fails the run before any change."""
+    calls = []
+
+    def run(argv, **_kwargs):
+        calls.append(argv)
+        return subprocess.CompletedProcess(argv, 1, "", "Failed to connect to bus")
+
+    monkeypatch.setattr(_watchdog, "systemd_here", lambda: True)
+    monkeypatch.setattr(_watchdog.shutil, "which", lambda name: "/usr/bin/" + name)
+    monkeypatch.setattr(_watchdog.subprocess, "run", run)
+    path = os.path.join(run_dir, "journal-1-2-br0.json")
+    with pytest.raises(JournalError, match="its watchdog did not start \\(systemd-run lanbridge-rollback-br0 failed: "
+                                           "Failed to connect to bus\\); nothing was changed"):
+        _watchdog.watched(path, "bridge br0", steps(), 30, recording_executor)
+    unit = calls[0]
+    assert unit[:5] == ["/usr/bin/systemd-run", "--unit", "lanbridge-rollback-br0", "--collect", "--quiet"]
+    assert unit[unit.index("--") + 1:][:4] == [sys.executable, "-m", _watchdog.PROGRAM, path]
+    assert not os.path.exists(path)

@@ -1,15 +1,17 @@
-"""host_bridge's side of persistence (``_host_bridge/persist.py``) on plain data and scratch files: who
-is warned or refused, the file steps and their undo, the order with the kernel's steps, the
-validators (stand-in ``nmcli``/``netplan`` on PATH), and what ``plan_files`` hands the renderers."""
+"""host_bridge's side of persistence (``_host_bridge/persist.py``, ``persist_check.py``, ``persist_ops.py``)
+on plain data and scratch files: who is warned or refused, the file steps and their undo, the order
+with the kernel's steps, the validators (stand-in ``nmcli``/``netplan`` on PATH), and what
+``plan_files`` hands the renderers."""
 import os
 import stat
 import sys
 
 import pytest
 
-from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import persist
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import persist, persist_check, persist_ops, persist_read
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.plan import plan as make_plan
 from ansible_collections.lanbridge.core.plugins.module_utils._persist import common, networkmanager
+from ansible_collections.lanbridge.core.plugins.module_utils._persist import owner as owners
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_persist"))
 from persist_samples import FILES  # noqa: E402  pylint: disable=wrong-import-position
@@ -54,7 +56,7 @@ def init_netns(monkeypatch):
 
 
 def detecting(monkeypatch, found):
-    monkeypatch.setattr(persist, "detect", lambda uplink, ifindex, mac: found)
+    monkeypatch.setattr(persist_read, "detect", lambda uplink, ifindex, mac: found)
 
 
 # -- for_change: who is warned, who is refused ---------------------------------------------
@@ -85,8 +87,8 @@ def test_auto_outside_init_netns_warns(monkeypatch):
 
 def test_auto_with_two_claimants_fails(monkeypatch, init_netns):
     def two(uplink, ifindex, mac):
-        raise ValueError("the uplink is claimed by both systemd-networkd (x) and ifupdown (y)")
-    monkeypatch.setattr(persist, "detect", two)
+        raise PersistError("persist auto: the uplink is claimed by both systemd-networkd (x) and ifupdown (y)")
+    monkeypatch.setattr(persist_read, "detect", two)
     facts = host()
     with pytest.raises(PersistError, match="persist auto: the uplink is claimed by both"):
         persist.for_change(want(), facts, planned(facts), [].append)
@@ -146,7 +148,7 @@ def test_file_steps_and_their_undo(tmp_path):
     common.write(the_plan, moved, "rewritten\n", 0o600)
     the_plan["removes"] = [gone, str(tmp_path / "never-there")]
     current = {same: "keep\n", old: "before\n", moved: "admin\n", gone: "x\n"}
-    steps = persist.file_steps(the_plan, current)
+    steps = persist.file_steps(the_plan, current, persist_read.modes(list(current) + [new]))
     assert [s["text"] for s in steps] == [
         "move %s aside to %s" % (moved, moved + ".lanbridge-saved"),
         "write %s" % moved, "write %s" % new, "write %s" % old, "remove %s" % gone]
@@ -156,11 +158,11 @@ def test_file_steps_and_their_undo(tmp_path):
     assert by_text["write %s" % new]["undo"][0]["op"] == "remove_file"
     assert by_text["remove %s" % gone]["undo"][0]["args"]["content"] == "x\n"
     for each in steps:  # applied, then undone newest first: the directory as it was
-        persist.execute(each)
+        persist_ops.execute(each)
     assert stat.S_IMODE(os.stat(new).st_mode) == 0o600 and open(moved + ".lanbridge-saved").read() == "admin\n"
     for each in reversed(steps):
         for back in each["undo"]:
-            persist.execute(back)
+            persist_ops.execute(back)
     assert sorted(os.listdir(str(tmp_path))) == ["admin.network", "gone.conf", "old.conf", "same.conf"]
     assert [open(p).read() for p in (same, old, moved, gone)] == ["keep\n", "before\n", "admin\n", "x\n"]
     assert stat.S_IMODE(os.stat(old).st_mode) == 0o640
@@ -173,16 +175,16 @@ def test_file_steps_for_the_same_content_but_another_mode(tmp_path):
     os.chmod(path, 0o644)
     the_plan = common.plan()
     common.write(the_plan, path, "x\n", 0o600)
-    assert [s["args"]["mode"] for s in persist.file_steps(the_plan, {path: "x\n"})] == [0o600]
+    assert [s["args"]["mode"] for s in persist.file_steps(the_plan, {path: "x\n"}, persist_read.modes([path]))] == [0o600]
     os.chmod(path, 0o600)
-    assert persist.file_steps(the_plan, {path: "x\n"}) == []
+    assert persist.file_steps(the_plan, {path: "x\n"}, persist_read.modes([path])) == []
 
 
 def test_execute_makes_and_removes_a_drop_in_directory(tmp_path):
     path = str(tmp_path / "10-netplan-br0.network.d" / "90-lanbridge-iaid.conf")
-    persist.execute({"op": "write_file", "text": "write", "args": {"path": path, "content": "[DHCPv4]\n", "mode": 0o644}})
+    persist_ops.execute({"op": "write_file", "text": "write", "args": {"path": path, "content": "[DHCPv4]\n", "mode": 0o644}})
     assert open(path).read() == "[DHCPv4]\n"
-    persist.execute({"op": "remove_file", "text": "remove", "args": {"path": path}})
+    persist_ops.execute({"op": "remove_file", "text": "remove", "args": {"path": path}})
     assert os.listdir(str(tmp_path)) == []
 
 
@@ -204,7 +206,51 @@ def test_networkmanager_activation_reloads_its_conf_only_when_it_changes():
     assert [s["text"] for s in last] == ["nmcli connection reload", "nmcli connection up lanbridge-br0"]
 
 
-# -- _validate with stand-in tools ----------------------------------------------------------
+NETPLAN_NM = "network:\n  version: 2\n  renderer: NetworkManager\n  ethernets:\n    em1:\n      dhcp4: true\n"
+
+
+@pytest.mark.parametrize("text, forward, back", [
+    (FILES["netplan"]()["/etc/netplan/50-cloud-init.yaml"],
+     [["netplan", "generate"], ["networkctl", "reload"]],
+     [["netplan", "generate"], ["networkctl", "reload"], ["networkctl", "reconfigure", "em1"]]),
+    (NETPLAN_NM,
+     [["netplan", "generate"], ["nmcli", "connection", "reload"], ["nmcli", "connection", "up", "id", "netplan-br0"],
+      ["nmcli", "connection", "up", "id", "netplan-em1"]],
+     [["netplan", "generate"], ["nmcli", "connection", "reload"], ["nmcli", "connection", "up", "id", "netplan-em1"]]),
+])
+def test_netplan_activation_is_generate_and_the_renderers_reload(text, forward, back):
+    """No ``netplan apply`` (its udev trigger writes /sys): generate, then the renderer's own reload; the way
+    back and state absent generate from the old files and bring the uplink back."""
+    current = {"/etc/netplan/50-site.yaml": text}
+    model = {"bridge": "br0", "uplink": "em1", "mac": EM1_MAC}
+    first, last = persist.activation("netplan", model, "present", current)
+    assert [s["args"]["argv"] for s in last] == forward
+    assert [s["args"]["argv"] for s in first["undo"]] == back
+    assert [s["args"]["argv"] for s in persist.activation("netplan", model, "absent", current)[1]] == back
+
+
+NM_DIR = "/etc/NetworkManager/system-connections"
+EM1_SPARE = ("[connection]\nid=em1-spare\nuuid=5b0e0e0e-0000-4000-8000-000000000002\ntype=ethernet\ninterface-name=em1\n"
+             "autoconnect=false\nautoconnect-priority=50\n\n[ipv4]\nmethod=manual\naddress1=198.51.100.241/24\n\n"
+             "[ipv6]\nmethod=disabled\n")
+
+
+@pytest.mark.parametrize("state", ["present", "absent"])
+def test_networkmanager_brings_back_the_profile_whose_addressing_it_read(state):
+    """Two profiles for em1: em1-spare (autoconnect=false, priority 50, sorts first) and em1 (autoconnects,
+    the one NetworkManager brings up). The addressing, the rollback and state absent all take em1."""
+    current = dict(FILES["networkmanager"](), **{NM_DIR + "/em1-spare.nmconnection": EM1_SPARE})
+    em1 = common.ini_parse(current[NM_DIR + "/em1.nmconnection"])
+    assert owners.addressing_of("networkmanager", "em1", current, EM1_MAC) == {"inet": "static", "inet6": "static"}
+    model = {"bridge": "br0", "uplink": "em1", "mac": EM1_MAC}
+    first, last = persist.activation("networkmanager", model, state, current)
+    up_em1 = ["nmcli", "connection", "up", "uuid", common.ini_value(em1, "connection", "uuid")]
+    assert [s["args"]["argv"] for s in first["undo"]] == [["nmcli", "connection", "reload"], up_em1]
+    assert [s["args"]["argv"] for s in last][-1] == (up_em1 if state == "absent" else
+                                                      ["nmcli", "connection", "up", "id", "lanbridge-br0"])
+
+
+# -- validate with stand-in tools ----------------------------------------------------------
 
 def stand_in(tmp_path, monkeypatch, name, script):
     bindir = tmp_path / "bin"
@@ -226,15 +272,19 @@ def test_validate_networkmanager_refused(tmp_path, monkeypatch):
     log = tmp_path / "args"
     stand_in(tmp_path, monkeypatch, "nmcli", 'echo "$@" >> %s; cat >/dev/null; echo "Error: invalid property bridge.stp" >&2; exit 2\n' % log)
     with pytest.raises(PersistError, match="NetworkManager does not accept .*lanbridge-br0.nmconnection: Error: invalid"):
-        persist._validate("networkmanager", nm_plan(), {})
+        persist_check.validate("networkmanager", nm_plan(), {})
     assert log.read_text() == "--offline connection modify connection.id lanbridge-br0\n"  # keyfiles only, not conf.d
 
 
-@pytest.mark.parametrize("script", ['cat >/dev/null; exit 0\n',
+@pytest.mark.parametrize("answer", ['exit 0\n',
                                     'echo "Error: Option \'--offline\' is unknown" >&2; exit 2\n'])  # NM older than 1.40
-def test_validate_networkmanager_accepted(tmp_path, monkeypatch, script):
-    stand_in(tmp_path, monkeypatch, "nmcli", script)
-    persist._validate("networkmanager", nm_plan(), {})
+def test_validate_networkmanager_accepted(tmp_path, monkeypatch, answer):
+    """nmcli ran once, on the bridge's keyfile (its text on stdin), and its answer let the plan pass."""
+    log, seen = tmp_path / "args", tmp_path / "stdin"
+    stand_in(tmp_path, monkeypatch, "nmcli", 'echo "$@" >> %s; cat > %s; %s' % (log, seen, answer))
+    persist_check.validate("networkmanager", nm_plan(), {})
+    assert log.read_text() == "--offline connection modify connection.id lanbridge-br0\n"
+    assert seen.read_text() == "[connection]\nid=lanbridge-br0\n"
 
 
 def test_validate_netplan_in_a_scratch_root(tmp_path, monkeypatch):
@@ -244,35 +294,55 @@ def test_validate_netplan_in_a_scratch_root(tmp_path, monkeypatch):
     the_plan = common.plan()
     common.write(the_plan, "/etc/netplan/90-lanbridge-br0.yaml", "network: {}\n", 0o600)
     current = {"/etc/netplan/50-cloud-init.yaml": "network: {version: 2}\n", "/etc/other/file": "x"}
-    persist._validate("netplan", the_plan, current)
+    persist_check.validate("netplan", the_plan, current)
     assert seen.read_text().split() == ["./etc/netplan/50-cloud-init.yaml", "./etc/netplan/90-lanbridge-br0.yaml"]
     common.write(the_plan, "/etc/netplan/90-lanbridge-br0.yaml", "broken\n", 0o600)
     with pytest.raises(PersistError, match="netplan generate refuses the files: bad YAML"):
-        persist._validate("netplan", the_plan, current)
+        persist_check.validate("netplan", the_plan, current)
 
 
 # -- plan_files: what the renderers get ------------------------------------------------------
 
 def test_plan_files_carries_stp_and_forward_delay(monkeypatch):
-    monkeypatch.setattr(persist, "read_files", lambda renderer, model: FILES["networkd"]())
+    monkeypatch.setattr(persist_read, "read_files", lambda renderer, model: FILES["networkd"]())
     facts = host()
     result = persist.plan_files("networkd", "br0", "em1", planned(facts, stp=True, forward_delay=4)["facts_after"], "present")
     netdev = result["after"]["/etc/systemd/network/00-lanbridge-br0.netdev"]
     assert "[Bridge]\nSTP=yes\nForwardDelaySec=4\n" in netdev
 
 
+@pytest.mark.parametrize("manager, path, wanted", [
+    ("networkd", "/etc/systemd/network/00-lanbridge-br0.network", ["DNS=198.51.100.254\nDomains=lab.example\n",
+                                                                   "[RoutingPolicyRule]\nFrom=198.51.100.31\nTable=100\n"]),
+    ("networkmanager", NM_DIR + "/lanbridge-br0.nmconnection", ["dns=198.51.100.254;\ndns-search=lab.example;\n",
+                                                                "routing-rule1=priority 100 from 198.51.100.31 table 100\n"]),
+    ("ifupdown", "/etc/network/interfaces", ["    dns-nameservers 198.51.100.254\n    dns-search lab.example\n"
+                                             "    up ip rule add from 198.51.100.31 table 100\n"]),
+    ("netplan", "/etc/netplan/90-lanbridge-br0.yaml", ["      nameservers:\n        addresses: [198.51.100.254]\n"
+                                                       "        search: [lab.example]\n      routing-policy:\n"]),
+])
+def test_plan_files_moves_dns_and_routing_policy_to_the_bridge(monkeypatch, manager, path, wanted):
+    """The rest of em1's layer-3 configuration (DNS servers, search domains, a routing rule) is the bridge's."""
+    monkeypatch.setattr(persist_read, "read_files", lambda renderer, model: FILES[manager]())
+    monkeypatch.setattr(persist_check, "validate", lambda *args: None)
+    monkeypatch.setattr(persist, "validate", lambda *args: None)
+    result = persist.plan_files(manager, "br0", "em1", planned(host())["facts_after"], "present")
+    for text in wanted:
+        assert text in result["after"][path], result["after"][path]
+
+
 def test_plan_files_pins_the_uplinks_iaid_from_its_lease(monkeypatch, tmp_path):
-    monkeypatch.setattr(persist, "read_files", lambda renderer, model: FILES["networkd"](dhcp=True))
+    monkeypatch.setattr(persist_read, "read_files", lambda renderer, model: FILES["networkd"](dhcp=True))
     (tmp_path / "2").write_text("ADDRESS=198.51.100.11\nCLIENTID=ff0000000700020000ab11d3bd8f0c7d25a1c4\n")
-    monkeypatch.setattr(persist, "LEASES", str(tmp_path / "%d"))
+    monkeypatch.setattr(persist_read, "LEASES", str(tmp_path / "%d"))
     facts = host(valid=103)
     result = persist.plan_files("networkd", "br0", "em1", planned(facts)["facts_after"], "present")
     network = result["after"]["/etc/systemd/network/00-lanbridge-br0.network"]
-    assert "DHCP=ipv4" in network and "[DHCPv4]\nIAID=7\n" in network and "ClientIdentifier" not in network
+    assert "DHCP=ipv4" in network and "[DHCPv4]\nUseDomains=yes\nIAID=7\n" in network and "ClientIdentifier" not in network
 
 
 def test_plan_files_refuses_ifupdown_with_dhcp(monkeypatch):
-    monkeypatch.setattr(persist, "read_files", lambda renderer, model: FILES["ifupdown"](dhcp=True))
+    monkeypatch.setattr(persist_read, "read_files", lambda renderer, model: FILES["ifupdown"](dhcp=True))
     facts = host(valid=103)
     with pytest.raises(PersistError, match="persist ifupdown: em1 gets its address by DHCP"):
         persist.plan_files("ifupdown", "br0", "em1", planned(facts)["facts_after"], "present")
@@ -287,9 +357,9 @@ def test_plan_files_second_run_after_moving_an_earlier_file_aside_writes_nothing
     still reads it (its saved copy) and finds every file as it would write it."""
     path = "/etc/systemd/network/00-em1.network"
     tree = {path: admin}
-    monkeypatch.setattr(persist, "read_files", lambda renderer, model: dict(tree))
+    monkeypatch.setattr(persist_read, "read_files", lambda renderer, model: dict(tree))
     (tmp_path / "2").write_text("ADDRESS=198.51.100.11\nCLIENTID=ff0000000700020000ab11d3bd8f0c7d25a1c4\n")
-    monkeypatch.setattr(persist, "LEASES", str(tmp_path / "%d"))
+    monkeypatch.setattr(persist_read, "LEASES", str(tmp_path / "%d"))
     facts_after = planned(host(valid=103 if "DHCP" in admin else None))["facts_after"]
     first = persist.plan_files("networkd", "br0", "em1", facts_after, "present")
     assert first["after"][path] is None and first["after"][path + common.SAVED_SUFFIX] == admin

@@ -1,5 +1,8 @@
 """Sample inputs: the administrator's em1 configuration as tests/lab/booted.py ``manager_files()``
-writes it for each manager (copied here as text), a netplan sample, and the models of the cases."""
+writes it for each manager (copied here as text) with a DNS server, a search domain and a routing
+rule besides (the rest of em1's layer-3 configuration, which moves to the bridge), a netplan
+sample, and the models of the cases."""
+from ansible_collections.lanbridge.core.plugins.module_utils._persist import owner
 from ansible_collections.lanbridge.core.plugins.module_utils._persist.model import model_from
 
 A4, GW4, A6, GW6 = "198.51.100.31/24", "198.51.100.254", "2001:db8::31/64", "2001:db8::fe"
@@ -10,7 +13,9 @@ NM_UUID = "3c5d3b9e-8f3e-5d2a-9b1c-0e5a7f6d4c21"
 def networkd_files(dhcp=False):
     lines = ["[Match]", "Name=em1", "", "[Network]"]
     lines += ["DHCP=ipv4"] if dhcp else ["Address=" + A4, "Gateway=" + GW4]
-    lines += ["Address=" + A6, "Gateway=" + GW6, "IPv6AcceptRA=no", ""]
+    lines += ["Address=" + A6, "Gateway=" + GW6, "IPv6AcceptRA=no", "DNS=" + GW4, "Domains=lab.example", ""]
+    lines += ["[DHCPv4]", "UseDomains=yes", ""] if dhcp else []
+    lines += ["[RoutingPolicyRule]", "From=198.51.100.31", "Table=100", ""]
     return {"/etc/systemd/network/10-em1.network": "\n".join(lines),
             "/usr/lib/systemd/network/80-container-ve.network": "[Match]\nName=ve-*\nDriver=veth\n\n[Network]\nDHCPServer=yes\n",
             "/usr/lib/systemd/network/89-ethernet.network": "[Match]\nType=ether\nKind=!*\n\n[Network]\nDHCP=yes\n"}
@@ -20,6 +25,8 @@ def ifupdown_files(dhcp=False):
     lines = ["# interfaces(5) file used by ifup(8) and ifdown(8)", "source /etc/network/interfaces.d/*", "",
              "auto lo", "iface lo inet loopback", "", "auto em1"]
     lines += ["iface em1 inet dhcp"] if dhcp else ["iface em1 inet static", "    address " + A4, "    gateway " + GW4]
+    lines += ["    dns-nameservers " + GW4, "    dns-search lab.example", "    up ip rule add from 198.51.100.31 table 100",
+              "    post-up ethtool -K em1 gro off"]
     lines += ["iface em1 inet6 static", "    address " + A6, "    gateway " + GW6, "    accept_ra 0", ""]
     return {"/etc/network/interfaces": "\n".join(lines)}
 
@@ -27,7 +34,9 @@ def ifupdown_files(dhcp=False):
 def nm_files(dhcp=False):
     ipv4 = ["method=auto"] if dhcp else ["method=manual", "address1=%s,%s" % (A4, GW4)]
     lines = ["[connection]", "id=em1", "uuid=" + NM_UUID, "type=ethernet", "interface-name=em1", "autoconnect=true", "",
-             "[ethernet]", "", "[ipv4]"] + ipv4 + ["", "[ipv6]", "method=manual", "address1=%s,%s" % (A6, GW6),
+             "[ethernet]", "", "[ipv4]"] + ipv4 + ["dns=%s;" % GW4, "dns-search=lab.example;",
+                                                   "routing-rule1=priority 100 from 198.51.100.31 table 100", "",
+                                                   "[ipv6]", "method=manual", "address1=%s,%s" % (A6, GW6),
                                                    "addr-gen-mode=eui64", ""]
     return {"/etc/NetworkManager/system-connections/em1.nmconnection": "\n".join(lines)}
 
@@ -53,6 +62,9 @@ network:
             nameservers:
                 addresses: [198.51.100.254]
                 search: [lab.example]
+            routing-policy:
+            -   from: 198.51.100.31
+                table: 100
             dhcp4: false
         em2:
             dhcp4: true
@@ -65,7 +77,10 @@ network:
   ethernets:
     em1:
       dhcp4: true
+      dhcp4-overrides: {use-domains: true}
       accept-ra: false
+      nameservers:
+        search: [lab.example]
 """
 
 
@@ -113,11 +128,12 @@ EXTRA_ROUTES = [
 
 def model(case, manager=None):
     """The models of the golden cases: seed, dhcp, ra, routes, mtu9000, stp, example (the README's host).
-    A bridge host_bridge made has the kernel's forward delay of 15 s (STP off: no delay in effect)."""
-    addressing = {"ipv4": "static", "ipv6": "static"}
+    A bridge host_bridge made has the kernel's forward delay of 15 s (STP off: no delay in effect).
+    With ``manager``, the rest of em1's layer-3 configuration carried from that manager's sample files."""
+    addressing = {"inet": "static", "inet6": "static"}
     kwargs = {"addresses": [A4, A6], "routes": list(UPLINK_ROUTES), "forward_delay": 15}
     if case == "dhcp":
-        addressing["ipv4"] = "dhcp"
+        addressing["inet"] = "dhcp"
         kwargs["addresses"] = ["198.51.100.77/24", A6]
         kwargs["routes"][0] = dict(UPLINK_ROUTES[0], protocol="dhcp")
         if manager in ("networkd", "netplan"):  # networkd's default client id (DUID + IAID): the uplink's IAID pinned
@@ -125,13 +141,13 @@ def model(case, manager=None):
     elif case == "stp":
         kwargs.update(stp=True, forward_delay=4)
     elif case == "example":
-        addressing["ipv6"] = "off"
+        addressing["inet6"] = "off"
         kwargs["addresses"] = [EX4]
         kwargs["routes"] = [{"family": "inet", "dst": "default", "gateway": EXGW4, "metric": None, "table": 254, "protocol": "boot"},
                             {"family": "inet", "dst": "172.24.133.0/24", "gateway": None, "metric": None, "table": 254,
                              "protocol": "kernel"}]
     elif case == "ra":
-        addressing["ipv6"] = "ra"
+        addressing["inet6"] = "ra"
         kwargs["addresses"] = [A4, "2001:db8::200:ff:fe00:101/64"]
         kwargs["routes"][1] = dict(UPLINK_ROUTES[1], protocol="ra", gateway="fe80::1")
     elif case == "routes":
@@ -139,6 +155,8 @@ def model(case, manager=None):
         kwargs.update(dns=[GW4], search=["lab.example"])
     elif case == "mtu9000":
         kwargs["mtu"] = 9000
+    if manager:
+        kwargs["carried"] = owner.carried_of(manager, "em1", current_for(manager, case), MAC)
     return model_from("br0", "em1", MAC, addressing, **kwargs)
 
 

@@ -4,6 +4,7 @@ from persist_samples import FILES, MAC, NETPLAN_CLOUD_INIT, NETPLAN_DHCP, model
 
 from ansible_collections.lanbridge.core.plugins.module_utils._persist import common, networkd, networkmanager, owner
 from ansible_collections.lanbridge.core.plugins.module_utils._persist.model import model_from
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import PersistError
 
 NETWORKD_LINK = """\
 # This is private data. Do not parse.
@@ -65,7 +66,7 @@ def test_choose():
     one = {"manager": "ifupdown", "evidence": "em1 in /run/network/ifstate"}
     assert owner.choose([one]) is one
     two = owner.owners("em1", 2, state(networkd_link=NETWORKD_LINK, networkd_running=True, nm_devices=NMCLI, nm_running=True))
-    with pytest.raises(ValueError, match=r"^the uplink is claimed by both systemd-networkd \(ADMIN_STATE=configured, "
+    with pytest.raises(PersistError, match=r"^persist auto: the uplink is claimed by both systemd-networkd \(ADMIN_STATE=configured, "
                                          r"NETWORK_FILE=/etc/systemd/network/10-em1.network\) and NetworkManager \(device "
                                          r"connected, connection Wired connection 1\)"):
         owner.choose(two)
@@ -76,7 +77,7 @@ def test_choose():
 def test_addressing_of_the_lab_files(manager, dhcp):
     found = owner.addressing_of(manager, "em1", FILES[manager](dhcp=dhcp), mac=MAC)
     v6 = "off" if manager == "netplan" and dhcp else "static"
-    assert found == {"ipv4": "dhcp" if dhcp else "static", "ipv6": v6}
+    assert found == {"inet": "dhcp" if dhcp else "static", "inet6": v6}
 
 
 @pytest.mark.parametrize("manager, files, expected", [
@@ -88,11 +89,11 @@ def test_addressing_of_the_lab_files(manager, dhcp):
     ("netplan", {"/etc/netplan/a.yaml": "network:\n  ethernets:\n    em1:\n      accept-ra: true\n      dhcp4: yes\n"}, ("dhcp", "ra")),
 ])
 def test_addressing_of(manager, files, expected):
-    assert owner.addressing_of(manager, "em1", files, mac=MAC) == {"ipv4": expected[0], "ipv6": expected[1]}
+    assert owner.addressing_of(manager, "em1", files, mac=MAC) == {"inet": expected[0], "inet6": expected[1]}
 
 
 def test_addressing_of_unknown_manager():
-    with pytest.raises(ValueError, match="unknown network manager 'wicked'"):
+    with pytest.raises(PersistError, match="unknown network manager 'wicked'"):
         owner.addressing_of("wicked", "em1", {})
 
 
@@ -101,10 +102,10 @@ def test_model_from_drops_what_dhcp_and_ra_own():
               {"family": "inet6", "dst": "default", "gateway": "fe80::1", "protocol": "ra", "table": 254},
               {"family": "inet", "dst": "10.0.0.0/8", "gateway": "198.51.100.1", "protocol": "boot", "table": 100},
               {"family": "inet", "dst": "10.1.0.0/16", "nexthops": [{"gateway": "198.51.100.1"}], "protocol": "boot"}]
-    m = model_from("br0", "em1", MAC.upper(), {"ipv4": "dhcp", "ipv6": "ra"}, ["198.51.100.77/24", "2001:db8::5/64"], routes)
+    m = model_from("br0", "em1", MAC.upper(), {"inet": "dhcp", "inet6": "ra"}, ["198.51.100.77/24", "2001:db8::5/64"], routes)
     assert m["mac"] == MAC
-    assert m["ipv4"] == {"method": "dhcp", "addresses": [], "gateway": None, "routes": []}
-    assert m["ipv6"] == {"method": "ra", "addresses": [], "gateway": None, "routes": []}
+    assert m["inet"] == {"method": "dhcp", "addresses": [], "gateway": None, "routes": []}
+    assert m["inet6"] == {"method": "ra", "addresses": [], "gateway": None, "routes": []}
 
 
 # networkd's lease file of em1 (DHCP with the default ClientIdentifier=duid): CLIENTID is 0xff, the IAID, the DUID
@@ -188,9 +189,9 @@ def test_networkmanager_identity_keeps_the_profiles(extra, expected, warned):
 
 
 def test_dhcp_identity_renders():
-    m = model_from("br0", "em1", MAC, {"ipv4": "dhcp", "ipv6": "off"}, dhcp={"client_id": "mac"})
+    m = model_from("br0", "em1", MAC, {"inet": "dhcp", "inet6": "off"}, dhcp={"client_id": "mac"})
     assert "[DHCPv4]\nClientIdentifier=mac\n" in networkd.render(m, {})["files"]["/etc/systemd/network/00-lanbridge-br0.network"]["content"]
-    m = model_from("br0", "em1", MAC, {"ipv4": "dhcp", "ipv6": "off"}, dhcp={"client_id": "duid", "iaid": "0x01020304"})
+    m = model_from("br0", "em1", MAC, {"inet": "dhcp", "inet6": "off"}, dhcp={"client_id": "duid", "iaid": "0x01020304"})
     text = networkmanager.render(m, {})["files"][networkmanager.paths(m)["bridge"]]["content"]
     assert "dhcp-client-id=duid\ndhcp-iaid=0x01020304\n" in text
     assert model("seed")["dhcp"] == {"client_id": None, "iaid": None, "duid_type": None, "duid_raw": None}

@@ -1,9 +1,17 @@
 """The persist renderers on plain data: golden files, undo/restore byte for byte, idempotence."""
+import os
+import subprocess
+import sys
+
 import pytest
 from persist_samples import CASES, FILES, MAC, current_for, model
 from conftest import plan_text
 
 from ansible_collections.lanbridge.core.plugins.module_utils._persist import common, ifupdown, netplan, networkd, networkmanager
+from ansible_collections.lanbridge.core.plugins.module_utils._errors import PersistError
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", ".."))
+from lab import netplan_site  # noqa: E402  the lab's administrator's netplan file, as test data
 
 RENDERERS = {"networkd": networkd, "ifupdown": ifupdown, "networkmanager": networkmanager, "netplan": netplan}
 
@@ -94,6 +102,16 @@ def test_ifupdown_no_stanza_appends():
     assert text.startswith("auto lo\niface lo inet loopback\n\niface em1 inet manual\n")
 
 
+@pytest.mark.parametrize("case", ["seed", "example"])
+def test_ifupdown_labels_the_bridge_at_every_ifup(case):
+    """The kernel forgets a link's ifalias at a reboot; ifup puts host_bridge's label back on the bridge
+    it makes (IPv4 static or manual), so the second run after a reboot has nothing to label."""
+    text = ifupdown.render(model(case), current_for("ifupdown", case))["files"]["/etc/network/interfaces"]["content"]
+    stanza = text[text.index("iface br0 inet "):]
+    stanza = stanza[:stanza.index("\n\n")] if "\n\n" in stanza else stanza
+    assert "\n    post-up ip link set dev br0 alias lanbridge:bridge\n" in stanza + "\n"
+
+
 def test_networkmanager_outranks_the_administrators_priority():
     current = FILES["networkmanager"]()
     path = "/etc/NetworkManager/system-connections/em1.nmconnection"
@@ -118,15 +136,68 @@ def test_networkmanager_priority_999_is_rewritten_not_deleted():
 def test_netplan_flow_entry_and_other_interfaces_kept():
     text = "network:\n  version: 2\n  ethernets:\n    eth0: {match: {name: em1}, set-name: em1, addresses: [198.51.100.31/24]}\n" \
            "    em2:\n      dhcp4: true\n"
-    out = netplan.strip_addressing(text, "eth0")
-    assert out == "network:\n  version: 2\n  ethernets:\n    eth0: {match: {name: em1}, set-name: em1}\n    em2:\n      dhcp4: true\n"
     plan = netplan.render(model("seed"), {"/etc/netplan/00-installer-config.yaml": text})
-    assert "interfaces: [eth0]" in plan["files"]["/etc/netplan/90-lanbridge-br0.yaml"]["content"]
+    assert plan["files"]["/etc/netplan/00-installer-config.yaml"]["content"] == \
+        "network:\n  version: 2\n  ethernets:\n    eth0: {match: {name: em1}, set-name: em1}\n    em2:\n      dhcp4: true\n"
+    ours = plan["files"]["/etc/netplan/90-lanbridge-br0.yaml"]["content"]
+    assert "interfaces: [eth0]" in ours and "    eth0:\n      dhcp4: false\n" in ours and "addresses: [198.51.100.31/24]" in ours
 
 
 def test_netplan_entry_left_empty():
-    text = "network:\n  ethernets:\n    em1:\n      dhcp4: true\n  version: 2\n"
-    assert netplan.strip_addressing(text, "em1") == "network:\n  ethernets:\n    em1: {}\n  version: 2\n"
+    text = "network:\n  ethernets:\n    em1:   # the uplink\n      addresses: [198.51.100.31/24]\n  version: 2\n"
+    plan = netplan.render(model("seed"), {"/etc/netplan/01.yaml": text})
+    assert plan["files"]["/etc/netplan/01.yaml"]["content"] == "network:\n  ethernets:\n    em1: {}   # the uplink\n  version: 2\n"
+
+
+def test_netplan_keys_a_later_file_overrides_stay_in_the_administrators_text():
+    """dhcp4/accept-ra are overridden by ours: a DHCP entry without sequences is not touched at all."""
+    plan = netplan.render(model("dhcp", "netplan"), {"/etc/netplan/01.yaml": "network:\n  ethernets:\n    em1:\n"
+                                                      "      dhcp4: true   # by MAC\n      accept-ra: no\n"})
+    assert plan["moves"] == [] and sorted(plan["files"]) == ["/etc/netplan/90-lanbridge-br0.yaml", netplan.iaid_path(model("dhcp"))]
+    assert "      dhcp4: true\n      accept-ra: no\n" in plan["files"]["/etc/netplan/90-lanbridge-br0.yaml"]["content"]
+
+
+def test_netplan_the_lab_site_file_keeps_its_comments_anchors_and_other_interfaces():
+    """The lab's administrator's file: only em1's sequences and mapping go, line by line."""
+    text = netplan_site.site_yaml("networkd", False, "198.51.100.31/24", "2001:db8::31/64")
+    plan = netplan.render(model("seed"), {netplan_site.PATH: text})
+    new = plan["files"][netplan_site.PATH]["content"]
+    gone = [line for line in text.splitlines() if line not in new.splitlines()]
+    assert [line.split(":")[0].strip() for line in gone if line.startswith("      ") and not line.startswith("       ")] == \
+        ["addresses", "routes", "nameservers"]
+    assert len(gone) == 10, gone
+    assert "    storage0: &jumbo              # the storage ports" in new and "    storage1: *jumbo\n" in new
+    ours = plan["files"]["/etc/netplan/90-lanbridge-br0.yaml"]["content"]
+    assert "      nameservers:\n        addresses: [198.51.100.254, '2001:db8:100::fe']\n        search: [lab.example]\n" in ours
+
+
+@pytest.mark.parametrize("entry, key", [
+    ("{match: {name: 'em*'}, dhcp4: true}", "network.ethernets.em1.match.name"),
+    ("{match: {driver: e1000e}, set-name: em1, dhcp4: true}", "network.ethernets.em1.match.driver"),
+    ("{renderer: sriov, dhcp4: true}", "network.ethernets.em1.renderer"),
+])
+def test_netplan_refuses_what_it_cannot_represent(entry, key):
+    text = "network:\n  version: 2\n  ethernets:\n    em1: %s\n" % entry
+    with pytest.raises(PersistError) as err:
+        netplan.render(model("seed"), {"/etc/netplan/01.yaml": text})
+    assert key in str(err.value) or key.rsplit(".", 1)[-1] in str(err.value)
+
+
+def test_netplan_refuses_removing_an_anchor_another_entry_uses():
+    text = "network:\n  ethernets:\n    em1:\n      nameservers: &dns {addresses: [192.0.2.53]}\n" \
+           "      addresses: [198.51.100.31/24]\n    em2:\n      nameservers: *dns\n"
+    with pytest.raises(PersistError, match="network.ethernets.em1.nameservers in /etc/netplan/01.yaml holds an anchor"):
+        netplan.render(model("seed"), {"/etc/netplan/01.yaml": text})
+
+
+def test_netplan_without_pyyaml_says_so():
+    """A Python without site-packages (``-S``) has no PyYAML: reading a netplan file says what is missing."""
+    script = ("from ansible_collections.lanbridge.core.plugins.module_utils._persist import netplan_yaml\n"
+              "from ansible_collections.lanbridge.core.plugins.module_utils._errors import PersistError\n"
+              "try:\n    netplan_yaml.load('network: {}', '/etc/netplan/01.yaml')\n"
+              "except PersistError as exc:\n    print(exc)\n")
+    out = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True, check=True).stdout
+    assert "PyYAML (python3-yaml) is not installed on this host" in out, out
 
 
 def test_netplan_run_file_warns():

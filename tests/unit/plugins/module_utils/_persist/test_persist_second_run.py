@@ -8,7 +8,7 @@ from persist_samples import A4, A6, FILES, GW4, MAC, UPLINK_ROUTES
 from test_persist_owner import LEASE
 
 from ansible_collections.lanbridge.core.plugins.module_utils._persist import common, ifupdown, netplan, networkd, networkmanager, owner
-from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import persist
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge import persist_read
 from ansible_collections.lanbridge.core.plugins.module_utils._persist.model import model_from
 
 RENDERERS = {"networkd": networkd, "ifupdown": ifupdown, "networkmanager": networkmanager, "netplan": netplan}
@@ -19,7 +19,7 @@ def run(manager, current, forward_delay=15):
     """What ``plan_files`` computes from ``current`` for br0 over em1: ``(addressing, identity, plan)``."""
     addressing = owner.addressing_of(manager, "em1", current, MAC)
     identity = None
-    if addressing["ipv4"] == "dhcp":
+    if addressing["inet"] == "dhcp":
         leases = [LEASE] if manager in ("networkd", "netplan") else []
         identity = owner.dhcp_identity_of(manager, "br0", "em1", current, MAC, leases)[0]
         addresses, routes = ["198.51.100.77/24", A6], [dict(UPLINK_ROUTES[0], protocol="dhcp")] + UPLINK_ROUTES[1:]
@@ -30,13 +30,13 @@ def run(manager, current, forward_delay=15):
 
 
 def read_back(manager, tree):
-    """What ``persist.read_files`` reads of the file tree ``tree`` (a dict) through the renderer's ``reads``."""
+    """What ``persist_read.read_files`` reads of the file tree ``tree`` (a dict) through the renderer's ``reads``."""
     def files_matching(pattern):
         return dict((path, tree[path]) for path in sorted(tree)
                     if path.count("/") == pattern.count("/") and fnmatch.fnmatchcase(path, pattern))
 
-    probe = model_from("br0", "em1", MAC, {"ipv4": "off", "ipv6": "off"})
-    return persist.read_files(RENDERERS[manager], probe, files_matching)
+    probe = model_from("br0", "em1", MAC, {"inet": "off", "inet6": "off"})
+    return persist_read.read_files(RENDERERS[manager], probe, files_matching)
 
 
 def assert_second_run_changes_nothing(manager, tree):
@@ -66,10 +66,10 @@ DISTRIBUTION = dict((p, t) for p, t in FILES["networkd"]().items() if p.startswi
 @pytest.mark.parametrize("others", [{}, DISTRIBUTION], ids=["alone", "with-89-ethernet"])
 @pytest.mark.parametrize("directory", ["/etc/systemd/network", "/run/systemd/network"])
 @pytest.mark.parametrize("text, addressing, dhcp4", [
-    (EM1_DHCP_MAC, {"ipv4": "dhcp", "ipv6": "ra"}, "ClientIdentifier=mac\n"),
-    (EM1_DHCP_DUID, {"ipv4": "dhcp", "ipv6": "ra"}, "IAID=%d\n" % 0x8a2f1c55),
-    (EM1_DHCP_IAID, {"ipv4": "dhcp", "ipv6": "ra"}, "IAID=7\nDUIDType=link-layer\n"),
-    (EM1_STATIC, {"ipv4": "static", "ipv6": "static"}, None),
+    (EM1_DHCP_MAC, {"inet": "dhcp", "inet6": "ra"}, "ClientIdentifier=mac\n"),
+    (EM1_DHCP_DUID, {"inet": "dhcp", "inet6": "ra"}, "IAID=%d\n" % 0x8a2f1c55),
+    (EM1_DHCP_IAID, {"inet": "dhcp", "inet6": "ra"}, "IAID=7\nDUIDType=link-layer\n"),
+    (EM1_STATIC, {"inet": "static", "inet6": "static"}, None),
 ], ids=["dhcp-mac", "dhcp-duid", "dhcp-iaid", "static"])
 def test_networkd_an_earlier_file_moved_aside_or_shadowed_is_still_read(text, addressing, dhcp4, directory, others):
     path = directory + "/00-em1.network"
@@ -93,7 +93,7 @@ def test_networkd_a_later_file_is_read_as_before():
 
 def test_networkd_our_own_files_and_shadows_are_not_the_administrators():
     current = {"/etc/systemd/network/00-em1.network": common.MARKER + "\n", NETWORK: common.MARKER + "\n[Match]\nName=em1\n"}
-    assert owner.addressing_of("networkd", "em1", current, MAC) == {"ipv4": "off", "ipv6": "off"}
+    assert owner.addressing_of("networkd", "em1", current, MAC) == {"inet": "off", "inet6": "off"}
 
 
 NM = "/etc/NetworkManager/system-connections/em1.nmconnection"
@@ -112,16 +112,16 @@ def _sourced(where="/etc/network/interfaces.d/*", em1="/etc/network/interfaces.d
 
 
 @pytest.mark.parametrize("manager, files, addressing", [
-    ("ifupdown", FILES["ifupdown"](), {"ipv4": "static", "ipv6": "static"}),
-    ("ifupdown", _sourced(), {"ipv4": "static", "ipv6": "off"}),
-    ("ifupdown", _sourced("/srv/net/*.cfg", "/srv/net/em1.cfg"), {"ipv4": "static", "ipv6": "off"}),
-    ("networkmanager", _nm(False), {"ipv4": "static", "ipv6": "static"}),
-    ("networkmanager", _nm(True), {"ipv4": "dhcp", "ipv6": "static"}),
-    ("networkmanager", FILES["networkmanager"](dhcp=True), {"ipv4": "dhcp", "ipv6": "static"}),
-    ("netplan", FILES["netplan"](), {"ipv4": "static", "ipv6": "static"}),
-    ("netplan", FILES["netplan"](dhcp=True), {"ipv4": "dhcp", "ipv6": "off"}),
-    ("networkd", FILES["networkd"](), {"ipv4": "static", "ipv6": "static"}),
-    ("networkd", FILES["networkd"](dhcp=True), {"ipv4": "dhcp", "ipv6": "static"}),
+    ("ifupdown", FILES["ifupdown"](), {"inet": "static", "inet6": "static"}),
+    ("ifupdown", _sourced(), {"inet": "static", "inet6": "off"}),
+    ("ifupdown", _sourced("/srv/net/*.cfg", "/srv/net/em1.cfg"), {"inet": "static", "inet6": "off"}),
+    ("networkmanager", _nm(False), {"inet": "static", "inet6": "static"}),
+    ("networkmanager", _nm(True), {"inet": "dhcp", "inet6": "static"}),
+    ("networkmanager", FILES["networkmanager"](dhcp=True), {"inet": "dhcp", "inet6": "static"}),
+    ("netplan", FILES["netplan"](), {"inet": "static", "inet6": "static"}),
+    ("netplan", FILES["netplan"](dhcp=True), {"inet": "dhcp", "inet6": "off"}),
+    ("networkd", FILES["networkd"](), {"inet": "static", "inet6": "static"}),
+    ("networkd", FILES["networkd"](dhcp=True), {"inet": "dhcp", "inet6": "static"}),
 ], ids=["ifupdown", "ifupdown-sourced", "ifupdown-sourced-elsewhere", "nm-999", "nm-999-dhcp", "nm-dhcp", "netplan", "netplan-dhcp",
         "networkd", "networkd-dhcp"])
 def test_every_manager_reads_the_administrators_files_after_its_first_run(manager, files, addressing):
@@ -144,4 +144,4 @@ def test_networkmanager_and_netplan_write_a_whole_forward_delay(delay, expected)
     plan = run("netplan", FILES["netplan"](), forward_delay=delay)[2]
     assert "        forward-delay: %s\n" % expected in plan["files"]["/etc/netplan/90-lanbridge-br0.yaml"]["content"]
     netdev = run("networkd", FILES["networkd"](), forward_delay=delay)[2]["files"]["/etc/systemd/network/00-lanbridge-br0.netdev"]
-    assert "ForwardDelaySec=%s\n" % common.seconds(delay) in netdev["content"]  # networkd takes a time span: kept as it is
+    assert "ForwardDelaySec=%s\n" % common.seconds_text(delay) in netdev["content"]  # networkd takes a time span: kept as it is
