@@ -62,7 +62,7 @@ options:
         (create it with M(lanbridge.core.host_bridge)). In check mode a missing bridge is planned
         as an empty one (see O(mtu)), so the diff shows every attachment a real run would make
         once the bridge exists; a real run fails.
-      - Required with O(state=present).
+      - Required with O(state=present) and O(mode=bridged) (see O(mode) for V(routed)).
       - With O(interfaces), it may be given at the top level too, as the bridge of every
         entry that does not name its own and the bridge O(purge) acts on.
     type: str
@@ -295,6 +295,11 @@ interfaces:
       description: The bridge the host end is a port of.
       type: str
       sample: br0
+    mode:
+      description: V(routed) for a routed attachment (then also C(uplink) and
+        C(proxy), the addresses the host answers for on it); absent for a bridged one.
+      type: str
+      sample: routed
     mac:
       description: MAC of the container end.
       type: str

@@ -24,7 +24,8 @@ from ansible_collections.lanbridge.core.plugins.module_utils._errors import Kern
 PROBE_TIMEOUT = 0.5  # seconds an RFC 5227 probe waits for an answer (a LAN answers within milliseconds)
 APPLY_ERRORS = (KernelError, OSError)
 # the Netlink methods a step may name besides add_veth_port (which needs the peer's namespace)
-NETLINK_OPS = ("delete_link", "set_link", "set_ipv6", "add_address", "delete_address", "add_route", "delete_route")
+NETLINK_OPS = ("delete_link", "set_link", "set_ipv6", "set_sysctl", "add_address", "delete_address", "add_route",
+               "delete_route", "add_proxy_neighbour", "delete_proxy_neighbour")
 
 
 class EntryTransaction(Transaction):
@@ -91,8 +92,8 @@ class Applier:
             try:
                 for step in tx.phases[probe]:
                     args = step["args"]
-                    self.neighbours.add_probe(index, self.namespaces.of(tx.target).fd_path(), args["link"],
-                                              args["address"], args["mac"])
+                    where = self.namespaces.of(None if step.get("ns") == "host" else tx.target)
+                    self.neighbours.add_probe(index, where.fd_path(), args["link"], args["address"], args["mac"])
             except APPLY_ERRORS as exc:
                 tx.fail(str(exc))
         if probing:

@@ -8,7 +8,7 @@ container the same way).
 ``read_and_plan(item, engines, reader, here, check_mode, missing)`` fills in one ``entry.Attachment``:
     its target, its live state, its plan, or the error that fails it (and only it).
 ``converge(attachments, engines, check_mode, purge_bridge=None, check=None)`` -> ``(purged, missing)``
-    Under the locks of every bridge the batch touches, from the first read to the last apply: read
+    Under the locks of every bridge and routed uplink the batch touches, from the first read to the last apply: read
     and plan each ``entry.Attachment`` (``read_and_plan``), then ``check(attachments)`` (may
     raise ``ValidationError``: nothing is applied), then with ``purge_bridge`` the labelled attachments
     on it that no entry names (``purge``), then, unless ``check_mode``, apply the purges first (an
@@ -47,7 +47,8 @@ def read_and_plan(item, engines, reader, here, check_mode, missing):
         live = reader.live(entry, item.target)
         if entry["state"] == "absent" and item.target.get("identity") is None:
             live["stale"] = purge.unknown_container_links(reader.labelled, entry["container"], entry["ifname"])
-        if entry["state"] == "present" and not live.get("bridge"):
+        bridged = entry["state"] == "present" and entry.get("mode") != "routed"
+        if bridged and not live.get("bridge"):
             if not check_mode:
                 raise EntryError("bridge %s does not exist" % entry["bridge"])
             # check mode before the bridge is built (host_bridge's check run made nothing):
@@ -55,7 +56,7 @@ def read_and_plan(item, engines, reader, here, check_mode, missing):
             live["bridge"] = {"ifname": entry["bridge"], "index": None, "mtu": None, "kind": "bridge"}
             missing.setdefault(entry["bridge"], []).append(entry.get("mtu") is None)
         wanted = complete(entry, item.target, live)
-        if entry["state"] == "present" and live["bridge"].get("kind") != "bridge":
+        if bridged and live["bridge"].get("kind") != "bridge":
             raise EntryError("%s is not a bridge (it is a %s)" % (entry["bridge"], live["bridge"].get("kind") or "NIC"))
         item.steps, item.before, item.after = planner.plan(wanted, live)
         item.wanted = wanted
@@ -77,9 +78,11 @@ def converge(attachments, engines, check_mode, purge_bridge=None, check=None):
     applier = Applier(namespaces)
     entries = [item.entry for item in attachments]
     try:
-        unnamed = any(not entry.get("bridge") for entry in entries)
+        unnamed = any(not entry.get("bridge") and entry.get("mode") != "routed" for entry in entries)
         bridges = bridges_touched(entries, purge_bridge, namespaces.host.links() if unnamed else None)
-        with hold(["bridge:%s" % name for name in bridges]):  # from reading to the end of apply
+        uplinks = set(entry["uplink"] for entry in entries if entry.get("mode") == "routed" and entry.get("uplink"))
+        # from reading to the end of apply; hold() takes them sorted: bridges before uplinks, as host_bridge does
+        with hold(["bridge:%s" % name for name in bridges] + ["uplink:%s" % name for name in uplinks]):
             reader = AttachmentReader(namespaces)
             for item in attachments:
                 read_and_plan(item, engines, reader, (here.st_dev, here.st_ino), check_mode, missing)

@@ -22,6 +22,7 @@ to its result.
 
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import names as _names
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import plan as planner
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import routed
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.targets import (
     TARGET_OPTIONS, TARGET_SPEC, resolve,
 )
@@ -45,14 +46,18 @@ ENTRY_SPEC.update({
     "announce": {"type": "bool"},
     "conflict_check": {"type": "bool"},
     "state": {"type": "str", "choices": ["present", "absent"]},
+    "mode": {"type": "str", "choices": ["bridged", "routed"]},
+    "uplink": {"type": "str"},
+    "allowed_networks": {"type": "list", "elements": "str"},
 })
-DEFAULTS = {"ifname": "eth1", "runtime": "auto", "announce": True, "conflict_check": True, "state": "present"}
+DEFAULTS = {"ifname": "eth1", "runtime": "auto", "announce": True, "conflict_check": True, "state": "present",
+            "mode": "bridged"}
 ENTRY_RULES = {
     "mutually_exclusive": [list(TARGET_OPTIONS)],
     "required_one_of": [list(TARGET_OPTIONS)],
 }
 # Options of the single form that may also stand next to ``interfaces`` (as the entries' default).
-SHARED_OPTIONS = ("bridge",)
+SHARED_OPTIONS = ("bridge", "mode", "uplink")
 
 
 def argument_spec():
@@ -78,8 +83,12 @@ def validate(raw, index=None):
         check_ifname(entry["ifname"], "ifname")
         if entry.get("host_ifname"):
             check_ifname(entry["host_ifname"], "host_ifname")
-        if entry["state"] == "present" and not entry.get("bridge"):
-            raise ValidationError("bridge is required with state present")
+        if entry["mode"] == "bridged":
+            if entry["state"] == "present" and not entry.get("bridge"):
+                raise ValidationError("bridge is required with state present")
+            for key in ("uplink", "allowed_networks"):
+                if entry.get(key):
+                    raise ValidationError("%s is taken only with mode routed (mode is bridged)" % key)
         if entry.get("bridge"):
             check_ifname(entry["bridge"], "bridge")
         if entry.get("mac"):
@@ -89,8 +98,11 @@ def validate(raw, index=None):
         entry["addresses"] = [planner.normalize_address(a) for a in entry.get("addresses") or []]
         if len(set(entry["addresses"])) != len(entry["addresses"]):
             raise ValidationError("addresses lists an address twice")
-        entry["routes"] = planner.wanted_routes(entry["addresses"], entry.get("gateway"), entry.get("gateway6"),
-                                                entry.get("routes"))
+        if entry["mode"] == "routed":
+            routed.entry_fields(entry)
+        else:
+            entry["routes"] = planner.wanted_routes(entry["addresses"], entry.get("gateway"), entry.get("gateway6"),
+                                                    entry.get("routes"))
     except (ValueError, ValidationError) as exc:
         raise ValidationError(where + str(exc)) from None
     return entry
@@ -196,7 +208,9 @@ def complete(entry, target, live):
     wanted = dict(entry)
     identity = target["identity"]
     name = target.get("container_name") or (entry.get("netns") or ("pid%s" % entry.get("pid")))
-    wanted["label"] = _names.make_label(identity, entry["ifname"], name) if identity else None
+    uplink = entry.get("uplink") if entry["mode"] == "routed" else None
+    record = routed.turned_on(entry, live) if uplink and entry["state"] == "present" else ()
+    wanted["label"] = _names.make_label(identity, entry["ifname"], name, uplink, record) if identity else None
     if not wanted.get("host_ifname"):
         if live.get("host"):
             wanted["host_ifname"] = live["host"]["ifname"] if identity is None else _names.host_ifname(identity, entry["ifname"])
@@ -204,8 +218,8 @@ def complete(entry, target, live):
             wanted["host_ifname"] = _names.host_ifname(identity, entry["ifname"])
     if not wanted.get("mac") and identity:
         wanted["mac"] = _names.container_mac(identity, entry["ifname"])
-    if wanted.get("mtu") is None and live.get("bridge"):
-        wanted["mtu"] = live["bridge"].get("mtu")
+    if wanted.get("mtu") is None and (live.get("bridge") or live.get("uplink")):
+        wanted["mtu"] = (live.get("bridge") or live.get("uplink")).get("mtu")
     return wanted
 
 
@@ -247,6 +261,8 @@ class Attachment:
         after = self.after if error is None else {}
         if after.get("state") == "present":
             host, cont = after["host"], after["container"]
+            if wanted.get("mode") == "routed":
+                item.update({"mode": "routed", "uplink": host.get("uplink"), "proxy": host.get("proxy", [])})
             item.update({"host_ifname": host["ifname"], "bridge": host["bridge"], "mac": cont["mac"],
                          "mtu": cont["mtu"], "addresses": cont["addresses"],
                          "routes": [{"dest": r["dest"], "via": r["via"]} for r in cont["routes"]

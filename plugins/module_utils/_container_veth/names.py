@@ -14,6 +14,8 @@ The label written to the host side's ``ifalias`` looks like::
 
     lanbridge:veth id=container:3f2a...e9 if=eth1 name=web1
 
+and a routed attachment's (``mode: routed``) adds ``uplink=em1`` and, where the collection turned
+settings of the uplink on, ``on=ipv4/forwarding,ipv6/proxy_ndp``.
 Values are percent-quoted so they never contain spaces. ``parse_label`` returns ``None`` for any
 ``ifalias`` that is not one of ours, so foreign interfaces are never touched.
 """
@@ -56,17 +58,24 @@ def container_mac(identity, ifname):
     return ":".join("%02x" % b for b in raw)
 
 
-def make_label(identity, ifname, name=None):
-    """The ``ifalias`` text for the host side of the attachment ``identity``/``ifname``."""
+def make_label(identity, ifname, name=None, uplink=None, turned_on=()):
+    """The ``ifalias`` text for the host side of the attachment ``identity``/``ifname``; a routed
+    attachment's also names its ``uplink`` and the uplink's settings the collection turned on
+    (``turned_on``: ``'ipv4/forwarding'``, ...), so that the last one removed can turn them off."""
     parts = [LABEL_PREFIX, "id=" + quote(identity, safe=":"), "if=" + quote(ifname, safe="")]
     if name:
         parts.append("name=" + quote(name, safe=""))
+    if uplink:
+        parts.append("uplink=" + quote(uplink, safe=""))
+    if turned_on:
+        parts.append("on=" + ",".join(sorted(turned_on)))
     label = " ".join(parts)
     return label[:IFALIAS_MAX]
 
 
 def parse_label(text):
-    """``{'id': ..., 'ifname': ..., 'name': ...}`` for one of our labels, else ``None``."""
+    """``{'id': ..., 'ifname': ..., 'name': ...}`` for one of our labels (a routed one's also
+    ``uplink`` and ``on``, a list), else ``None``."""
     if not text or not isinstance(text, str):
         return None
     tokens = text.split(" ")
@@ -80,4 +89,8 @@ def parse_label(text):
         fields[key] = unquote(value)
     if not fields.get("id") or not fields.get("if"):
         return None
-    return {"id": fields["id"], "ifname": fields["if"], "name": fields.get("name")}
+    out = {"id": fields["id"], "ifname": fields["if"], "name": fields.get("name")}
+    if fields.get("uplink"):
+        out["uplink"] = fields["uplink"]
+        out["on"] = [item for item in fields.get("on", "").split(",") if item]
+    return out

@@ -33,7 +33,9 @@ Steps are ``_transaction`` steps (``{'op', 'args', 'undo': [steps], 'text', 'ns'
 where they act (``host`` or ``container``). ``op`` is a ``_kernel.netlink.Netlink`` method and
 ``args`` its keyword arguments (``add_veth_port``'s ``peer_netns_fd`` is the executor's to supply):
 ``add_veth_port``, ``delete_link``, ``set_link`` (one attribute a step), ``set_ipv6``,
-``add_address``, ``delete_address``, ``add_route``, ``delete_route``; or one of the executor's own,
+``add_address``, ``delete_address``, ``add_route``, ``delete_route`` (and for ``mode: routed``, the
+host's steps ``routed`` plans: ``set_sysctl``, ``add_proxy_neighbour``, ``delete_proxy_neighbour``); or
+one of the executor's own,
 ``probe`` and ``announce`` (``{link, address, mac}``), which change nothing and do not make a plan
 "changed". ``undo`` restores exactly what the step changed (empty where the step needs no undo of
 its own, such as the address of a pair that its deletion removes too).
@@ -41,6 +43,7 @@ its own, such as the address of a pair that its deletion removes too).
 
 import ipaddress
 
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import routed
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.codec import broadcast, describe_route, family_of
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.constants import MAIN_TABLE
 from ansible_collections.lanbridge.core.plugins.module_utils._transaction import changes_anything, step as make_step
@@ -152,7 +155,7 @@ def _wanted_facts(wanted, other_defaults):
     routes = [_route_fact(dict(r, dev=wanted["ifname"])) for r in wanted["routes"]]
     return {
         "state": "present",
-        "host": {"ifname": wanted["host_ifname"], "bridge": wanted["bridge"], "mtu": wanted["mtu"],
+        "host": {"ifname": wanted["host_ifname"], "bridge": wanted.get("bridge"), "mtu": wanted["mtu"],
                  "up": True, "label": wanted["label"]},
         "container": {"ifname": wanted["ifname"], "mac": wanted["mac"], "mtu": wanted["mtu"], "up": True,
                       "addresses": sorted(wanted["addresses"]),
@@ -169,9 +172,9 @@ def _step(op, ns, text, undo=None, **args):
 
 def _route_step(op, route, dev):
     """``add_route`` / ``delete_route`` of ``route`` in the main table through ``dev``."""
-    route = {"family": route["family"], "dst": route["dst"], "gateway": route.get("gateway"), "dev": dev,
-             "table": MAIN_TABLE, "metric": route.get("metric")}
-    shown = describe_route({"dst": route["dst"], "gateway": route["gateway"], "dev": dev})
+    route = dict({"family": route["family"], "dst": route["dst"], "gateway": route.get("gateway"), "dev": dev,
+                  "table": MAIN_TABLE, "metric": route.get("metric")}, **({"onlink": True} if route.get("onlink") else {}))
+    shown = describe_route({"dst": route["dst"], "gateway": route["gateway"], "dev": dev, "onlink": route.get("onlink")})
     return _step(op, "container", "%s route %s" % ("add" if op == "add_route" else "delete", shown), route=route)
 
 
@@ -200,10 +203,18 @@ def _address_step(op, link, cidr, undo=None):
                  flags=["nodad"] if v6 else None)
 
 
-def _neighbour_step(op, link, cidr, mac):
+def _neighbour_step(op, link, cidr, mac, ns="container"):
     """``probe`` (an RFC 5227 conflict probe) or ``announce`` of an address from ``link``."""
     text = "probe the LAN for %s from %s" % (cidr, link) if op == "probe" else "announce %s on %s" % (cidr, link)
-    return _step(op, "container", text, link=link, address=cidr.partition("/")[0], mac=mac)
+    return _step(op, ns, text, link=link, address=cidr.partition("/")[0], mac=mac)
+
+
+def _lan_side(wanted, live):
+    """``(link, mac, ns)`` the LAN hears an attachment's addresses from: the container's interface, or
+    a routed attachment's uplink (with the uplink's MAC: the host answers for the container)."""
+    if wanted.get("mode") == "routed":
+        return wanted["uplink"], (live.get("uplink") or {}).get("mac"), "host"
+    return wanted["ifname"], wanted["mac"], "container"
 
 
 def delete_link_step(link):
@@ -238,9 +249,10 @@ def _route_steps(wanted, live_routes, ifname):
     return steps
 
 
-def _address_steps(wanted, have, ifname, fresh):
+def _address_steps(wanted, have, ifname, fresh, lan_side):
     """Probes for every new IPv4 address first (they change nothing), then removals and additions."""
     probes, steps, added = [], [], []
+    lan_link, lan_mac, lan_ns = lan_side
     for addr in sorted(have):
         if addr not in wanted["addresses"]:
             steps.append(_address_step("delete_address", ifname, addr,
@@ -249,7 +261,7 @@ def _address_steps(wanted, have, ifname, fresh):
         if addr in have:
             continue
         if wanted.get("conflict_check", True) and family_of(addr) == "inet":
-            probes.append(_neighbour_step("probe", ifname, addr, wanted["mac"]))
+            probes.append(_neighbour_step("probe", lan_link, addr, lan_mac, lan_ns))
         steps.append(_address_step("add_address", ifname, addr,
                                    undo=None if fresh else _address_step("delete_address", ifname, addr)))
         added.append(addr)
@@ -261,10 +273,10 @@ def _create_steps(wanted):
     the target namespace with its MAC and MTU. The kernel takes neither the label (``ifalias``) nor
     the peer's ``up`` at creation (a veth cannot open before its pair is complete): two more requests,
     whose undo is the pair's deletion."""
-    ifname, host = wanted["ifname"], wanted["host_ifname"]
+    ifname, host, bridge = wanted["ifname"], wanted["host_ifname"], wanted.get("bridge")
     return [
-        _step("add_veth_port", "host", "add veth %s (peer %s) to %s" % (host, ifname, wanted["bridge"]),
-              undo=delete_link_step(host), name=host, peer=ifname, master=wanted["bridge"], mtu=wanted["mtu"],
+        _step("add_veth_port", "host", "add veth %s (peer %s)%s" % (host, ifname, " to %s" % bridge if bridge else ""),
+              undo=delete_link_step(host), name=host, peer=ifname, master=bridge, mtu=wanted["mtu"],
               peer_mac=wanted["mac"]),
         _set_link_step("host", host, "ifalias", wanted["label"], undo=False),
         _set_link_step("container", ifname, "up", True, undo=False),
@@ -287,7 +299,7 @@ def _repair_steps(wanted, live):
         ("up", True, False, not peer.get("up")),
     ]
     host_end = [
-        ("master", wanted["bridge"], host.get("master"), host.get("master") != wanted["bridge"]),
+        ("master", wanted.get("bridge") or 0, host.get("master"), host.get("master") != wanted.get("bridge")),
         ("ifalias", wanted["label"], host.get("ifalias"), host.get("ifalias") != wanted["label"]),
         ("mtu", mtu, host.get("mtu"), mtu is not None and host.get("mtu") != mtu),
         ("up", True, False, not host.get("up")),
@@ -310,9 +322,15 @@ def plan(wanted, live):
     if wanted["state"] == "absent":
         if live.get("host"):
             steps.append(delete_link_step(live["host"]["ifname"]))
+            steps += routed.removal_steps(live, live["host"].get("label") or {})
+        elif wanted.get("mode") == "routed" and wanted.get("uplink"):  # the pair is gone; its proxy entries stay
+            steps += routed.removal_steps(dict(live, addresses=wanted["addresses"]), {"uplink": wanted["uplink"]})
         return steps, before, {"state": "absent"}
 
-    if not live.get("bridge"):
+    mode = wanted.get("mode")
+    if mode == "routed":
+        routed.check(wanted, live)
+    elif not live.get("bridge"):
         raise PlanError("bridge %s does not exist" % wanted["bridge"])
     if intact and live["host"]["ifname"] != wanted["host_ifname"]:
         intact = False  # host_ifname changed: recreate under the new name
@@ -339,13 +357,16 @@ def plan(wanted, live):
         steps.append(_step("set_ipv6", "container", "enable IPv6 on %s" % ifname, link=ifname, enabled=True,
                            undo=_step("set_ipv6", "container", "disable IPv6 on %s" % ifname, link=ifname,
                                       enabled=False) if intact else None))
-    addr_steps, added = _address_steps(wanted, have, ifname, fresh=not intact)
+    lan_side = _lan_side(wanted, live)
+    addr_steps, added = _address_steps(wanted, have, ifname, not intact, lan_side)
     steps += addr_steps
     route_steps = _route_steps(wanted, routes, ifname)
     steps += route_steps
+    if mode == "routed":
+        steps += routed.host_steps(wanted, live, fresh=not intact)
     if wanted.get("announce", True):
         for addr in added:
-            steps.append(_neighbour_step("announce", ifname, addr, wanted["mac"]))
+            steps.append(_neighbour_step("announce", lan_side[0], addr, lan_side[1], lan_side[2]))
 
     deleted = [s["args"]["route"] for s in route_steps if s["op"] == "delete_route"]
     other = [_route_fact(r) for r in routes if r["dst"] == "default" and r.get("dev") != ifname
@@ -354,6 +375,10 @@ def plan(wanted, live):
     after = _wanted_facts(wanted, other)
     if wants_ipv6(wanted):
         after["container"]["ipv6"] = True
+    if mode == "routed":
+        after["host"].update(routed.wanted_host_facts(wanted))
+        if before["state"] == "present":
+            before["host"].update(routed.host_facts(live, wanted["uplink"]))
     return steps, before, after
 
 
@@ -364,7 +389,8 @@ def phase_of(step):
     """Which phase of a batch apply a step belongs to (see ``phases``)."""
     if step["op"] in ("probe", "announce"):
         return step["op"]
-    if step["op"] in ("add_address", "delete_address", "add_route", "delete_route"):
+    if step["op"] in ("add_address", "delete_address", "add_route", "delete_route", "add_proxy_neighbour",
+                      "delete_proxy_neighbour"):
         return "configure"
     return "prepare"
 

@@ -11,7 +11,9 @@ network namespace for the whole run, turned into the live facts the planner (``p
     ``names`` label).
 ``AttachmentReader.live(entry, target)`` -> ``{'host', 'stale', 'taken', 'peer', 'bridge', 'addresses',
     'routes', 'ipv6'}`` the live facts of one attachment (``plan``'s shape; routes the codec's, with
-    ``dev`` the link's name), reading the target namespace on first need.
+    ``dev`` the link's name), reading the target namespace on first need; for a routed attachment
+    (``mode: routed``, or a host end labelled with an uplink) also ``routed``'s facts, from one dump
+    of the host's addresses, routes and proxy entries.
 ``bridges_touched(entries, purge_bridge, host_links)`` the bridges a run may change (their locks are
     held from reading to the end of apply): every entry's ``bridge``, the purged one, and for an
     entry that names no bridge (``state: absent``) every bridge with a port this module labelled.
@@ -20,6 +22,7 @@ Reading never changes anything; ``apply`` changes through the same sockets.
 
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import names as _names
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import plan as planner
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import routed
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.constants import MAIN_TABLE
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netlink import Netlink
 
@@ -51,7 +54,7 @@ def bridges_touched(entries, purge_bridge=None, host_links=None):
     out = set(entry["bridge"] for entry in entries if entry.get("bridge"))
     if purge_bridge:
         out.add(purge_bridge)
-    if host_links is not None and any(not entry.get("bridge") for entry in entries):
+    if host_links is not None and any(not entry.get("bridge") and entry.get("mode") != "routed" for entry in entries):
         by_index = dict((link["index"], link["ifname"]) for link in host_links)
         for link in host_links:
             if link.get("kind") == "veth" and _names.parse_label(link.get("ifalias")) and by_index.get(link.get("master")):
@@ -102,6 +105,7 @@ class AttachmentReader:
                 link["label"] = label
                 self.labelled.setdefault((label["id"], label["ifname"]), []).append(link)
         self._dumps = {}  # inode -> _Dump
+        self._host = None  # the host's addresses, routes, proxy entries (routed attachments), on first need
 
     def _dump(self, target):
         key = target["inode"]
@@ -154,5 +158,43 @@ class AttachmentReader:
         if target.get("fd") is not None and planner.wants_ipv6(entry):
             intact = bool(host and peer and host.get("peer_index") == peer["index"])
             ipv6 = self.namespaces.of(target).ipv6_enabled(entry["ifname"] if intact else "default")
-        return {"host": host, "stale": stale, "taken": taken, "peer": peer, "bridge": bridge,
+        live = {"host": host, "stale": stale, "taken": taken, "peer": peer, "bridge": bridge,
                 "addresses": addresses, "routes": routes, "ipv6": ipv6}
+        uplink = entry.get("uplink") if entry.get("mode") == "routed" else None
+        uplink = uplink or ((host or {}).get("label") or {}).get("uplink")
+        if uplink:
+            live.update(self._routed(uplink, host, entry.get("host_ifname") or (host or {}).get("ifname")))
+        return live
+
+    def _host_dump(self):
+        """The host's addresses, main-table routes and proxy neighbour entries, read once."""
+        if self._host is None:
+            nl = self.namespaces.host
+            self._host = {"addresses": nl.addresses(), "proxy": nl.proxy_neighbours(),
+                          "routes": [r for r in nl.routes() if r.get("table") == MAIN_TABLE]}
+        return self._host
+
+    def _sysctls(self, link):
+        found = self.namespaces.host.sysctls(link, routed.SYSCTL_NAMES)
+        return dict(("%s/%s" % (tree, name), value) for tree, values in found.items() for name, value in values.items())
+
+    def _routed(self, uplink_name, host, host_end):
+        """The live facts of a routed attachment on the host (``routed``'s shape)."""
+        dump = self._host_dump()
+        uplink = self.by_name.get(uplink_name)
+        cidrs = [(a["index"], "%s/%d" % (a["address"], a["prefixlen"]), a["scope"]) for a in dump["addresses"]]
+        out = {"uplink": uplink, "host_addresses": [c for _i, c, _s in cidrs],
+               "uplink_addresses": [c for i, c, scope in cidrs if uplink and i == uplink["index"] and scope != "link"],
+               "host_end_addresses": [c for i, c, _s in cidrs if host and i == host["index"]],
+               "host_routes": [r for r in dump["routes"] if host and r.get("oif") == host["index"]
+                               and r.get("protocol") != "kernel" and r["dst"] != "default"
+                               and r["dst"].endswith("/32" if r["family"] == "inet" else "/128")],
+               "proxy": [n["address"] for n in dump["proxy"] if uplink and n["index"] == uplink["index"]],
+               "others_on_uplink": [link["label"] for link in self.host_links if link is not host
+                                    and (link.get("label") or {}).get("uplink") == uplink_name],
+               "sysctls": {"all": self._sysctls("all")}}
+        if uplink:
+            out["sysctls"][uplink_name] = self._sysctls(uplink_name)
+        if host and host_end == host["ifname"]:
+            out["sysctls"][host_end] = self._sysctls(host_end)
+        return out

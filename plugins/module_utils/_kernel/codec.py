@@ -24,6 +24,8 @@ caller sees:
     = medium); ``expires`` (IPv6, whole seconds left).
 ``decode_rule(payload)`` -> ``{family, priority, src, dst, iifname, oifname, fwmark, table, action}``
     (a policy rule, as ``ip rule`` shows it; ``None`` where it says nothing).
+``decode_neighbour(payload)`` -> ``{index, family, address, mac, proxy}``; ``proxy`` is True for a
+    proxy entry (``NTF_PROXY``: the host answers ARP / NDP for ``address`` on link ``index``).
 
 Encoding: ``attr``/``attr_u32``/``attr_str``/``attr_mac``, ``route_fields(route, index_of)``,
 the one place a route dict becomes numbers (family, prefix, table, protocol, scope, type, flags,
@@ -250,8 +252,15 @@ def decode_rule(payload):
     }
 
 
+def decode_neighbour(payload):
+    family, index, _state, flags, _type = C.NDMSG.unpack_from(payload)
+    a = attrs(payload[C.NDMSG.size:])
+    return {"index": index, "family": C.FAMILIES.get(family, family), "address": ip_text(family, a.get(C.NDA_DST)),
+            "mac": mac_text(a.get(C.NDA_LLADDR)), "proxy": bool(flags & C.NTF_PROXY)}
+
+
 DECODERS = {C.RTM_NEWLINK: decode_link, C.RTM_NEWADDR: decode_address, C.RTM_NEWROUTE: decode_route,
-            C.RTM_NEWRULE: decode_rule}
+            C.RTM_NEWRULE: decode_rule, C.RTM_NEWNEIGH: decode_neighbour}
 
 
 # -- encoding helpers shared by both paths ---------------------------------------------------

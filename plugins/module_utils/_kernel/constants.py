@@ -22,6 +22,7 @@ CACHEINFO = struct.Struct("=IIII")       # ifa_prefered, ifa_valid, cstamp, tsta
 ROUTE_CACHEINFO = struct.Struct("=IIiIIIII")  # clntref, lastuse, expires (clock_t), error, used, id, ts, tsage
 RTNEXTHOP = struct.Struct("=HBBi")       # len, flags, hops (weight - 1), ifindex
 FIB_RULE = struct.Struct("=BBBBBBBBI")   # family, dst_len, src_len, tos, table, res1, res2, action, flags
+NDMSG = struct.Struct("=BxxxiHBB")       # family, (pad), ifindex, state, flags, type (linux/neighbour.h)
 NLA_TYPE_MASK = 0x3FFF                   # without NLA_F_NESTED / NLA_F_NET_BYTEORDER
 
 # -- message types
@@ -29,6 +30,7 @@ NLMSG_ERROR, NLMSG_DONE = 2, 3
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
 RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
 RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE = 24, 25, 26
+RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH = 28, 29, 30
 RTM_NEWRULE, RTM_GETRULE = 32, 34
 
 # -- header flags
@@ -61,6 +63,11 @@ METRICS = {2: "mtu", 3: "window", 4: "rtt", 5: "rttvar", 6: "ssthresh", 7: "cwnd
 
 # -- IPv6 router preference (RTA_PREF, RFC 4191); a route without it, or with another value, is medium
 PREFS = {0: "medium", 1: "high", 3: "low"}
+
+# -- neighbour attributes (NDA_*), flags and states; a proxy entry (``ip neigh add proxy``) is NTF_PROXY
+NDA_DST, NDA_LLADDR = 1, 2
+NTF_PROXY = 0x08
+NUD_PERMANENT = 0x80
 
 # -- policy rule attributes (FRA_*) and actions
 FRA_DST, FRA_SRC, FRA_IIFNAME, FRA_PRIORITY, FRA_FWMARK, FRA_TABLE, FRA_OIFNAME = 1, 2, 3, 6, 10, 15, 17

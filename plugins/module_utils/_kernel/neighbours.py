@@ -23,6 +23,7 @@ Usage::
 """
 
 import selectors
+import errno
 import socket
 import time
 
@@ -35,8 +36,10 @@ RESEND = 0.25  # a lost first probe must not cost the whole timeout
 
 
 def _advertise(ifname, address, mac):
-    """Unsolicited NA: tell all nodes on ``ifname`` that ``address`` is at ``mac`` (current namespace).
-    The address must be usable (added with ``nodad`` or past duplicate address detection)."""
+    """Unsolicited NA: tell all nodes on ``ifname`` that ``address`` is at ``mac`` (current namespace),
+    sent from ``address`` where it is usable here (added with ``nodad`` or past duplicate address
+    detection), else, for an address the host answers for by proxy, from an address of ``ifname``
+    that the kernel chooses."""
     try:
         index = socket.if_nametoindex(ifname)
         sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.IPPROTO_ICMPV6)
@@ -46,7 +49,11 @@ def _advertise(ifname, address, mac):
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 255)
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
-        sock.bind((address, 0, 0, index))
+        try:
+            sock.bind((address, 0, 0, index))
+        except OSError as exc:
+            if exc.errno != errno.EADDRNOTAVAIL:
+                raise
         sock.sendto(frames.neighbour_advertisement(address, mac), (frames.ALL_NODES, 0, 0, index))
     except OSError as exc:
         raise KernelError("cannot announce %s on %s: %s" % (address, ifname, exc.strerror or exc), exc.errno) from exc

@@ -26,8 +26,8 @@ made: a run that changes nothing opens none.
         ``add_bridge(name, stp=None, forward_delay=None, mtu=None, mac=None)``
         ``set_bridge(link, stp=None, forward_delay=None)``
         ``add_veth_port(name, peer, peer_netns_fd, master, mtu=None, peer_mac=None)`` -> the new
-            indexes ``(host, peer)`` or ``(None, None)``: host end up in ``master``, peer born in
-            the other namespace, one request
+            indexes ``(host, peer)`` or ``(None, None)``: host end up in ``master`` (``None``: in
+            no bridge), peer born in the other namespace, one request
         ``delete_link(link)``
         ``set_link(link, up=None, mtu=None, mac=None, master=None, ifname=None, ifalias=None,
             netns_fd=None)``; ``master=0`` (or ``False``) = nomaster; ``master`` may be a name
@@ -37,6 +37,13 @@ made: a run that changes nothing opens none.
             ``routes()`` returns it (``oif`` may be given as ``dev``: a name)
         ``set_ipv6(link, enabled)``; ``ipv6_enabled(link)`` -> bool, or None without IPv6 (``link``
             a name here, or ``default``: what a new interface gets)
+        ``set_sysctl(link, family, name, value)``: write ``net.ipv4.conf.LINK.NAME`` (``family``
+            ``'inet'``) or ``net.ipv6.conf.LINK.NAME`` (``'inet6'``), e.g. ``forwarding``; read them
+            with ``sysctls``
+        ``add_proxy_neighbour(link, address)``, ``delete_proxy_neighbour(link, address)``: the host
+            answers ARP (IPv4) or NDP (IPv6) for ``address`` on ``link`` (``ip neigh add proxy``;
+            the kernel takes adding an existing entry as no error and keeps one);
+            ``proxy_neighbours(family=None)`` -> ``[{index, family, address, mac, proxy}]``
 """
 
 import errno
@@ -121,6 +128,10 @@ class Netlink:
     def rules(self):
         return self._rtnl.rules()
 
+    def proxy_neighbours(self, family=None):
+        found = self._rtnl.proxy_neighbours()
+        return [n for n in found if family is None or n["family"] == family]
+
     def link_index(self, name):
         if name not in self._names:
             index = self._rtnl.link_index(name)
@@ -153,7 +164,8 @@ class Netlink:
         self._pyroute2().set_bridge(self.index(link), link, stp=stp, forward_delay=forward_delay)
 
     def add_veth_port(self, name, peer, peer_netns_fd, master, mtu=None, peer_mac=None):
-        indexes = self._rtnl.add_veth_port(name, peer, peer_netns_fd, self.index(master), mtu=mtu, peer_mac=peer_mac)
+        indexes = self._rtnl.add_veth_port(name, peer, peer_netns_fd, None if master is None else self.index(master),
+                                           mtu=mtu, peer_mac=peer_mac)
         self.remember(name, indexes[0])
         return indexes
 
@@ -215,6 +227,14 @@ class Netlink:
     def delete_route(self, route):
         self._route("delete", route)
 
+    # -- proxy neighbours --------------------------------------------------------------------
+
+    def add_proxy_neighbour(self, link, address):
+        self._rtnl.proxy_neighbour("add", self.index(link), link, address)
+
+    def delete_proxy_neighbour(self, link, address):
+        self._rtnl.proxy_neighbour("delete", self.index(link), link, address)
+
     # -- per-interface settings ------------------------------------------------------------
 
     def _ipv6_conf(self, link):
@@ -243,14 +263,22 @@ class Netlink:
                         continue
         return found
 
-    def set_ipv6(self, link, enabled):
+    def _write_conf(self, path, value, what):
         try:
             with in_netns(self.fd_path()):
-                with open(self._ipv6_conf(link), "w") as f:
-                    f.write("0" if enabled else "1")
+                with open(path, "w") as f:
+                    f.write(value)
         except (IOError, OSError) as exc:
-            verb = "enable" if enabled else "disable"
-            raise KernelError("failed to %s IPv6 on %s: %s" % (verb, link, exc.strerror or exc), exc.errno) from exc
+            raise KernelError("failed to %s: %s" % (what, exc.strerror or exc), exc.errno) from exc
+
+    def set_ipv6(self, link, enabled):
+        self._write_conf(self._ipv6_conf(link), "0" if enabled else "1",
+                         "%s IPv6 on %s" % ("enable" if enabled else "disable", link))
+
+    def set_sysctl(self, link, family, name, value):
+        tree = {"inet": "ipv4", "inet6": "ipv6"}[family]
+        self._write_conf("/proc/sys/net/%s/conf/%s/%s" % (tree, link, name), str(value),
+                         "set net.%s.conf.%s.%s to %s" % (tree, link, name, value))
 
 
 __all__ = ["Netlink", "KernelError", "C"]

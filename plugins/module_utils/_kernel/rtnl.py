@@ -137,6 +137,11 @@ class RtnlSocket:
         """Every policy rule (``ip rule``), IPv4 and IPv6, in one dump."""
         return self.dump("list policy rules", C.RTM_GETRULE, C.FIB_RULE.pack(0, 0, 0, 0, 0, 0, 0, 0, 0), attempts)
 
+    def proxy_neighbours(self, attempts=DUMP_ATTEMPTS):
+        """Every proxy neighbour entry (``ip neigh show proxy``), IPv4 and IPv6, in one dump: the
+        kernel dumps its proxy table when the request's ``ndm_flags`` is exactly ``NTF_PROXY``."""
+        return self.dump("list proxy neighbours", C.RTM_GETNEIGH, C.NDMSG.pack(0, 0, 0, C.NTF_PROXY, 0), attempts)
+
     def link_index(self, name):
         """The index of link ``name``, or ``None`` when there is none."""
         try:
@@ -154,7 +159,7 @@ class RtnlSocket:
     # -- links -----------------------------------------------------------------------------
 
     def add_veth_port(self, name, peer, peer_netns_fd, master, mtu=None, peer_mac=None):
-        """Add veth ``name``, up and a port of ``master`` (an index), with ``peer`` born (down: a veth
+        """Add veth ``name``, up and a port of ``master`` (an index; ``None``: of no bridge), with ``peer`` born (down: a veth
         cannot open before its pair is complete) in the namespace of ``peer_netns_fd``. Returns
         ``(index, peer_index)`` when the kernel echoes the new link (Linux 6.3 and later), else
         ``(None, None)``."""
@@ -165,7 +170,9 @@ class RtnlSocket:
             peer_attrs += codec.attr_u32(C.IFLA_MTU, mtu)
         info = codec.attr_str(C.IFLA_INFO_KIND, "veth") + codec.attr(C.IFLA_INFO_DATA, codec.attr(
             C.VETH_INFO_PEER, C.IFINFO.pack(0, 0, 0, 0, 0) + peer_attrs))
-        body = codec.attr_str(C.IFLA_IFNAME, name) + codec.attr_u32(C.IFLA_MASTER, master) + codec.attr(C.IFLA_LINKINFO, info)
+        body = codec.attr_str(C.IFLA_IFNAME, name) + codec.attr(C.IFLA_LINKINFO, info)
+        if master is not None:
+            body += codec.attr_u32(C.IFLA_MASTER, master)
         if mtu is not None:
             body += codec.attr_u32(C.IFLA_MTU, mtu)
         answers = self.request("add veth %s (peer %s)" % (name, peer), C.RTM_NEWLINK,
@@ -219,6 +226,19 @@ class RtnlSocket:
             text = "delete address %s/%s from %s" % (address, prefixlen, what)
             msg_type, mode = C.RTM_DELADDR, 0
         self.request(text, msg_type, mode, C.IFADDR.pack(family, int(prefixlen), 0, 0, index) + body)
+
+    # -- proxy neighbours --------------------------------------------------------------------
+
+    def proxy_neighbour(self, verb, index, what, address):
+        """``verb`` ``add`` or ``delete`` the proxy neighbour entry of ``address`` on link ``index``."""
+        family = C.FAMILY_NUMBERS[codec.family_of(address)]
+        body = C.NDMSG.pack(family, index, C.NUD_PERMANENT, C.NTF_PROXY, 0) + codec.attr(
+            C.NDA_DST, socket.inet_pton(family, address))
+        if verb == "add":
+            text, msg_type, mode = "add proxy neighbour %s on %s" % (address, what), C.RTM_NEWNEIGH, C.F_CREATE | C.F_EXCL
+        else:
+            text, msg_type, mode = "delete proxy neighbour %s on %s" % (address, what), C.RTM_DELNEIGH, 0
+        self.request(text, msg_type, mode, body)
 
     # -- routes ----------------------------------------------------------------------------
 
