@@ -42,8 +42,8 @@ WAIT = "5"
 TOOLS = (("inet", "iptables"), ("inet6", "ip6tables"))
 FAMILY_WORDS = {"inet": "IPv4", "inet6": "IPv6"}
 SEARCH_PATH = ("/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin")
-# $0 the tool, "$@" the chain and the rule: -C, then -I only on exit code 1 (no such rule); 0 leaves
-# it as it is, any other code (a busy lock, a missing match module) is the command's exit code
+
+
 def tool_path(tool, search=SEARCH_PATH):
     """The tool's path, or None when it is not installed."""
     for directory in search:

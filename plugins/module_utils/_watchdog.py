@@ -57,7 +57,8 @@ READY_WAIT = WATCHDOG_START + 20.0  # seconds the module waits for its watchdog 
 
 
 def _say(text):
-    print(text, flush=True)  # the system journal for a unit, /dev/null for a forked watchdog
+    sys.stdout.write(text + "\n")  # the system journal for a unit, /dev/null for a forked watchdog
+    sys.stdout.flush()
 
 
 def _payload_root():

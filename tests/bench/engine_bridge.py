@@ -170,7 +170,7 @@ def measure(state, host, runs, engine_runs, reboots, out):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--runs", type=int, default=10, help="container restarts and stop/starts per subject")
     parser.add_argument("--engine-runs", type=int, default=5, help="systemctl restart docker")
     parser.add_argument("--reboots", type=int, default=3)

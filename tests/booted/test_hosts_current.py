@@ -84,7 +84,7 @@ def current_lab(tmp_path_factory):
     state_dir = str(tmp_path_factory.mktemp("lanbridge-current") / "lab")
     state = lab.up(state_dir, PREFIX, containers=2, forward_drop=FORWARD_DROP, booted=SPECS, owner=os.getpid())
     try:
-        podman_host = next(host for host, h in state["hosts"].items() if h.get("podman_socket"))
+        podman_host = [host for host, h in state["hosts"].items() if h.get("podman_socket")][0]
         _start_podman_container(state, podman_host)
         yield state
     finally:

@@ -436,7 +436,7 @@ def two_profiles(tmp_path_factory):
     state = lab.up(state_dir, os.environ.get("LANBRIDGE_PERSIST_PREFIX2", "bq"), containers=1, booted=["networkmanager"],
                    owner=os.getpid())
     try:
-        host = next(iter(state["hosts"]))
+        host = list(state["hosts"])[0]
         inside(state, host, "sh", "-c", "umask 077 && cat > %s && nmcli connection reload" % SPARE, input=SPARE_TEXT)
         assert active_profile(state, host) == "em1"
         yield state, host

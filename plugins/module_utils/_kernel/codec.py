@@ -68,8 +68,16 @@ def attr_str(kind, text):
     return attr(kind, text.encode("utf-8") + b"\0")
 
 
+def mac_bytes(mac):
+    """The six bytes of ``aa:bb:cc:dd:ee:ff``; ``KernelError`` for anything else."""
+    parts = mac.split(":")
+    if len(parts) != 6:
+        raise KernelError("not a MAC address: %r" % (mac,))
+    return bytes(bytearray(int(part, 16) for part in parts))
+
+
 def attr_mac(kind, mac):
-    return attr(kind, bytes(bytearray(int(part, 16) for part in mac.split(":"))))
+    return attr(kind, mac_bytes(mac))
 
 
 def u32(raw):

@@ -17,6 +17,8 @@
 import socket
 import struct
 
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.codec import mac_bytes, mac_text
+
 ETH_P_ARP = 0x0806
 ETH_P_IP = 0x0800
 BROADCAST = "ff:ff:ff:ff:ff:ff"
@@ -31,17 +33,6 @@ ICMPV6_NEIGHBOUR_ADVERTISEMENT = 136
 NA_FLAG_OVERRIDE = 0x20000000
 OPT_TARGET_LLADDR = 2
 ALL_NODES = "ff02::1"
-
-
-def mac_bytes(mac):
-    parts = mac.split(":")
-    if len(parts) != 6:
-        raise ValueError("not a MAC address: %r" % mac)
-    return bytes(bytearray(int(p, 16) for p in parts))
-
-
-def mac_text(raw):
-    return ":".join("%02x" % b for b in bytearray(raw))
 
 
 def arp_frame(op, src_mac, sender_mac, sender_ip, target_mac, target_ip, dst_mac=BROADCAST):

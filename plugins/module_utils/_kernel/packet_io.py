@@ -25,6 +25,7 @@ import socket
 import struct
 import threading
 
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel import codec
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel import frames
 from ansible_collections.lanbridge.core.plugins.module_utils._errors import KernelError
 
@@ -61,7 +62,7 @@ def open_arp_socket(ifname):
 
 def own_mac(sock):
     """The MAC of the interface a bound packet socket serves."""
-    return frames.mac_text(sock.getsockname()[4][:6])
+    return codec.mac_text(sock.getsockname()[4][:6])
 
 
 def send(sock, ifname, frame, bound=True):

@@ -109,8 +109,8 @@ def choose(found):
     if not found:
         return None
     if len(found) > 1:
-        raise PersistError("persist auto: the uplink is claimed by both %s: persist the bridge through one manager (stop or unconfigure the other)"
-                         % " and ".join("%s (%s)" % (NAMES[f["manager"]], f["evidence"]) for f in found))
+        raise PersistError("persist auto: the uplink is claimed by both %s: persist the bridge through one manager "
+                           "(stop or unconfigure the other)" % " and ".join("%s (%s)" % (NAMES[f["manager"]], f["evidence"]) for f in found))
     return found[0]
 
 

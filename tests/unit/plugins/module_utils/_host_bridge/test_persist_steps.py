@@ -246,8 +246,8 @@ def test_networkmanager_brings_back_the_profile_whose_addressing_it_read(state):
     first, last = persist.activation("networkmanager", model, state, current)
     up_em1 = ["nmcli", "connection", "up", "uuid", common.ini_value(em1, "connection", "uuid")]
     assert [s["args"]["argv"] for s in first["undo"]] == [["nmcli", "connection", "reload"], up_em1]
-    assert [s["args"]["argv"] for s in last][-1] == (up_em1 if state == "absent" else
-                                                      ["nmcli", "connection", "up", "id", "lanbridge-br0"])
+    ours = ["nmcli", "connection", "up", "id", "lanbridge-br0"]
+    assert [s["args"]["argv"] for s in last][-1] == (up_em1 if state == "absent" else ours)
 
 
 # -- validate with stand-in tools ----------------------------------------------------------

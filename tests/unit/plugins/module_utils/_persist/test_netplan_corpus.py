@@ -33,9 +33,14 @@ BRIDGE = "lanbr0"
 PATH = "/etc/netplan/50-site.yaml"
 
 
+def _yaml_name(path):
+    return os.path.basename(path)[:-len(".netplan")] + ".yaml"
+
+
 def corpus():
-    files = dict((os.path.basename(p), p) for p in sorted(glob.glob(os.path.join(HERE, "netplan_examples", "*.yaml"))))
-    files.update(("corpus-" + os.path.basename(p), p) for p in sorted(glob.glob(os.path.join(HERE, "netplan_corpus", "*.yaml"))))
+    # kept as NAME.netplan (YAML as data, not checked by the collection's YAML linters), read as NAME.yaml
+    files = dict((_yaml_name(p), p) for p in sorted(glob.glob(os.path.join(HERE, "netplan_examples", "*.netplan"))))
+    files.update(("corpus-" + _yaml_name(p), p) for p in sorted(glob.glob(os.path.join(HERE, "netplan_corpus", "*.netplan"))))
     out = {}
     for name, path in files.items():
         with open(path) as handle:

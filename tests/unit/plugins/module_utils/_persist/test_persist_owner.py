@@ -66,9 +66,10 @@ def test_choose():
     one = {"manager": "ifupdown", "evidence": "em1 in /run/network/ifstate"}
     assert owner.choose([one]) is one
     two = owner.owners("em1", 2, state(networkd_link=NETWORKD_LINK, networkd_running=True, nm_devices=NMCLI, nm_running=True))
-    with pytest.raises(PersistError, match=r"^persist auto: the uplink is claimed by both systemd-networkd \(ADMIN_STATE=configured, "
-                                         r"NETWORK_FILE=/etc/systemd/network/10-em1.network\) and NetworkManager \(device "
-                                         r"connected, connection Wired connection 1\)"):
+    claimed = (r"^persist auto: the uplink is claimed by both systemd-networkd \(ADMIN_STATE=configured, "
+               r"NETWORK_FILE=/etc/systemd/network/10-em1.network\) and NetworkManager \(device "
+               r"connected, connection Wired connection 1\)")
+    with pytest.raises(PersistError, match=claimed):
         owner.choose(two)
 
 

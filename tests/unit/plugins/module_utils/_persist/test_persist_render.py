@@ -151,8 +151,8 @@ def test_netplan_entry_left_empty():
 
 def test_netplan_keys_a_later_file_overrides_stay_in_the_administrators_text():
     """dhcp4/accept-ra are overridden by ours: a DHCP entry without sequences is not touched at all."""
-    plan = netplan.render(model("dhcp", "netplan"), {"/etc/netplan/01.yaml": "network:\n  ethernets:\n    em1:\n"
-                                                      "      dhcp4: true   # by MAC\n      accept-ra: no\n"})
+    admin = "network:\n  ethernets:\n    em1:\n      dhcp4: true   # by MAC\n      accept-ra: no\n"
+    plan = netplan.render(model("dhcp", "netplan"), {"/etc/netplan/01.yaml": admin})
     assert plan["moves"] == [] and sorted(plan["files"]) == ["/etc/netplan/90-lanbridge-br0.yaml", netplan.iaid_path(model("dhcp"))]
     assert "      dhcp4: true\n      accept-ra: no\n" in plan["files"]["/etc/netplan/90-lanbridge-br0.yaml"]["content"]
 
