@@ -21,8 +21,11 @@ options:
         sees one MAC, the uplink's, for all of them. Forwarding is turned on per interface where it is
         off (IPv4 C(forwarding) on the uplink and the host end; IPv6 C(forwarding), C(proxy_ndp) and
         C(force_forwarding) on the uplink, C(force_forwarding) on the host end) and turned off again
-        when the last routed attachment on the uplink is removed, if this module turned it on. With
-        IPv6 forwarding on, the uplink no longer takes router advertisements (C(accept_ra=1)).
+        when the last routed attachment on the uplink is removed, if this module turned it on. Where it
+        turns the uplink's IPv6 C(forwarding) on and the uplink's C(accept_ra) is 1 (which a forwarding
+        interface takes as "ignore router advertisements"), C(accept_ra) is set to 2 first, so a host
+        whose IPv6 default route comes from router advertisements keeps it; it is set back to 1 with
+        the rest.
       - IPv6 needs C(force_forwarding) (Linux 6.17) or C(net.ipv6.conf.all.forwarding=1) set by the
         administrator. Addresses are refused before any change when they lie outside the uplink's
         subnets (unless O(allowed_networks) lists them) or when the host holds them. DHCP is not possible.

@@ -14,9 +14,14 @@ network access:
   host changes, and stops if it returns anything. Where a host's network facts were gathered
   (the role gathers none), it also checks addresses against the uplink's subnet and the host's own
   addresses; without them ``host_bridge`` does that on the host (``lan_addresses``).
-- ``container_lan_addresses``: one host's container addresses, for ``host_bridge``'s ``lan_addresses``.
+  Routed entries (``mode: routed``, the entry's or ``container_lan_mode``) are refused for the
+  module's own reasons (``_container_veth.routed.entry_fields``) and need the uplink's name.
+- ``container_lan_builds_bridge``: whether a host's role run builds the bridge (``container_lan_mode``
+  bridged, or an entry with ``mode: bridged``).
+- ``container_lan_addresses``: one host's bridged container addresses, for ``host_bridge``'s ``lan_addresses``.
 - ``container_lan_veth_interfaces``: one host's ``container_lan_interfaces`` turned into the
-  ``interfaces`` list of ``lanbridge.core.container_veth`` (role-level defaults applied).
+  ``interfaces`` list of ``lanbridge.core.container_veth`` (role-level defaults applied; a routed
+  entry's ``uplink`` is the bridge where the role builds one, else ``container_lan_uplink``).
 - ``container_lan_summary``: one line per container from ``container_veth``'s result.
 
 Internal to the role (so not documented as public filters); see ``roles/container_lan/README.md``.
@@ -24,6 +29,7 @@ Internal to the role (so not documented as public filters); see ``roles/containe
 
 import ipaddress
 
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.routed import entry_fields
 from ansible_collections.lanbridge.core.plugins.module_utils._validate import check_cidr, check_ifname, check_next_hop
 from ansible_collections.lanbridge.core.plugins.module_utils._errors import ValidationError
 
@@ -32,7 +38,8 @@ from ansible_collections.lanbridge.core.plugins.module_utils._errors import Vali
 # define, the value the role sees on the host running the check is used (``fallback``): it comes
 # from exactly those play-wide sources.
 ROLE_VARS = ("container_lan_bridge", "container_lan_uplink", "container_lan_gateway",
-             "container_lan_interfaces", "container_lan_allowed_networks")
+             "container_lan_interfaces", "container_lan_allowed_networks", "container_lan_mode")
+MODES = ("bridged", "routed")
 
 # Keys of a container_lan_interfaces entry passed through to container_veth unchanged.
 _PASSTHROUGH = ("container", "pid", "netns", "ifname", "host_ifname", "gateway6", "routes", "mac",
@@ -84,6 +91,44 @@ def _name_problem(what, name):
     """Why ``name`` is not a valid Linux interface name (the modules' own rule), or None."""
     try:
         check_ifname(name, what)
+    except ValidationError as exc:
+        return str(exc)
+    return None
+
+
+def _mode(entry, mode):
+    return entry.get("mode") or mode or "bridged"
+
+
+def builds_bridge(entries, mode="bridged"):
+    """Whether the role builds the bridge: ``mode`` (``container_lan_mode``) bridged, or an entry's."""
+    return (mode or "bridged") == "bridged" or any(
+        isinstance(entry, dict) and entry.get("mode") == "bridged" for entry in entries or [])
+
+
+def _routed_uplink(entry, entries, mode, bridge, uplink):
+    """A routed entry's uplink: its own, else the bridge where the role builds one, else the role's."""
+    return entry.get("uplink") or (bridge if builds_bridge(entries, mode) else uplink)
+
+
+def _networks(entry):
+    """The valid networks of a routed entry's own ``allowed_networks`` (``_routed_problem`` names the others)."""
+    out = []
+    for value in entry.get("allowed_networks") or []:
+        try:
+            out.append(ipaddress.ip_network(str(value).strip(), strict=False))
+        except ValueError:
+            continue
+    return out
+
+
+def _routed_problem(entry, cidrs, uplink):
+    """Why container_veth would refuse the routed entry (its own rule), or None."""
+    if uplink == "auto" or _name_problem("uplink", uplink or ""):
+        return ("mode routed needs the uplink's interface name (the entry's uplink or container_lan_uplink), "
+                "not %r" % (uplink,))
+    try:
+        entry_fields(dict(entry, state="present", addresses=cidrs, uplink=uplink))
     except ValidationError as exc:
         return str(exc)
     return None
@@ -147,8 +192,11 @@ def _check_host(host, hostvars, fallback, seen_addresses, seen_macs):
     facts = hostvars.get("ansible_facts") or {}
     bridge = _get(hostvars, fallback, "container_lan_bridge") or "br0"
     uplink = _get(hostvars, fallback, "container_lan_uplink")
+    mode = _get(hostvars, fallback, "container_lan_mode") or "bridged"
     if not uplink:
         return ["%s: container_lan_uplink is not set (an interface name, a MAC address or 'auto')" % host]
+    if mode not in MODES:
+        return ["%s: container_lan_mode must be bridged or routed, not %r" % (host, mode)]
     for what, name in (("container_lan_bridge", bridge),):
         problem = _name_problem(what, name)
         if problem:
@@ -218,6 +266,12 @@ def _check_host(host, hostvars, fallback, seen_addresses, seen_macs):
                 problem = _name_problem(key, entry[key])
                 if problem:
                     problems.append("%s: %s" % (where, problem))
+        entry_mode = _mode(entry, mode)
+        if entry_mode not in MODES:
+            problems.append("%s: mode must be bridged or routed, not %r" % (where, entry_mode))
+            continue
+        if entry_mode == "bridged" and (entry.get("uplink") or entry.get("allowed_networks")):
+            problems.append("%s: uplink and allowed_networks are taken only with mode routed" % where)
         if entry.get("state", "present") == "absent":
             continue
         ifaces, cidrs = [], []
@@ -229,13 +283,20 @@ def _check_host(host, hostvars, fallback, seen_addresses, seen_macs):
                 continue
             iface = ipaddress.ip_interface(cidrs[-1])
             ifaces.append(iface)
-            if networks and not any(iface.ip in n for n in lan_networks if n.version == iface.version):
+            own_uplink = entry_mode == "routed" and entry.get("uplink") not in (None, uplink, bridge)
+            if networks and not own_uplink and not any(
+                    iface.ip in n for n in lan_networks + _networks(entry) if n.version == iface.version):
                 problems.append("%s: address %s is not on the uplink's subnet (%s); add the network to "
                                 "container_lan_allowed_networks if that is intended"
                                 % (where, cidr, ", ".join(str(n) for n in lan_networks)))
             seen_addresses.setdefault(iface.ip, []).append("%s %s" % (host, target))
         if entry.get("mac"):
             seen_macs.setdefault(str(entry["mac"]).lower(), []).append("%s %s" % (host, target))
+        if entry_mode == "routed":
+            problem = _routed_problem(entry, cidrs, _routed_uplink(entry, entries, mode, bridge, uplink))
+            if problem:
+                problems.append("%s: %s" % (where, problem))
+            continue
         for key, version in (("gateway", 4), ("gateway6", 6)):
             # what container_veth gets (veth_interfaces): the entry's own gateway, else the LAN's
             # for an entry with an IPv4 address; checked by the module's own rule
@@ -283,12 +344,13 @@ def fleet_problems(fleet, fallback=None, current=None):
     return problems
 
 
-def veth_interfaces(entries, bridge, gateway="", docker_host="", runtime="auto"):
+def veth_interfaces(entries, bridge, gateway="", docker_host="", runtime="auto", mode="bridged", uplink="",
+                    allowed_networks=()):
     """One host's ``container_lan_interfaces`` as ``container_veth``'s ``interfaces`` option.
 
     Applies the role-level defaults (bridge, LAN gateway for entries with an IPv4 address,
-    engine socket and runtime for entries that name a container) and drops unset keys, so the
-    module's own defaults apply.
+    engine socket and runtime for entries that name a container; for a routed entry ``mode``,
+    its uplink and ``allowed_networks``) and drops unset keys, so the module's own defaults apply.
     """
     result = []
     for entry in entries or []:
@@ -297,7 +359,12 @@ def veth_interfaces(entries, bridge, gateway="", docker_host="", runtime="auto")
         if addresses:
             item["addresses"] = addresses
         state = item.get("state", "present")
-        if state != "absent":
+        if _mode(entry, mode) == "routed":
+            item.update(mode="routed", uplink=_routed_uplink(entry, entries, mode, bridge, uplink))
+            allowed = entry.get("allowed_networks") or list(allowed_networks or [])
+            if allowed and state != "absent":
+                item["allowed_networks"] = allowed
+        elif state != "absent":
             item["bridge"] = bridge
             has_ipv4 = any(ipaddress.ip_interface(str(a)).version == 4 for a in addresses)
             entry_gateway = entry.get("gateway")
@@ -314,12 +381,13 @@ def veth_interfaces(entries, bridge, gateway="", docker_host="", runtime="auto")
     return result
 
 
-def lan_addresses(entries):
-    """The addresses (CIDR) of one host's ``container_lan_interfaces`` entries that are not absent,
-    for ``host_bridge``'s ``lan_addresses`` (its check that they are on the LAN)."""
+def lan_addresses(entries, mode="bridged"):
+    """The addresses (CIDR) of one host's bridged ``container_lan_interfaces`` entries that are not
+    absent, for ``host_bridge``'s ``lan_addresses`` (its check that they are on the LAN); a routed
+    entry's ``container_veth`` checks against its uplink."""
     out = []
     for entry in entries or []:
-        if isinstance(entry, dict) and entry.get("state", "present") != "absent":
+        if isinstance(entry, dict) and entry.get("state", "present") != "absent" and _mode(entry, mode) == "bridged":
             out.extend(str(a) for a in _addresses(entry))
     return out
 
@@ -354,4 +422,5 @@ class FilterModule:
             "container_lan_veth_interfaces": veth_interfaces,
             "container_lan_summary": summary,
             "container_lan_addresses": lan_addresses,
+            "container_lan_builds_bridge": builds_bridge,
         }

@@ -63,7 +63,7 @@ options:
         as an empty one (see O(mtu)), so the diff shows every attachment a real run would make
         once the bridge exists; a real run fails.
       - Required with O(state=present) and O(mode=bridged) (see O(mode) for V(routed)).
-      - With O(interfaces), it may be given at the top level too, as the bridge of every
+      - With O(interfaces), it may be given at the top level too, as the bridge of every bridged
         entry that does not name its own and the bridge O(purge) acts on.
     type: str
   purge:
@@ -358,7 +358,7 @@ from ansible_collections.lanbridge.core.plugins.module_utils._agent.manage impor
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.batch import converge
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import Engines
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.entry import (
-    ENTRY_SPEC, SHARED_OPTIONS, Attachment, argument_spec, check_batch, check_resolved, validate,
+    ENTRY_SPEC, SHARED_OPTIONS, Attachment, argument_spec, check_batch, check_resolved, validate, with_shared,
 )
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.report import summarize
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.targets import TARGET_OPTIONS
@@ -426,8 +426,7 @@ def main():
                          missing_library="pyroute2")
     if module.params.get("interfaces") is not None:
         shared = dict((k, module.params[k]) for k in SHARED_OPTIONS if module.params.get(k) is not None)
-        raw_entries = [dict(raw, **dict((k, v) for k, v in shared.items() if raw.get(k) is None))
-                       for raw in module.params["interfaces"]]
+        raw_entries = [with_shared(raw, shared) for raw in module.params["interfaces"]]
         if not raw_entries and not module.params["purge"]:
             module.exit_json(**with_agent(module, dict(changed=False, interfaces=[])))
     else:

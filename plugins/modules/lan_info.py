@@ -23,6 +23,8 @@ description:
     every process.
   - Ports of a managed bridge that are neither its uplink nor a labelled veth are reported as
     attachments with RV(attachments[].status=not ours).
+  - A routed attachment (O(lanbridge.core.container_veth#module:mode=routed)) is reported with its
+    RV(attachments[].uplink) and the proxy neighbour entries the host keeps there for it.
   - Reads through netlink dumps (standard library; a dump the kernel marks as interrupted is read
     again) and the engine's API over its unix socket; needs no pyroute2, runs no commands.
 author:
@@ -188,6 +190,27 @@ attachments:
       elements: dict
       returned: always
       sample: [{dest: default, via: 198.51.100.254}, {dest: 203.0.113.0/24, via: 198.51.100.1}]
+    mode:
+      description:
+        - V(bridged) - an attachment whose host end is meant for a bridge, and every V(not ours) port.
+        - V(routed) - a O(lanbridge.core.container_veth#module:mode=routed) attachment, its host end in no bridge;
+          the host routes the container's addresses to it and answers for them on RV(attachments[].uplink).
+      type: str
+      returned: always
+      sample: routed
+    uplink:
+      description: The host's interface on the LAN a routed attachment answers on, as its label records it; V(null) when bridged.
+      type: str
+      returned: always
+      sample: em1
+    proxy:
+      description:
+        - The proxy neighbour entries (C(ip neigh show proxy)) on RV(attachments[].uplink) for the addresses routed to
+          the host end or held by the container end; empty when bridged.
+      type: list
+      elements: str
+      returned: always
+      sample: [192.0.2.10, "2001:db8::10"]
 """
 
 import traceback
@@ -223,7 +246,7 @@ def run(module, engines):
     for link, label in found:
         master = by_index.get(link.get("master"))
         out.append(_attachments.attachment(link, label, master["ifname"] if master else None, managed,
-                                           reader.target(label["id"])))
+                                           reader.target(label["id"]), dump))
     for view in bridges:
         for port in _bridges.foreign_ports(facts, view["name"], view["uplink"]):
             out.append(_attachments.foreign(by_name[port], view["name"], view["uplink"] is not None))

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network n
 
 HOST_MAC = "02:00:00:00:0e:01"
 SYSCTLS = ["net/ipv4/conf/em1/forwarding", "net/ipv6/conf/em1/forwarding", "net/ipv6/conf/em1/proxy_ndp",
-           "net/ipv6/conf/em1/force_forwarding", "net/ipv4/conf/all/forwarding", "net/ipv6/conf/all/forwarding"]
+           "net/ipv6/conf/em1/force_forwarding", "net/ipv4/conf/all/forwarding", "net/ipv6/conf/all/forwarding",
+           "net/ipv6/conf/em1/accept_ra"]
 
 
 def _one_mac_lan(netns_factory, filtered=True):
@@ -77,7 +78,9 @@ def test_bridged_attachment_does_not_reach_the_lan_through_a_one_mac_port(netns_
 def test_routed_attachment_reaches_the_lan_four_ways_and_absent_restores(netns_factory):
     switch, lan, host = _one_mac_lan(netns_factory)
     ctr = netns_factory("c")
+    host.exec("sysctl", "-qw", "net.ipv6.conf.em1.accept_ra=1")  # a host that takes its IPv6 default route from RAs
     before, sysctls_before = snapshot(host), _sysctls(host)
+    assert (sysctls_before["net/ipv6/conf/em1/forwarding"], sysctls_before["net/ipv6/conf/em1/accept_ra"]) == ("0", "1")
     args = {"netns": ctr.path, "mode": "routed", "uplink": "em1", "addresses": ["192.0.2.10/24", "2001:db8::10/64"]}
     real = veth_four_ways(_runner(host), args)
     item = real["interfaces"][0]
@@ -91,8 +94,15 @@ def test_routed_attachment_reaches_the_lan_four_ways_and_absent_restores(netns_f
     for a, b in ((lan, "192.0.2.10"), (ctr, "192.0.2.1"), (lan, "2001:db8::10"), (ctr, "2001:db8::1")):
         assert ping(a, b, attempts=5), "%s -> %s" % (a.name, b)
     assert _learnt(switch) == [HOST_MAC]  # one MAC, many addresses
+    info = run_module("lan_info", host, {})
+    assert not info.failed, info
+    seen = [a for a in info["attachments"] if a["host_ifname"] == host_end]
+    assert [(a["status"], a["mode"], a["uplink"], a["bridge"], a["proxy"]) for a in seen] == [
+        ("attached", "routed", "em1", None, ["192.0.2.10", "2001:db8::10"])]
     assert _sysctls(host)["net/ipv4/conf/all/forwarding"] == "0"  # per interface only
     assert _sysctls(host)["net/ipv6/conf/all/forwarding"] == "0"
+    # IPv6 forwarding on the uplink, and accept_ra 2 so that the uplink still takes router advertisements
+    assert (_sysctls(host)["net/ipv6/conf/em1/forwarding"], _sysctls(host)["net/ipv6/conf/em1/accept_ra"]) == ("1", "2")
 
     gone = _runner(host)(dict(args, state="absent"), diff=True)
     assert not gone.failed and gone["changed"] is True, gone

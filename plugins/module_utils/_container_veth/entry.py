@@ -67,6 +67,15 @@ def argument_spec():
     return spec
 
 
+def with_shared(raw, shared):
+    """An ``interfaces`` entry with the top-level ``shared`` options filled in where it gives none:
+    ``bridge`` only into a bridged entry, ``uplink`` only into a routed one (its own ``mode``, else
+    the shared one)."""
+    mode = raw.get("mode") or shared.get("mode") or DEFAULTS["mode"]
+    skip = "bridge" if mode == "routed" else "uplink"
+    return dict(raw, **dict((k, v) for k, v in shared.items() if raw.get(k) is None and k != skip))
+
+
 def validate(raw, index=None):
     """Options of one entry -> a normalised entry; raises ValidationError naming the entry."""
     entry = dict((k, v) for k, v in raw.items() if k in ENTRY_SPEC)

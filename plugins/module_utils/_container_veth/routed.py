@@ -7,8 +7,9 @@ A routed attachment's host end is in no bridge. The container's interface holds 
 host address (``/32``, ``/128``) with its default routes via the link-local next hops on the host
 end (``HOST_GATEWAYS``, ``onlink``); the host end holds those next hops; the host routes each address
 (``/32``, ``/128``) to the host end, answers ARP / NDP for it on the uplink with a proxy neighbour
-entry (never the uplink-wide ``proxy_arp``), and forwards between the two (``SYSCTLS``, per
-interface). The uplink keeps its addresses and routes.
+entry (never the uplink-wide ``proxy_arp``), and forwards between the two (``UPLINK_SYSCTLS``,
+``HOST_END_SYSCTLS``, per interface; where it turns the uplink's IPv6 ``forwarding`` on, an
+``accept_ra`` of 1 becomes 2). The uplink keeps its addresses and routes.
 
 ``entry_fields(entry)`` the routed part of ``entry.validate``: ``uplink``, ``allowed_networks``,
     host-length ``addresses`` (the given prefixes kept in ``lan_addresses``), the container's routes.
@@ -45,7 +46,11 @@ TREES = {"inet": "ipv4", "inet6": "ipv6"}
 # proxy_ndp make the kernel answer neighbour solicitations for the proxy entries.
 UPLINK_SYSCTLS = {"inet": ("forwarding",), "inet6": ("forwarding", "proxy_ndp", "force_forwarding")}
 HOST_END_SYSCTLS = {"inet": ("forwarding",), "inet6": ("force_forwarding",)}
-SYSCTL_NAMES = ("forwarding", "proxy_ndp", "force_forwarding")
+# IPv6 forwarding on makes an uplink with accept_ra=1 ignore router advertisements (and lose a default
+# route learnt from them); 2 keeps taking them. (turned on, restored) where not '1' and '0'.
+ACCEPT_RA = "ipv6/accept_ra"
+VALUES = {ACCEPT_RA: ("2", "1")}
+SYSCTL_NAMES = ("forwarding", "proxy_ndp", "force_forwarding", "accept_ra")
 
 
 def _step(op, text, undo=None, **args):
@@ -137,6 +142,17 @@ def _host_route(address, host_end):
             "dev": host_end, "table": MAIN_TABLE, "scope": "link"}
 
 
+def _uplink_changes(wanted, live):
+    """``[(key, old, new)]``: the uplink settings this plan turns on, ``accept_ra`` from 1 to 2 first
+    where it turns IPv6 ``forwarding`` on."""
+    current = live.get("sysctls", {}).get(wanted["uplink"], {})
+    out = [(key, current[key], "1") for key in _needed(_families(wanted["addresses"]), UPLINK_SYSCTLS)
+           if key in current and current[key] != "1"]
+    if any(key == "ipv6/forwarding" for key, _old, _new in out) and current.get(ACCEPT_RA) == "1":
+        out.insert(0, (ACCEPT_RA, "1", VALUES[ACCEPT_RA][0]))
+    return out
+
+
 def turned_on(wanted, live):
     """The uplink settings this collection has turned on: what the routed attachments on the uplink
     (this one included) recorded, and what this plan turns on."""
@@ -144,10 +160,7 @@ def turned_on(wanted, live):
     own = (live.get("host") or {}).get("label") or {}
     for label in live.get("others_on_uplink", []) + ([own] if own.get("uplink") == wanted["uplink"] else []):
         record.update(label.get("on") or [])
-    current = live.get("sysctls", {}).get(wanted["uplink"], {})
-    for key in _needed(_families(wanted["addresses"]), UPLINK_SYSCTLS):
-        if key in current and current[key] != "1":
-            record.add(key)
+    record.update(key for key, _old, _new in _uplink_changes(wanted, live))
     return sorted(record)
 
 
@@ -157,11 +170,7 @@ def host_steps(wanted, live, fresh):
     uplink, host_end = wanted["uplink"], wanted["host_ifname"]
     families = _families(wanted["addresses"])
     sysctls = live.get("sysctls", {})
-    steps = []
-    for key in _needed(families, UPLINK_SYSCTLS):
-        old = sysctls.get(uplink, {}).get(key)
-        if old is not None and old != "1":
-            steps.append(_sysctl_step(uplink, key, "1", old))
+    steps = [_sysctl_step(uplink, key, new, old) for key, old, new in _uplink_changes(wanted, live)]
     current = {} if fresh else sysctls.get(host_end, {})
     for key in _needed(families, HOST_END_SYSCTLS):
         if key.endswith("force_forwarding") and key not in sysctls.get(uplink, {}):
@@ -226,9 +235,10 @@ def removal_steps(live, label):
     steps = [_proxy_step("delete", uplink, address) for address in sorted(ours & proxies)]
     if not live.get("others_on_uplink"):
         current = live.get("sysctls", {}).get(uplink, {})
-        for key in sorted(label.get("on") or []):
-            if current.get(key) == "1":
-                steps.append(_sysctl_step(uplink, key, "0", "1"))
+        for key in sorted(label.get("on") or [], key=lambda k: (k == ACCEPT_RA, k)):  # accept_ra after forwarding
+            on, off = VALUES.get(key, ("1", "0"))
+            if current.get(key) == on:
+                steps.append(_sysctl_step(uplink, key, off, on))
     return steps
 
 

@@ -13,9 +13,13 @@
     namespace.
 ``peer_facts(peer, dump)`` -> ``(addresses, routes)`` of a container end: CIDRs, and the codec's
     routes (``_kernel.codec``) configured through it.
-``attachment(host, label, bridge, managed, target)`` -> the reported dict of one labelled veth;
-    ``target`` as ``read.TargetReader.target`` returns it; its routes as ``container_veth``'s option
-    names them, ``{dest, via}`` (``_container_veth.plan.user_route``).
+``routed_facts(host, label, host_dump, peer_addresses)`` -> ``{mode, uplink, proxy}``: ``routed``, the
+    uplink the label names and the uplink's proxy entries for the addresses routed to the host end
+    or held by the container end, for a routed attachment's host end; else ``bridged``.
+``attachment(host, label, bridge, managed, target, host_dump)`` -> the reported dict of one labelled
+    veth; ``target`` as ``read.TargetReader.target`` returns it, ``host_dump`` as ``read.read_host``;
+    its routes as ``container_veth``'s option names them, ``{dest, via}``
+    (``_container_veth.plan.user_route``).
 ``foreign(link, bridge, uplink_known)`` -> the reported dict of a port of a managed bridge without the label.
 """
 
@@ -117,7 +121,20 @@ def _reason(found, kind, target, label, host):
     return "%s: %s" % (who, target.get("error") or "its state cannot be read")
 
 
-def attachment(host, label, bridge, managed, target):
+def routed_facts(host, label, host_dump, peer_addresses=()):
+    uplink = label.get("uplink")
+    if not uplink:
+        return {"mode": "bridged", "uplink": None, "proxy": []}
+    index = next((link["index"] for link in host_dump.get("links", []) if link["ifname"] == uplink), None)
+    ours = set(r["dst"].partition("/")[0] for r in host_dump.get("routes", [])
+               if r.get("oif") == host["index"] and r["dst"] != "default")
+    ours.update(cidr.partition("/")[0] for cidr in peer_addresses)
+    proxy = [n["address"] for n in host_dump.get("proxy", []) if index is not None and n["index"] == index
+             and n["address"] in ours]
+    return {"mode": "routed", "uplink": uplink, "proxy": sorted(proxy)}
+
+
+def attachment(host, label, bridge, managed, target, host_dump=None):
     kind = target_kind(label["id"])
     target = target or {}
     dump = target.get("dump")
@@ -125,7 +142,7 @@ def attachment(host, label, bridge, managed, target):
     found = status(kind, target.get("state"), peer)
     addresses, routes = peer_facts(peer, dump) if peer else ([], [])
     container_id = label["id"].partition(":")[2] if kind == "container" else None
-    return {
+    return dict(routed_facts(host, label, host_dump or {}, addresses), **{
         "host_ifname": host["ifname"], "kind": host.get("kind"), "host_mac": host.get("mac"), "mtu": host.get("mtu"),
         "bridge": bridge, "bridge_managed": bridge in managed if bridge else False,
         "identity": label["id"], "container_id": container_id,
@@ -135,7 +152,7 @@ def attachment(host, label, bridge, managed, target):
         "ifname": label["ifname"], "peer_ifname": peer["ifname"] if peer else None,
         "mac": peer.get("mac") if peer else None, "addresses": addresses, "routes": [user_route(r) for r in routes],
         "status": found, "reason": _reason(found, kind, target, label, host),
-    }
+    })
 
 
 def foreign(link, bridge, uplink_known=True):
@@ -144,7 +161,7 @@ def foreign(link, bridge, uplink_known=True):
         "host_ifname": link["ifname"], "kind": link.get("kind"), "host_mac": link.get("mac"), "mtu": link.get("mtu"),
         "bridge": bridge, "bridge_managed": True, "identity": None, "container_id": None, "container_name": None,
         "pid": None, "netns": None, "ifname": None, "peer_ifname": None, "mac": None, "addresses": [], "routes": [],
-        "status": NOT_OURS,
+        "mode": "bridged", "uplink": None, "proxy": [], "status": NOT_OURS,
         "reason": "%s is a port of %s without container_veth's label; %s" % (link["ifname"], bridge, why),
     }
 

@@ -5,7 +5,8 @@
 ``_kernel.netlink.Netlink``'s standard-library path, retried when torn) and the engine's inspect
 answers. Nothing here sends a netlink request that changes anything or opens a pyroute2 socket.
 
-``read_host()`` -> the dump of the namespace the module runs in.
+``read_host()`` -> the dump of the namespace the module runs in, with its proxy neighbour entries
+    (``proxy``, ``Netlink.proxy_neighbours()``).
 ``TargetReader(engine)``: ``target(identity)`` -> the target an attachment's label names (a
 container, through ``engine``, or a namespace), read once per identity::
 
@@ -37,7 +38,7 @@ ATTEMPTS = 3
 
 def read_host():
     with Netlink() as nl:
-        return nl.dump()
+        return dict(nl.dump(), proxy=nl.proxy_neighbours())
 
 
 def read_namespace(path, what, inode=None):

@@ -309,3 +309,58 @@ def test_lan_addresses_are_the_present_entries_addresses():
                {"container": "c", "address": "198.51.100.23/24", "state": "absent"}]
     assert f.lan_addresses(entries) == ["198.51.100.21/24", "2001:db8::21/64", "198.51.100.22/24"]
     assert f.lan_addresses([]) == [] and f.lan_addresses(None) == []
+
+
+ROUTED = {"container": "app1", "addresses": ["198.51.100.21/24", "2001:db8::21/64"]}
+
+
+def _routed_problems(entry, **hostvars):
+    fleet = good_fleet()
+    del fleet["h2"]
+    fleet["h1"]["container_lan_interfaces"] = [entry]
+    fleet["h1"]["container_lan_allowed_networks"] = ["2001:db8::/64"]  # the uplink has no IPv6 subnet
+    fleet["h1"].update(hostvars)
+    return f.fleet_problems(fleet, FALLBACK)
+
+
+def test_a_routed_host_passes_the_fleet_check():
+    assert _routed_problems(ROUTED, container_lan_mode="routed") == []
+    assert _routed_problems(dict(ROUTED, mode="routed")) == []  # per entry, the bridge built for others
+
+
+@pytest.mark.parametrize("entry, hostvars, cause", [
+    (dict(ROUTED, gateway="198.51.100.254"), {}, "gateway is not taken in mode routed"),
+    (dict(ROUTED, routes=[{"dest": "203.0.113.0/24", "via": "198.51.100.1"}]), {}, "routes is not taken in mode routed"),
+    ({"container": "app1"}, {}, "DHCP is not possible in routed mode"),
+    (dict(ROUTED, allowed_networks=["nonsense"]), {}, "allowed_networks: 'nonsense' is not a network"),
+    (ROUTED, {"container_lan_uplink": "auto"}, "mode routed needs the uplink's interface name"),
+    (ROUTED, {"container_lan_uplink": "52:54:00:00:00:01"}, "mode routed needs the uplink's interface name"),
+    (dict(ROUTED, addresses=["203.0.113.21/24"]), {}, "is not on the uplink's subnet"),
+    (dict(ROUTED, addresses=["198.51.100.11/24"]), {}, "address 198.51.100.11 is used more than once"),
+    (dict(ROUTED, mode="tunnelled"), {}, "mode must be bridged or routed, not 'tunnelled'"),
+    (dict(ROUTED, mode="bridged", uplink="em1"), {}, "uplink and allowed_networks are taken only with mode routed"),
+])
+def test_routed_entries_are_refused_for_the_modules_reasons(entry, hostvars, cause):
+    problems = _routed_problems(dict({"mode": "routed"}, **entry), container_lan_mode="routed", **hostvars)
+    assert any(cause in p for p in problems), problems
+
+
+def test_an_entry_with_its_own_uplink_is_left_to_the_module_for_its_subnet():
+    assert _routed_problems(dict(ROUTED, uplink="wlan0", addresses=["203.0.113.21/24"]),
+                            container_lan_mode="routed") == []
+
+
+def test_veth_interfaces_of_routed_entries():
+    entries = [dict(ROUTED), {"container": "app2", "addresses": ["198.51.100.22/24"], "mode": "bridged"},
+               {"container": "app3", "state": "absent"}]
+    out = f.veth_interfaces(entries, "br0", "198.51.100.254", "", "auto", "routed", "em1", ["203.0.113.0/24"])
+    assert out == [
+        {"container": "app1", "addresses": ROUTED["addresses"], "mode": "routed", "uplink": "br0",
+         "allowed_networks": ["203.0.113.0/24"]},  # the bridge is built for app2: routed ones answer on it
+        {"container": "app2", "addresses": ["198.51.100.22/24"], "bridge": "br0", "gateway": "198.51.100.254"},
+        {"container": "app3", "state": "absent", "mode": "routed", "uplink": "br0"}]
+    out = f.veth_interfaces([ROUTED, {"container": "app3", "state": "absent"}], "br0", "", "", "auto", "routed", "em1")
+    assert out == [dict(ROUTED, mode="routed", uplink="em1"),
+                   {"container": "app3", "state": "absent", "mode": "routed", "uplink": "em1"}]
+    assert not f.builds_bridge([ROUTED], "routed") and f.builds_bridge([ROUTED], "bridged")
+    assert f.lan_addresses(entries, "routed") == ["198.51.100.22/24"]

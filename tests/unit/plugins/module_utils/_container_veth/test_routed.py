@@ -7,7 +7,7 @@ from ansible_collections.lanbridge.core.plugins.module_utils._container_veth imp
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import names
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import plan as planner
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth import routed
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.entry import validate
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.entry import validate, with_shared
 from ansible_collections.lanbridge.core.plugins.module_utils._errors import PlanError, ValidationError
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netlink import Netlink
 
@@ -166,3 +166,53 @@ def test_absent_removes_proxies_and_restores_what_was_turned_on_by_the_last_one(
 def test_bridged_labels_keep_their_shape():
     assert names.parse_label(names.make_label("netns:1", "eth1", "blue")) == {
         "id": "netns:1", "ifname": "eth1", "name": "blue"}
+
+
+def _uplink_sysctl_texts(steps):
+    return [s["text"] for s in steps if s["op"] == "set_sysctl" and ".em1." in s["text"]]
+
+
+def test_turning_ipv6_forwarding_on_keeps_router_advertisements_with_accept_ra_2():
+    w = wanted()
+    live = live_fresh(sysctls={"all": {"ipv6/forwarding": "0"}, "em1": dict(ALL_OFF, **{"ipv6/accept_ra": "1"})})
+    steps, _before, _after = planner.plan(w, live)
+    texts = _uplink_sysctl_texts(steps)
+    assert texts.index("set net.ipv6.conf.em1.accept_ra to 2") < texts.index("set net.ipv6.conf.em1.forwarding to 1")
+    by_text = dict((s["text"], s) for s in steps)
+    assert by_text["set net.ipv6.conf.em1.accept_ra to 2"]["undo"][0]["args"]["value"] == "1"
+    record = routed.turned_on(w, live)
+    assert "ipv6/accept_ra" in record
+    w = wanted(label_on=record)
+    on = dict(ALL_ON, **{"ipv6/accept_ra": "2"})
+    steps, _before, _after = planner.plan(w, live_intact(w, sysctls=dict(live_intact(w)["sysctls"], em1=on)))
+    assert steps == []  # the second run leaves accept_ra at 2
+    steps, _before, _after = planner.plan(dict(w, state="absent"),
+                                          live_intact(w, sysctls=dict(live_intact(w)["sysctls"], em1=on)))
+    assert _uplink_sysctl_texts(steps)[-2:] == ["set net.ipv6.conf.em1.proxy_ndp to 0",
+                                                "set net.ipv6.conf.em1.accept_ra to 1"]
+
+
+@pytest.mark.parametrize("kw, uplink", [
+    ({}, dict(ALL_OFF, **{"ipv6/accept_ra": "0"})),  # the administrator takes no RAs
+    ({}, dict(ALL_OFF, **{"ipv6/accept_ra": "2", "ipv6/forwarding": "1"})),
+    ({}, dict(ALL_OFF, **{"ipv6/accept_ra": "1", "ipv6/forwarding": "1"})),  # forwarding was on already
+    ({"addresses": ["192.0.2.10/24"]}, dict(ALL_OFF, **{"ipv6/accept_ra": "1"})),  # no IPv6 forwarding turned on
+])
+def test_accept_ra_is_left_alone_unless_ipv6_forwarding_is_turned_on(kw, uplink):
+    w = wanted(**kw)
+    live = live_fresh(sysctls={"all": {"ipv6/forwarding": "0"}, "em1": uplink})
+    steps, _before, _after = planner.plan(w, live)
+    assert not any("accept_ra" in t for t in _uplink_sysctl_texts(steps))
+    assert "ipv6/accept_ra" not in routed.turned_on(w, live)
+
+
+@pytest.mark.parametrize("raw, shared, expected", [
+    ({"netns": "a", "mode": "routed", "uplink": "em1"}, {"bridge": "br0"}, {"mode": "routed", "uplink": "em1"}),
+    ({"netns": "a"}, {"bridge": "br0", "uplink": "em1"}, {"bridge": "br0"}),
+    ({"netns": "a"}, {"bridge": "br0", "mode": "routed", "uplink": "em1"}, {"mode": "routed", "uplink": "em1"}),
+    ({"netns": "a", "mode": "bridged"}, {"bridge": "br0", "mode": "routed", "uplink": "em1"},
+     {"mode": "bridged", "bridge": "br0"}),
+])
+def test_top_level_bridge_and_uplink_fill_only_the_entries_of_their_mode(raw, shared, expected):
+    assert with_shared(raw, shared) == dict(expected, netns="a")
+    validate(with_shared(dict(raw, addresses=["192.0.2.10/24"]), shared))  # the module takes each

@@ -110,6 +110,7 @@ def test_attached_container():
         "pid": 22615, "netns": "/proc/22615/ns/net", "ifname": "eth1", "peer_ifname": "eth1",
         "mac": "76:0a:51:75:9d:8d", "addresses": ["198.51.100.21/24", "2001:db8::21/64"],
         "routes": [{"dest": "default", "via": "198.51.100.254"}, {"dest": "203.0.113.0/24", "via": "198.51.100.1"}],
+        "mode": "bridged", "uplink": None, "proxy": [],
         "status": "attached", "reason": "container web1 (c55779e6266c) has eth1, the other end of vlcf51c669a3e",
     }
 
@@ -164,3 +165,46 @@ def test_foreign_and_order():
     web = A.attachment(host_end(), _names.parse_label(LABEL), "br0", {"br0"}, {"state": "gone"})
     loose = dict(web, bridge=None, host_ifname="vl0")
     assert sorted([item, web, loose], key=A.order) == [loose, web, item]
+
+
+ROUTED_LABEL = _names.make_label(IDENTITY, "eth1", "web1", "em1", ["ipv4/forwarding"])
+
+
+def host_dump():
+    """The host's dump around a routed host end (index 9) on uplink em1 (index 2)."""
+    return {
+        "links": [{"index": 2, "ifname": "em1", "kind": None}, {"index": 4, "ifname": "em2", "kind": None},
+                  host_end(ifalias=ROUTED_LABEL)],
+        "routes": [{"family": "inet", "dst": "198.51.100.21/32", "oif": 9, "table": 254},
+                   {"family": "inet6", "dst": "2001:db8::21/128", "oif": 9, "table": 254},
+                   {"family": "inet", "dst": "198.51.100.0/24", "oif": 2, "table": 254},
+                   {"family": "inet", "dst": "default", "oif": 9, "table": 254}],
+        "proxy": [{"index": 2, "family": "inet", "address": "198.51.100.21"},
+                  {"index": 2, "family": "inet6", "address": "2001:db8::21"},
+                  {"index": 2, "family": "inet", "address": "198.51.100.99"},  # another attachment's
+                  {"index": 4, "family": "inet", "address": "198.51.100.21"}],  # on another interface
+    }
+
+
+def test_routed_attachment_reports_mode_uplink_and_its_proxy_entries():
+    target = {"state": "running", "dump": container_dump(), "netns": "/proc/22615/ns/net", "pid": 22615,
+              "container_name": "web1", "error": None}
+    item = A.attachment(host_end(ifalias=ROUTED_LABEL), _names.parse_label(ROUTED_LABEL), None, {"br0"}, target,
+                        host_dump())
+    assert (item["mode"], item["uplink"], item["bridge"]) == ("routed", "em1", None)
+    assert item["proxy"] == ["198.51.100.21", "2001:db8::21"]
+
+
+def test_routed_attachment_of_a_stopped_container_still_shows_its_proxy_entries():
+    dump = dict(host_dump(), routes=host_dump()["routes"][:1])
+    item = A.attachment(host_end(ifalias=ROUTED_LABEL), _names.parse_label(ROUTED_LABEL), None, set(),
+                        {"state": "stopped"}, dump)
+    assert (item["status"], item["mode"], item["proxy"]) == (A.STOPPED, "routed", ["198.51.100.21"])
+
+
+def test_routed_facts_without_the_uplink_or_a_label_uplink():
+    assert A.routed_facts(host_end(), _names.parse_label(LABEL), host_dump()) == {
+        "mode": "bridged", "uplink": None, "proxy": []}
+    gone = dict(host_dump(), links=host_dump()["links"][1:])
+    assert A.routed_facts(host_end(), _names.parse_label(ROUTED_LABEL), gone) == {
+        "mode": "routed", "uplink": "em1", "proxy": []}
