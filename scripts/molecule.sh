@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run every molecule scenario in order (make molecule; part of make test and .ci/run), each
-# against a lab of its own (tests/lab/lab.py, prefixes md/mc/mr/ms/mp/mf/mz), and print how long
+# against a lab of its own (tests/lab/lab.py, prefixes md/mc/mr/ms/mp/mf/mz/ma/mb/mt), and print how long
 # each took. Stops at the first failing scenario (molecule destroys its lab on the way out).
 #   bash scripts/molecule.sh                 all scenarios
 #   bash scripts/molecule.sh default purge   only these
@@ -15,7 +15,7 @@ mkdir -p "$ANSIBLE_COLLECTIONS_PATH/ansible_collections/lanbridge"
 ln -sfn "$ROOT" "$ANSIBLE_COLLECTIONS_PATH/ansible_collections/lanbridge/core"
 
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(default check_mode rollback restart purge fleet podman agent persist)
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(default check_mode rollback restart purge fleet podman agent persist routed)
 
 start=$(date +%s)
 summary=()

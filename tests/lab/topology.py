@@ -6,6 +6,7 @@ namespace, and every command that changes networking runs through ``ip -n``
 or ``ip netns exec``.
 """
 
+import os
 import time
 
 from . import _state
@@ -30,6 +31,12 @@ def plug(state, ns, ifname, port, addr4=None, addr6=None, route=True,
     peer = ["name", ifname] + (["address", mac] if mac else []) + ["netns", ns]
     ip(lan, "link", "add", port, "type", "veth", "peer", *peer)
     ip(lan, "link", "set", port, "master", SWITCH)
+    if mac and os.environ.get("LANBRIDGE_LAB_ONE_MAC") == "1":
+        # A port that accepts one MAC (Wi-Fi, hosting): drop frames from any other source MAC
+        # before the switch learns it (deleted first: a reboot plugs the same port again).
+        rule = ["-t", "nat", "PREROUTING", "-i", port, "-s", "!", mac, "-j", "DROP"]
+        ns_exec(lan, "ebtables", *rule[:2], "-D", *rule[2:], check=False)
+        ns_exec(lan, "ebtables", *rule[:2], "-A", *rule[2:])
     ip(lan, "link", "set", port, "up")
     if addr4:
         ip(ns, "addr", "add", f"{addr4}/{PLEN4}", "dev", ifname)

@@ -16,7 +16,7 @@ import json
 
 from ansible_collections.lanbridge.core.plugins.module_utils import _firewall
 from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.engine import choose
-from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.entry import validate
+from ansible_collections.lanbridge.core.plugins.module_utils._container_veth.entry import validate, with_shared
 from ansible_collections.lanbridge.core.plugins.module_utils._errors import ValidationError
 
 STATE_FILE = "/etc/lanbridge/attachments.json"
@@ -72,16 +72,13 @@ def parse(data):
     for index, item in enumerate(raw):
         if not isinstance(item, dict):
             raise ValidationError("interfaces[%d] is not an object" % index)
-        given = dict(item)
-        if bridge and not given.get("bridge"):
-            given["bridge"] = bridge
-        entry = validate(given, index)
+        entry = validate(with_shared(item, {"bridge": bridge}), index)
         if entry["state"] == "present":
             entries.append(entry)
     firewall = dict({"enabled": False, "ipv6": None, "comment": DEFAULT_COMMENT}, **(data.get("firewall") or {}))
     if firewall["ipv6"] is None:
         firewall["ipv6"] = any(":" in a for e in entries for a in e["addresses"])
-    firewall["bridges"] = sorted(set(e["bridge"] for e in entries) | set([bridge] if bridge else []))
+    firewall["bridges"] = sorted(set(e["bridge"] for e in entries if e.get("bridge")) | set([bridge] if bridge else []))
     interval = data.get("interval") or DEFAULT_INTERVAL
     if not isinstance(interval, (int, float)) or interval <= 0:
         raise ValidationError("interval %r is not a positive number of seconds" % (interval,))

@@ -111,7 +111,7 @@ class Agent:
         name = entries[0].get("container")
         try:
             gone = self.ops.detach(fact["id"], sorted(set(e["ifname"] for e in entries)),
-                                   sorted(set(e["bridge"] for e in entries)))
+                                   sorted(set(e["bridge"] for e in entries if e.get("bridge"))))
         except Exception as exc:  # pylint: disable=broad-except  # one failure never stops the agent
             self.log("container %s: detaching failed (%s): %s" % (name, why, exc))
             return 1
@@ -138,7 +138,7 @@ class Agent:
                 self.log("container %s %s: not attached (%s): %s" % (name, addresses, fact["why"], result.get("msg")))
             elif result.get("changed"):
                 self.log("container %s %s: attached to %s as %s (%s)%s" % (
-                    name, addresses, result.get("bridge"), result.get("host_ifname"), fact["why"],
+                    name, addresses, result.get("bridge") or "%s (routed)" % result.get("uplink"), result.get("host_ifname"), fact["why"],
                     self._ms(fact["since"])))
         return failed
 

@@ -170,6 +170,15 @@ def test_parse_validates_like_the_module_and_drops_absent():
         config.parse({"version": 2})
 
 
+def test_parse_gives_the_file_bridge_to_bridged_entries_only():
+    desired = config.parse({"bridge": "br0", "interfaces": [
+        {"container": "app1", "addresses": ["198.51.100.10/32"], "mode": "routed", "uplink": "em1"},
+        {"container": "app2", "addresses": ["198.51.100.11/24"]}]})
+    assert [(e["mode"], e.get("bridge"), e.get("uplink")) for e in desired.entries] == [
+        ("routed", None, "em1"), ("bridged", "br0", None)]
+    assert desired.firewall["bridges"] == ["br0"]
+
+
 def test_matching_by_name_id_and_long_prefix():
     assert config.matches("app1", ID1, "app1")
     assert config.matches(ID1, ID1, "x") and config.matches(ID1[:12], ID1, "x")
