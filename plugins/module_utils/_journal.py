@@ -25,9 +25,9 @@ cut short is taken up where it stopped, never done twice. Deadlines count on ``C
 step when the network comes back does not move.
 
 **A journal belongs to one network namespace.** Its header names the namespace it was written in
-(``_kernel.netns.netns_identity()``: inode, cookie, boot ID) and its file name carries the inode
+(``_kernel.netns.netns_instance()``: inode, cookie, boot ID) and its file name carries the inode
 and the cookie (``file_name(name)``: ``journal-INODE-COOKIE-NAME.json``), so a namespace that got
-the inode of a deleted one never opens the deleted one's journal as its own. ``foreign(header)``
+the inode of a deleted one never opens the deleted one's journal as its own. ``other_namespace(header)``
 says why a journal is not this namespace's (None: it is). Such a journal is never applied: the
 kernel hands an inode out again only once its namespace is gone, so a journal of this inode with
 another cookie (or of another boot) belongs to a namespace that is gone and is discarded, said in
@@ -62,7 +62,7 @@ import syslog
 import time
 import uuid
 
-from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netns import in_init_netns, netns_identity
+from ansible_collections.lanbridge.core.plugins.module_utils._kernel.netns import in_init_netns, netns_instance
 from ansible_collections.lanbridge.core.plugins.module_utils._lock import open_private
 from ansible_collections.lanbridge.core.plugins.module_utils._transaction import Transaction
 from ansible_collections.lanbridge.core.plugins.module_utils._errors import JournalError
@@ -167,7 +167,7 @@ def process_start(pid):
 
 def file_name(name, identity=None):
     """The journal's file name for object ``name`` in this namespace (or the one ``identity`` names)."""
-    identity = identity or netns_identity()
+    identity = identity or netns_instance()
     return "journal-%d-%d-%s.json" % (identity["inode"], identity["cookie"] or 0, re.sub(r"[^A-Za-z0-9_.-]", "_", name))
 
 
@@ -177,10 +177,10 @@ def object_name(path):
     return match.group(3) if match else None
 
 
-def foreign(header, identity=None):
+def other_namespace(header, identity=None):
     """Why the journal of ``header`` is not this namespace's, or None when it is (a header without
     ``netns``, from before namespaces were recorded, was found at this namespace's path: it is)."""
-    theirs, ours = header.get("netns"), identity or netns_identity()
+    theirs, ours = header.get("netns"), identity or netns_instance()
     if not theirs:
         return None
     if theirs.get("boot_id") != ours["boot_id"]:
@@ -216,7 +216,7 @@ class Journal:
                                "finished); nothing was changed, run again" % (what, path)) from None
         fcntl.flock(fd, fcntl.LOCK_EX)
         header = dict({"journal": 1, "id": uuid.uuid4().hex, "object": what, "pid": os.getpid(),
-                       "pid_start": process_start(os.getpid()), "netns": netns_identity(), "executor": executor,
+                       "pid_start": process_start(os.getpid()), "netns": netns_instance(), "executor": executor,
                        "started": time.time(), "steps": steps}, **_deadlines(seconds))
         append(fd, header)
         return cls(path, fd, header)
@@ -307,7 +307,7 @@ def _gone(path):
             header = read(os.path.join(directory, name))[0] or {}
         except FileNotFoundError:
             continue
-        why = foreign(header) or "its network namespace (cookie %s) is gone; this one reuses its inode %s" % (
+        why = other_namespace(header) or "its network namespace (cookie %s) is gone; this one reuses its inode %s" % (
             other.group(2), match.group(1))
         found.append((os.path.join(directory, name), header, why))
     return found
@@ -354,7 +354,7 @@ def _recover_own(path, execute_factory, check_mode):
             if "watchdog" not in state["end"]:
                 return "%s ended (%s) but left its journal behind; removed" % (what, state["end"])
             return "%s did not finish; its watchdog rolled it back (%s)" % (what, state["end"])
-        why = foreign(header)
+        why = other_namespace(header)
         if why:
             return _discard(path, header, why, check_mode)
         if check_mode:

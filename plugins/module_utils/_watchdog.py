@@ -24,7 +24,7 @@ Where the watchdog runs:
 Either way the program (``main``) imports the collection code it needs from the module's own payload
 (``PYTHONPATH``) before it says it is ready, so the payload may go once the module exits. It opens
 the journal by path, checks that it is the one of ``ID`` (a late start never takes another run's)
-and of this namespace (``_journal.foreign``), holds ``PATH.watchdog`` locked for its whole life
+and of this namespace (``_journal.other_namespace``), holds ``PATH.watchdog`` locked for its whole life
 (waiting ``WATCHDOG_START`` for an earlier watchdog of the same path to exit), writes its PID, and
 then waits until the module lets go of the journal (done, or dead) or, hung, is killed at the
 latest deadline (after checking by its start time that the PID is still the module's), so a hung
@@ -229,7 +229,7 @@ def main(path, journal_id):
     if header.get("id") != journal_id:
         _say("the journal %s is another run's, not %s's" % (path, journal_id))
         return
-    why = _journal.foreign(header)
+    why = _journal.other_namespace(header)
     if why:
         _refuse(fd, "not this namespace's journal: " + why)
         return

@@ -29,9 +29,7 @@ import ipaddress
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.facts import (
     apply_step, cidr, default_routes, diff_view, global_addresses, movable_routes, ports, route_view,
 )
-from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.ownership import (
-    BRIDGE_LABEL, check_absent, check_present,
-)
+from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.ownership import check_absent, check_present
 from ansible_collections.lanbridge.core.plugins.module_utils._host_bridge.steps import (
     add_address_step, delete_address_step, replace_route_step, set_link_step,
 )
@@ -39,7 +37,7 @@ from ansible_collections.lanbridge.core.plugins.module_utils._kernel.codec impor
 from ansible_collections.lanbridge.core.plugins.module_utils._kernel.constants import MAIN_TABLE
 from ansible_collections.lanbridge.core.plugins.module_utils._transaction import step as _step
 from ansible_collections.lanbridge.core.plugins.module_utils._validate import check_gateway, subnet_of
-from ansible_collections.lanbridge.core.plugins.module_utils._labels import PREFIX as LABEL_PREFIX
+from ansible_collections.lanbridge.core.plugins.module_utils._labels import BRIDGE as BRIDGE_LABEL, PREFIX as LABEL_PREFIX
 from ansible_collections.lanbridge.core.plugins.module_utils._errors import PlanError, ValidationError
 
 IPV6_DEFAULT_METRIC = 1024

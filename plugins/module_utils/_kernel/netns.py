@@ -17,7 +17,7 @@
 ``setns(2)`` acts on the calling thread only; it is ``os.setns`` on Python 3.12 and later and
 libc's ``setns`` through ctypes before (what pyroute2's ``pushns`` does too, for 0.5 ms less).
 ``in_init_netns()`` whether this process runs in init's network namespace.
-``netns_identity()`` -> ``{'inode', 'cookie', 'boot_id'}`` of the namespace this thread is in: the
+``netns_instance()`` -> ``{'inode', 'cookie', 'boot_id'}`` of the namespace this thread is in: the
     nsfs inode (reused once the namespace is gone), the namespace cookie (``SO_NETNS_COOKIE``, Linux
     5.14 and later: never handed out twice while the machine is up; None on older kernels) and the
     boot ID (``/proc/sys/kernel/random/boot_id``).
@@ -148,7 +148,7 @@ def netns_cookie():
             raise
 
 
-def netns_identity():
+def netns_instance():
     with open(BOOT_ID) as handle:
         boot_id = handle.read().strip()
     return {"inode": os.stat(CURRENT_NETNS).st_ino, "cookie": netns_cookie(), "boot_id": boot_id}

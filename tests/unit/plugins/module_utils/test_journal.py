@@ -315,7 +315,7 @@ ME = {"inode": 4026532290, "cookie": 4711, "boot_id": "b-1"}
 ])
 def test_a_journal_is_this_namespaces_only_when_its_identity_says_so(monkeypatch, theirs, in_init, why):
     monkeypatch.setattr(_journal, "in_init_netns", lambda: in_init)
-    found = _journal.foreign({"netns": theirs} if theirs else {}, ME)
+    found = _journal.other_namespace({"netns": theirs} if theirs else {}, ME)
     assert found == why if why is None else found.startswith(why), found
 
 
@@ -330,7 +330,7 @@ def test_file_names_carry_inode_and_cookie():
 def test_the_journal_of_a_gone_namespace_is_discarded_never_applied(run_dir):
     """A journal with this namespace's inode but another cookie: its namespace is gone (the kernel
     handed the inode out again); check mode says so and keeps it, a real run removes it unapplied."""
-    me = _journal.netns_identity()
+    me = _journal.netns_instance()
     gone = dict(me, cookie=(me["cookie"] or 0) + 1000)
     theirs = os.path.join(run_dir, _journal.file_name("br0", gone))
     ours = os.path.join(run_dir, _journal.file_name("br0"))
@@ -350,8 +350,8 @@ def test_the_journal_of_a_gone_namespace_is_discarded_never_applied(run_dir):
 def test_a_journal_that_cannot_be_told_ours_is_discarded(run_dir, monkeypatch):
     """No cookie (a kernel before 5.14) outside init's namespace: never applied, removed, said."""
     monkeypatch.setattr(_journal, "in_init_netns", lambda: False)
-    me = dict(_journal.netns_identity(), cookie=None)
-    monkeypatch.setattr(_journal, "netns_identity", lambda: me)
+    me = dict(_journal.netns_instance(), cookie=None)
+    monkeypatch.setattr(_journal, "netns_instance", lambda: me)
     path = os.path.join(run_dir, _journal.file_name("br0"))
     write(path, {"journal": 1, "object": "bridge br0", "pid": 1, "netns": me, "steps": steps()}, {"applied": 2})
     calls = []
