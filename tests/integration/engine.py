@@ -52,6 +52,14 @@ class EngineCli:
     def pid(self, name):
         return int(self.cli("inspect", "-f", "{{.State.Pid}}", name))
 
+    def spawn(self, argv, log_path, env=None):
+        """Start the engine's daemon in a session of its own, its output in ``log_path``. It gets
+        SIGTERM when the test run dies before its teardown (``setpriv --pdeathsig``, kept across exec),
+        so it stops its containers and exits instead of living on."""
+        with open(log_path, "ab") as log:
+            self.proc = subprocess.Popen(["setpriv", "--pdeathsig", "TERM", "--", *argv], stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=log, env=env, start_new_session=True)
+
     def stop_daemon(self):
         """SIGTERM to the engine, SIGKILL to its session after 30 s."""
         self.proc.send_signal(signal.SIGTERM)
@@ -91,10 +99,7 @@ class DockerEngine(EngineCli):
                "--exec-root=" + os.path.join(self.root, "x"), "--pidfile=" + os.path.join(self.root, "d.pid"),
                "-H", self.url, "--config-file=" + conf, "--exec-opt=native.cgroupdriver=cgroupfs",
                "--userland-proxy=false"]
-        log = open(os.path.join(self.root, "dockerd.log"), "ab")  # noqa: SIM115
-        with log:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                         start_new_session=True)
+        self.spawn(cmd, os.path.join(self.root, "dockerd.log"))
         deadline = time.monotonic() + 60
         while not api_ping(self.sock):
             if self.proc.poll() is not None or time.monotonic() > deadline:

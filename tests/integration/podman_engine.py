@@ -45,11 +45,8 @@ class PodmanEngine(EngineCli):
         subprocess.run(["ip", "netns", "add", self.netns], check=True)
         subprocess.run(["ip", "-n", self.netns, "link", "set", "lo", "up"], check=True)
         environ = lab.podman.write_config(self.h)
-        log = open(os.path.join(self.root, "podman.log"), "ab")  # noqa: SIM115
         t0 = time.monotonic()
-        with log:
-            self.proc = subprocess.Popen(lab.podman.service_argv(self.netns, self.h), stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=log, env=environ, start_new_session=True)
+        self.spawn(lab.podman.service_argv(self.netns, self.h), os.path.join(self.root, "podman.log"), env=environ)
         deadline = t0 + 60
         while not _proc.api_ping(self.sock):
             if self.proc.poll() is not None or time.monotonic() > deadline:
